@@ -1,0 +1,93 @@
+// The message bus: MQTT through libmosquitto, or an in-memory hub for unit tests.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "loa/protocol/messages.hpp"
+#include "loa/protocol/result.hpp"
+
+namespace loa::runtime {
+
+using protocol::ByteView;
+using protocol::Bytes;
+
+struct BusMessage {
+  std::string topic;
+  Bytes payload;
+  bool retained = false;
+};
+
+// A connection to a broker. Subscriptions persist across reconnects (the bus re-subscribes).
+// Handlers run on the bus's own thread, one at a time; they must not block for long.
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  using MessageHandler = std::function<void(const BusMessage&)>;
+  using ConnectHandler = std::function<void(bool connected)>;
+
+  // Set both before start().
+  virtual void on_message(MessageHandler handler) = 0;
+  virtual void on_connection(ConnectHandler handler) = 0;
+
+  // Starts connecting in the background; keeps retrying with backoff until stop().
+  virtual Status start() = 0;
+  // Disconnects (sending queued QoS 1 messages first, for up to `drain_ms`) and stops the thread.
+  virtual void stop(int drain_ms = 1000) = 0;
+
+  virtual Status subscribe(const std::string& filter) = 0;
+  virtual Status unsubscribe(const std::string& filter) = 0;
+  // QoS 1. While disconnected the message is queued by the library and sent on reconnect.
+  virtual Status publish(const std::string& topic, ByteView payload, bool retain = false) = 0;
+  virtual bool connected() const = 0;
+};
+
+struct BusConfig {
+  std::string url = "mqtt://127.0.0.1:1883";  // mqtt://HOST:PORT
+  std::string client_id;
+  std::string username;  // empty: none
+  std::string password;
+  std::string ca_file;   // non-empty: TLS (mqtts://)
+  std::string cert_file;
+  std::string key_file;
+  int keepalive_s = 30;
+  // Last will, published by the broker when the connection is lost (empty topic: none).
+  std::string will_topic;
+  Bytes will_payload;
+  bool will_retain = true;
+  int reconnect_min_ms = 500;
+  int reconnect_max_ms = 30000;
+};
+
+// Parses "mqtt://host:port" or "mqtts://host:port"; the error names what is wrong.
+struct BrokerAddress {
+  std::string host;
+  int port = 1883;
+  bool tls = false;
+};
+Result<BrokerAddress> parse_broker_url(const std::string& url);
+
+std::unique_ptr<Bus> make_mosquitto_bus(BusConfig config);
+
+// True if an MQTT topic filter (with + and #) matches a topic.
+bool topic_matches(std::string_view filter, std::string_view topic);
+
+// An in-memory broker for unit tests: QoS 1 semantics without a network, retained messages,
+// wildcard filters. Delivery is synchronous on the publishing thread unless `deliver()` is used.
+class MemoryHub {
+ public:
+  MemoryHub();
+  ~MemoryHub();
+  std::unique_ptr<Bus> connect(std::string client_id);
+  // Drops every client's connection (they see on_connection(false)) or restores them.
+  void set_online(bool online);
+  std::size_t published_count() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace loa::runtime
