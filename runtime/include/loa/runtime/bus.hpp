@@ -10,8 +10,8 @@
 
 namespace loa::runtime {
 
-using protocol::ByteView;
 using protocol::Bytes;
+using protocol::ByteView;
 
 struct BusMessage {
   std::string topic;
@@ -48,7 +48,7 @@ struct BusConfig {
   std::string client_id;
   std::string username;  // empty: none
   std::string password;
-  std::string ca_file;   // non-empty: TLS (mqtts://)
+  std::string ca_file;  // non-empty: TLS (mqtts://)
   std::string cert_file;
   std::string key_file;
   int keepalive_s = 30;
@@ -73,8 +73,9 @@ std::unique_ptr<Bus> make_mosquitto_bus(BusConfig config);
 // True if an MQTT topic filter (with + and #) matches a topic.
 bool topic_matches(std::string_view filter, std::string_view topic);
 
-// An in-memory broker for unit tests: QoS 1 semantics without a network, retained messages,
-// wildcard filters. Delivery is synchronous on the publishing thread unless `deliver()` is used.
+// An in-memory broker for unit tests: retained messages, wildcard filters, and, like a real
+// client, each bus delivers on its own thread. While offline, publishes are queued (QoS 1).
+// The hub must outlive every bus it made.
 class MemoryHub {
  public:
   MemoryHub();
@@ -82,7 +83,10 @@ class MemoryHub {
   std::unique_ptr<Bus> connect(std::string client_id);
   // Drops every client's connection (they see on_connection(false)) or restores them.
   void set_online(bool online);
+  // Messages accepted by the hub so far (publishes while online, or flushed after reconnect).
   std::size_t published_count() const;
+  // Blocks until no message is queued or being handled anywhere (at most `timeout_ms`).
+  bool wait_idle(int timeout_ms = 5000);
 
   struct Impl;
 
