@@ -38,6 +38,6 @@ class AreaPath {
 };
 
 // Node ids: 1..64 characters of [0-9A-Za-z_-].
-Status validate_node_id(std::string_view id);
+loa::Status validate_node_id(std::string_view id);
 
 }  // namespace loa::protocol

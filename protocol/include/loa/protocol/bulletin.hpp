@@ -30,7 +30,7 @@ class BulletinAssembler {
 
   // Accepts a chunk body if its digest matches the manifest's entry for its index.
   // A duplicate of an accepted chunk is ignored (ok). The error says what did not match.
-  Status add(ByteView chunk_body);
+  loa::Status add(ByteView chunk_body);
   bool complete() const;
   std::vector<std::uint32_t> missing() const;
   const Manifest& manifest() const { return manifest_; }

@@ -1,14 +1,19 @@
 // Message bodies of the wire protocol, with their size caps. Byte layouts: PROTOCOL.md.
-// Each body has encode() (always succeeds for values within the caps; asserts otherwise) and
-// decode() (checks every length, rejects trailing bytes, names the field that failed).
+// Each body has encode() (always succeeds for values within the caps; free text beyond
+// kMaxTextLength is cut at a UTF-8 character boundary; any other length or count beyond its cap is
+// a programming error and aborts; contents such as id characters are not checked) and decode()
+// (checks every length, rejects trailing bytes, unknown enum values and invalid ids or scopes,
+// names the field and byte offset).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "loa/protocol/area_path.hpp"
 #include "loa/protocol/result.hpp"
 
 namespace loa::protocol {
@@ -75,7 +80,13 @@ struct AudioChunk {
   friend bool operator==(const AudioChunk&, const AudioChunk&) = default;
 };
 
-enum class ControlCommand : std::uint8_t { volume = 0, mute = 1, cancel = 2, ping = 3, test_tone = 4 };
+enum class ControlCommand : std::uint8_t {
+  volume = 0,
+  mute = 1,
+  cancel = 2,
+  ping = 3,
+  test_tone = 4
+};
 
 // A direct order to a node or an area. `value` is the volume percent, mute 0/1, the
 // occurrence id to cancel, the ping nonce, or the test tone's length in milliseconds.
@@ -118,6 +129,8 @@ struct Receipt {
   friend bool operator==(const Receipt&, const Receipt&) = default;
 };
 
+// A node's periodic health report. Inside loa::protocol this name hides loa::Status (the
+// result type): write loa::Status there for the latter.
 struct Status {
   std::string node_id;
   std::string version;
@@ -146,7 +159,8 @@ struct Hello {
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
-// Node -> controller: send the manifest (when `indices` is empty and `want_manifest`) and these chunks.
+// Node -> controller: send the manifest (when `indices` is empty and `want_manifest`) and these
+// chunks.
 struct Fetch {
   std::string node_id;
   std::uint64_t bulletin_id = 0;
@@ -197,5 +211,11 @@ Result<Priority> parse_priority(std::string_view text);
 Result<Outcome> parse_outcome(std::string_view text);
 
 Digest sha256(ByteView data);
+
+// Plan scopes: "area:<area path>" or "node:<node id>".
+std::string area_scope(const AreaPath& area);
+std::string node_scope(std::string_view node_id);
+// Checks a scope string against the two forms above; the error names the scope and the rule.
+loa::Status validate_scope(std::string_view scope);
 
 }  // namespace loa::protocol

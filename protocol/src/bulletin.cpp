@@ -1,0 +1,130 @@
+#include "loa/protocol/bulletin.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace loa::protocol {
+namespace {
+
+std::string hex_prefix(const Digest& d) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < 8; ++i) {
+    out += hex[d[i] >> 4];
+    out += hex[d[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PackagedBulletin> package_bulletin(std::uint64_t bulletin_id, const OpusStream& stream,
+                                          std::uint32_t bitrate, std::uint16_t frame_ms,
+                                          std::size_t packets_per_chunk) {
+  const std::string what = "bulletin " + std::to_string(bulletin_id) + ": ";
+  if (stream.packets.empty()) return make_error(what + "stream has no packets");
+  if (stream.channels < 1 || stream.channels > 2) {
+    return make_error(what + "unsupported channel count " + std::to_string(stream.channels));
+  }
+  if (packets_per_chunk < 1 || packets_per_chunk > kMaxPacketsPerChunk) {
+    return make_error(what + "packets per chunk " + std::to_string(packets_per_chunk) +
+                      " outside 1.." + std::to_string(kMaxPacketsPerChunk));
+  }
+  const std::size_t chunks = (stream.packets.size() + packets_per_chunk - 1) / packets_per_chunk;
+  if (chunks > kMaxChunksPerBulletin) {
+    return make_error(what + std::to_string(chunks) + " chunks exceed the limit of " +
+                      std::to_string(kMaxChunksPerBulletin));
+  }
+  for (std::size_t i = 0; i < stream.packets.size(); ++i) {
+    const std::size_t size = stream.packets[i].size();
+    if (size < 1 || size > kMaxOpusPacket) {
+      return make_error(what + "packet " + std::to_string(i) + " has " + std::to_string(size) +
+                        " bytes (1.." + std::to_string(kMaxOpusPacket) + ")");
+    }
+  }
+
+  PackagedBulletin out;
+  out.manifest.bulletin_id = bulletin_id;
+  out.manifest.sample_rate = kOpusRate;
+  out.manifest.channels = stream.channels;
+  out.manifest.frame_ms = frame_ms;
+  out.manifest.bitrate = bitrate;
+  out.manifest.pre_skip = stream.pre_skip;
+  out.manifest.total_samples = stream.total_samples;
+  out.manifest.chunk_digests.reserve(chunks);
+  out.chunk_bodies.reserve(chunks);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    AudioChunk chunk;
+    chunk.stream_id = bulletin_id;
+    chunk.index = static_cast<std::uint32_t>(c);
+    const std::size_t first = c * packets_per_chunk;
+    const std::size_t last = std::min(first + packets_per_chunk, stream.packets.size());
+    chunk.packets.assign(stream.packets.begin() + static_cast<std::ptrdiff_t>(first),
+                         stream.packets.begin() + static_cast<std::ptrdiff_t>(last));
+    Bytes body = encode(chunk);
+    out.manifest.chunk_digests.push_back(sha256(body));
+    out.chunk_bodies.push_back(std::move(body));
+  }
+  return out;
+}
+
+BulletinAssembler::BulletinAssembler(Manifest manifest)
+    : manifest_(std::move(manifest)), chunks_(manifest_.chunk_digests.size()) {}
+
+loa::Status BulletinAssembler::add(ByteView chunk_body) {
+  const std::string what = "bulletin " + std::to_string(manifest_.bulletin_id) + ": ";
+  auto chunk = decode_audio_chunk(chunk_body);
+  if (!chunk) return make_error(what + chunk.error().message);
+  if (chunk->stream_id != manifest_.bulletin_id) {
+    return make_error(what + "chunk belongs to stream " + std::to_string(chunk->stream_id));
+  }
+  const std::uint32_t index = chunk->index;
+  if (index >= chunks_.size()) {
+    return make_error(what + "chunk index " + std::to_string(index) + " beyond the manifest's " +
+                      std::to_string(chunks_.size()) + " chunks");
+  }
+  const Digest digest = sha256(chunk_body);
+  if (digest != manifest_.chunk_digests[index]) {
+    return make_error(what + "chunk " + std::to_string(index) + " digest " + hex_prefix(digest) +
+                      "... does not match the manifest's " +
+                      hex_prefix(manifest_.chunk_digests[index]) + "...");
+  }
+  if (chunks_[index]) return loa::Status::success();
+  chunks_[index] = std::move(chunk.value());
+  ++have_;
+  return loa::Status::success();
+}
+
+bool BulletinAssembler::complete() const {
+  return have_ == chunks_.size();
+}
+
+std::vector<std::uint32_t> BulletinAssembler::missing() const {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < chunks_.size(); ++i) {
+    if (!chunks_[i]) out.push_back(static_cast<std::uint32_t>(i));
+  }
+  return out;
+}
+
+Result<OpusStream> BulletinAssembler::stream() const {
+  if (!complete()) {
+    return make_error("bulletin " + std::to_string(manifest_.bulletin_id) + ": " +
+                      std::to_string(chunks_.size() - have_) + " of " +
+                      std::to_string(chunks_.size()) + " chunks missing");
+  }
+  OpusStream out;
+  out.channels = manifest_.channels;
+  out.pre_skip = manifest_.pre_skip;
+  out.input_rate = manifest_.sample_rate;
+  out.total_samples = manifest_.total_samples;
+  std::size_t packets = 0;
+  for (const auto& c : chunks_) packets += c->packets.size();
+  out.packets.reserve(packets);
+  for (const auto& c : chunks_) {
+    out.packets.insert(out.packets.end(), c->packets.begin(), c->packets.end());
+  }
+  return out;
+}
+
+}  // namespace loa::protocol
