@@ -102,21 +102,24 @@ class MemoryBus final : public Bus {
     }
   }
 
+  // Reconnect in two phases across all clients, like a broker that is back: first every client
+  // is connected and resubscribed (with the retained messages), then queued publishes flow.
   void set_online_locked(bool online) {
     push_locked(Item{online ? Item::Kind::connected : Item::Kind::disconnected, {}});
-    if (online) {
-      // Like a clean-session reconnect: subscriptions come back with the retained messages.
-      for (const auto& [topic, payload] : hub_->retained) {
-        for (const auto& f : filters_) {
-          if (topic_matches(f, topic)) {
-            push_locked(Item{Item::Kind::message, {topic, payload, true}});
-            break;
-          }
+    if (!online) return;
+    for (const auto& [topic, payload] : hub_->retained) {
+      for (const auto& f : filters_) {
+        if (topic_matches(f, topic)) {
+          push_locked(Item{Item::Kind::message, {topic, payload, true}});
+          break;
         }
       }
-      for (const auto& m : outbox_) hub_->route(m.topic, m.payload, m.retained);
-      outbox_.clear();
     }
+  }
+
+  void flush_outbox_locked() {
+    for (const auto& m : outbox_) hub_->route(m.topic, m.payload, m.retained);
+    outbox_.clear();
   }
 
  private:
@@ -190,6 +193,9 @@ void MemoryHub::set_online(bool online) {
   if (impl_->online == online) return;
   impl_->online = online;
   for (MemoryBus* c : impl_->clients) c->set_online_locked(online);
+  if (online) {
+    for (MemoryBus* c : impl_->clients) c->flush_outbox_locked();
+  }
 }
 
 std::size_t MemoryHub::published_count() const {

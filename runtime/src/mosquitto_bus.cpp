@@ -62,7 +62,6 @@ class MosquittoBus final : public Bus {
     mosq_ =
         mosquitto_new(config_.client_id.empty() ? nullptr : config_.client_id.c_str(), true, this);
     if (!mosq_) return make_error("mqtt: cannot create client '" + config_.client_id + "'");
-    mosquitto_threaded_set(mosq_, true);
     mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_reconnect_delay_set(mosq_, std::max(1, config_.reconnect_min_ms / 1000),
                                   std::max(1, config_.reconnect_max_ms / 1000), true);
@@ -89,17 +88,10 @@ class MosquittoBus final : public Bus {
     mosquitto_message_callback_set(mosq_, &MosquittoBus::on_message_cb);
     mosquitto_publish_callback_set(mosq_, &MosquittoBus::on_publish_cb);
 
-    // A failed first attempt is not fatal: the loop thread keeps retrying with backoff.
-    const int rc =
-        mosquitto_connect_async(mosq_, addr->host.c_str(), addr->port, config_.keepalive_s);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      Log(LogLevel::warn, "mqtt").kv("broker", config_.url).kv("error", mosquitto_strerror(rc))
-          << "first connection attempt failed; retrying";
-    }
-    if (const int lrc = mosquitto_loop_start(mosq_); lrc != MOSQ_ERR_SUCCESS) {
-      return make_error(std::string("mqtt: cannot start network thread: ") +
-                        mosquitto_strerror(lrc));
-    }
+    host_ = addr->host;
+    port_ = addr->port;
+    mosquitto_threaded_set(mosq_, true);
+    thread_ = std::thread([this] { run(); });
     return {};
   }
 
@@ -109,9 +101,11 @@ class MosquittoBus final : public Bus {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(drain_ms),
                    [&] { return in_flight_.empty() || !connected_; });
+      stopping_ = true;
     }
+    cv_.notify_all();
     mosquitto_disconnect(mosq_);
-    mosquitto_loop_stop(mosq_, false);
+    if (thread_.joinable()) thread_.join();
     mosquitto_destroy(mosq_);
     mosq_ = nullptr;
   }
@@ -155,6 +149,33 @@ class MosquittoBus final : public Bus {
   }
 
  private:
+  // The network thread. libmosquitto's own loop gives up when the very first connection fails,
+  // so the first connection (and any after a fatal loop exit) is retried here with backoff;
+  // once connected, mosquitto_loop_forever reconnects by itself.
+  void run() {
+    int delay_ms = config_.reconnect_min_ms;
+    bool first = true;
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      const int rc = first ? mosquitto_connect(mosq_, host_.c_str(), port_, config_.keepalive_s)
+                           : mosquitto_reconnect(mosq_);
+      if (rc == MOSQ_ERR_SUCCESS) {
+        first = false;
+        delay_ms = config_.reconnect_min_ms;
+        mosquitto_loop_forever(mosq_, 1000, 1);
+      } else {
+        Log(LogLevel::warn, "mqtt").kv("broker", config_.url).kv("error", mosquitto_strerror(rc))
+            << "cannot connect; retrying";
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return stopping_; });
+      delay_ms = std::min(delay_ms * 2, config_.reconnect_max_ms);
+    }
+  }
+
   static void on_connect_cb(mosquitto* m, void* self, int rc) {
     auto* bus = static_cast<MosquittoBus*>(self);
     if (rc != 0) {
@@ -220,6 +241,10 @@ class MosquittoBus final : public Bus {
   std::set<std::string> filters_;
   std::set<int> in_flight_;
   bool connected_ = false;
+  bool stopping_ = false;
+  std::string host_;
+  int port_ = 0;
+  std::thread thread_;
 };
 
 }  // namespace

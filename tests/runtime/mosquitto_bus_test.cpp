@@ -67,16 +67,19 @@ TEST(MosquittoBus, PublishSubscribeAndRetained) {
   Inbox ia, ib;
   ia.attach(*a);
   ib.attach(*b);
-  ASSERT_TRUE(a->start().ok());
+  {
+    auto st = a->start();
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
   ASSERT_TRUE(b->start().ok());
   ASSERT_TRUE(wait_until([&] { return a->connected() && b->connected(); }));
   ASSERT_TRUE(a->publish("loa/v1/plan/79", bytes("retained plan"), true).ok());
+  a->stop(5000);  // waits for the broker's acknowledgement: the message is now retained
   ASSERT_TRUE(b->subscribe("loa/v1/plan/#").ok());
   ASSERT_TRUE(ib.wait_for(1));
   EXPECT_EQ(ib.messages[0].topic, "loa/v1/plan/79");
   EXPECT_EQ(ib.messages[0].payload, bytes("retained plan"));
   EXPECT_TRUE(ib.messages[0].retained);
-  a->stop();
   b->stop();
 }
 
@@ -87,7 +90,10 @@ TEST(MosquittoBus, SurvivesBrokerRestartResubscribesAndSendsQueued) {
   Inbox ia, ib;
   ia.attach(*a);
   ib.attach(*b);
-  ASSERT_TRUE(a->start().ok());
+  {
+    auto st = a->start();
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
   ASSERT_TRUE(b->start().ok());
   ASSERT_TRUE(b->subscribe("t/#").ok());
   ASSERT_TRUE(wait_until([&] { return a->connected() && b->connected(); }));
@@ -111,7 +117,10 @@ TEST(MosquittoBus, StartsWhileBrokerIsDownAndConnectsLater) {
   loa::test::MosquittoBroker broker;
   broker.stop();
   auto a = make_mosquitto_bus(config(broker, "late"));
-  ASSERT_TRUE(a->start().ok());
+  {
+    auto st = a->start();
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(a->connected());
   broker.start();

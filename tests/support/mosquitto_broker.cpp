@@ -1,6 +1,7 @@
 #include "mosquitto_broker.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -70,17 +71,22 @@ void MosquittoBroker::start() {
          << "allow_anonymous true\n"
          << "persistence false\n"
          << "max_queued_messages 100000\n"
-         << "log_dest file " << dir_ << "/mosquitto.log\n"
+         << "log_dest stderr\n"
          << "log_type error\nlog_type warning\nlog_type notice\n";
   }
   const char* env = std::getenv("LOA_MOSQUITTO");
   const std::string binary = env ? env : "/usr/sbin/mosquitto";
   const std::string conf = dir_ + "/mosquitto.conf";
+  // The log goes to stderr, opened here: as root, mosquitto drops to its own user, which could
+  // not open a file in our private directory.
+  const int log_fd = ::open((dir_ + "/mosquitto.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = ::fork();
   if (pid_ == 0) {
+    ::dup2(log_fd, 2);
     ::execl(binary.c_str(), binary.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::close(log_fd);
   for (int i = 0; i < 100; ++i) {
     if (can_connect(port_)) return;
     int status = 0;
