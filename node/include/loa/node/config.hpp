@@ -1,0 +1,53 @@
+// The node's settings: options as given (command line / config file) and the resolved config.
+#pragma once
+
+#include <string>
+
+#include "loa/node/sink.hpp"
+#include "loa/protocol/area_path.hpp"
+#include "loa/protocol/envelope.hpp"
+#include "loa/runtime/options.hpp"
+
+namespace loa::node {
+
+// Every option of loa-node; each is a --flag and a config-file key of the same name.
+struct NodeOptions {
+  std::string id;
+  std::string area;
+  std::string broker = "mqtt://127.0.0.1:1883";
+  std::string cache = "/var/lib/loa-node";
+  std::string sink = "null";
+  std::string controller_key;  // file with the controller's public key (hex)
+  std::string key;             // the node's key pair file; empty: <cache>/node.key
+  int output_latency_ms = 0;
+  int volume = 100;
+  int status_interval = 60;  // seconds
+  int fetch_timeout_ms = 3000;
+  std::string log_level = "info";
+};
+
+// Adds every node option to `desc`, storing into `target` (whose values are the defaults).
+void add_node_options(runtime::po::options_description& desc, NodeOptions& target);
+
+// Checks every value; the error names the bad key and says what is allowed.
+loa::Status validate(const NodeOptions& options);
+
+// What a Node runs with. Built by load_node_config() or directly (tests, the fleet simulator).
+struct NodeConfig {
+  std::string id;
+  protocol::AreaPath area;
+  std::string cache_dir;
+  protocol::PublicKey controller_key{};
+  protocol::KeyPair key;  // the node's own signing key
+  protocol::Micros extra_output_latency_us = 0;
+  std::uint8_t volume = 100;
+  protocol::Micros status_interval_us = 60'000'000;
+  protocol::Micros fetch_timeout_us = 3'000'000;
+  protocol::Micros event_resend_us = 5'000'000;  // re-publish unreceipted events this often
+};
+
+// Validates the options, creates the cache directory, loads the controller key and loads (or
+// creates, on first start) the node's key pair. The error names the key or file.
+Result<NodeConfig> load_node_config(const NodeOptions& options);
+
+}  // namespace loa::node

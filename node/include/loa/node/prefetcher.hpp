@@ -1,0 +1,87 @@
+// Brings the bulletins a plan needs into the cache: manifest, chunks, repairs by Fetch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "loa/node/bus_actions.hpp"
+#include "loa/node/cache.hpp"
+#include "loa/protocol/bulletin.hpp"
+#include "loa/protocol/envelope.hpp"
+
+namespace loa::node {
+
+// One state machine per missing bulletin: subscribe to its topics, take the retained manifest
+// (verified with the controller key), collect chunks (each checked against the manifest's
+// digest), ask for what is missing when chunks stop arriving, store the whole stream in the cache
+// and report. Every call returns the bus actions to apply. Not thread-safe (the node locks).
+class Prefetcher {
+ public:
+  struct Config {
+    std::string node_id;
+    protocol::PublicKey controller_key{};
+    protocol::Micros fetch_timeout_us = 3'000'000;  // quiet time before a Fetch
+    protocol::Micros max_backoff_us = 60'000'000;   // cap on the doubling retry interval
+    std::size_t max_early_bytes = 4 << 20;          // chunks kept while the manifest is awaited
+  };
+  // Seals a node -> controller message body with the node's key.
+  using Sealer = std::function<protocol::Bytes(protocol::MessageType, const protocol::Bytes&)>;
+
+  struct Stats {
+    std::uint64_t chunks_accepted = 0;
+    std::uint64_t chunks_dropped = 0;  // digest mismatch, undecodable or wrongly signed
+    std::uint64_t fetches_sent = 0;
+    std::uint64_t manifests_rejected = 0;
+    std::uint64_t bulletins_cached = 0;
+  };
+
+  Prefetcher(Config config, const Cache& cache, Sealer sealer);
+
+  // The bulletins that must be in the cache. Starts fetching the missing ones, stops fetching the
+  // others, and reports `cached` once per bulletin for those already there.
+  BusActions want(const std::set<std::uint64_t>& bulletins, protocol::Micros now);
+  // A manifest envelope from loa/v1/bulletin/<id>/manifest.
+  BusActions on_manifest(std::uint64_t bulletin_id, protocol::ByteView envelope,
+                         protocol::Micros now);
+  // An AudioChunk envelope from loa/v1/bulletin/<id>/chunk.
+  BusActions on_chunk(std::uint64_t bulletin_id, protocol::ByteView envelope, protocol::Micros now);
+  // Sends the Fetches that are due.
+  BusActions tick(protocol::Micros now);
+
+  bool fetching(std::uint64_t bulletin_id) const { return pending_.count(bulletin_id) != 0; }
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    std::optional<protocol::BulletinAssembler> assembler;
+    std::vector<bool> have;              // per chunk index, once the manifest is known
+    std::vector<protocol::Bytes> early;  // verified chunk bodies that came before the manifest
+    std::size_t early_bytes = 0;
+    protocol::Micros last_progress_us = 0;
+    protocol::Micros next_fetch_us = 0;
+    int attempts = 0;
+    std::set<std::string> reported;  // rejection details already reported
+  };
+
+  std::optional<protocol::Opened> open_envelope(protocol::ByteView envelope,
+                                                protocol::MessageType want, std::string& why) const;
+  void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
+                 protocol::Micros now);
+  void finish(std::uint64_t bulletin_id, BusActions& out);
+  void report(std::uint64_t bulletin_id, protocol::CacheState state, const std::string& detail,
+              BusActions& out);
+
+  Config config_;
+  const Cache& cache_;
+  Sealer sealer_;
+  std::map<std::uint64_t, Pending> pending_;
+  std::set<std::uint64_t> reported_cached_;
+  Stats stats_;
+};
+
+}  // namespace loa::node

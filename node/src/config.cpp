@@ -1,0 +1,94 @@
+#include "loa/node/config.hpp"
+
+#include <filesystem>
+
+#include "loa/node/files.hpp"
+#include "loa/runtime/bus.hpp"
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::node {
+
+namespace po = runtime::po;
+
+void add_node_options(po::options_description& desc, NodeOptions& t) {
+  desc.add_options()("id", po::value(&t.id), "this node's id (1..64 of 0-9 A-Z a-z _ -); required")(
+      "area", po::value(&t.area), "the node's area path, e.g. 79/26734/03; required")(
+      "broker", po::value(&t.broker)->default_value(t.broker), "MQTT broker, mqtt://HOST:PORT")(
+      "cache", po::value(&t.cache)->default_value(t.cache),
+      "directory for cached bulletins, plans, the outbox and the node key")(
+      "sink", po::value(&t.sink)->default_value(t.sink),
+      "audio output: null, wav:DIR (one WAV per playback), portaudio or portaudio:DEVICE NAME")(
+      "controller-key", po::value(&t.controller_key),
+      "file with the controller's Ed25519 public key (hex); required")(
+      "key", po::value(&t.key),
+      "file with this node's Ed25519 key pair (hex); created on first start; "
+      "default <cache>/node.key")(
+      "output-latency-ms", po::value(&t.output_latency_ms)->default_value(t.output_latency_ms),
+      "extra output latency (amplifier, DSP) added to the sink's own, in ms")(
+      "volume", po::value(&t.volume)->default_value(t.volume), "output level, 0..100 percent")(
+      "status-interval", po::value(&t.status_interval)->default_value(t.status_interval),
+      "seconds between status messages")(
+      "fetch-timeout-ms", po::value(&t.fetch_timeout_ms)->default_value(t.fetch_timeout_ms),
+      "quiet time before missing bulletin chunks are asked for again, in ms")(
+      "log-level", po::value(&t.log_level)->default_value(t.log_level),
+      "debug, info, warn or error");
+}
+
+loa::Status validate(const NodeOptions& o) {
+  auto bad = [](const std::string& key, const std::string& why) {
+    return loa::Status(make_error("option '" + key + "': " + why));
+  };
+  if (o.id.empty()) return bad("id", "required");
+  if (loa::Status s = protocol::validate_node_id(o.id); !s) return bad("id", s.message());
+  if (o.area.empty()) return bad("area", "required");
+  if (auto a = protocol::AreaPath::parse(o.area); !a) return bad("area", a.error().message);
+  if (auto b = runtime::parse_broker_url(o.broker); !b) return bad("broker", b.error().message);
+  if (o.cache.empty()) return bad("cache", "must name a directory");
+  if (auto s = parse_sink_spec(o.sink); !s) return bad("sink", s.error().message);
+  if (o.controller_key.empty())
+    return bad("controller-key", "required (the controller's public key file)");
+  if (o.output_latency_ms < 0 || o.output_latency_ms > 10000) {
+    return bad("output-latency-ms", std::to_string(o.output_latency_ms) + " is not in 0..10000");
+  }
+  if (o.volume < 0 || o.volume > 100) {
+    return bad("volume", std::to_string(o.volume) + " is not in 0..100");
+  }
+  if (o.status_interval < 1 || o.status_interval > 86400) {
+    return bad("status-interval", std::to_string(o.status_interval) + " is not in 1..86400");
+  }
+  if (o.fetch_timeout_ms < 100 || o.fetch_timeout_ms > 600000) {
+    return bad("fetch-timeout-ms", std::to_string(o.fetch_timeout_ms) + " is not in 100..600000");
+  }
+  runtime::LogLevel level{};
+  if (!runtime::parse_log_level(o.log_level, level)) {
+    return bad("log-level", "'" + o.log_level + "' is not one of debug, info, warn, error");
+  }
+  return {};
+}
+
+Result<NodeConfig> load_node_config(const NodeOptions& o) {
+  if (loa::Status s = validate(o); !s) return make_error(s.message());
+  if (loa::Status s = make_directories(o.cache); !s) {
+    return make_error("option 'cache': " + s.message());
+  }
+  NodeConfig c;
+  c.id = o.id;
+  c.area = *protocol::AreaPath::parse(o.area);
+  c.cache_dir = o.cache;
+  auto controller = runtime::load_public_key(o.controller_key);
+  if (!controller) return make_error("option 'controller-key': " + controller.error().message);
+  c.controller_key = *controller;
+  const std::string key_file =
+      o.key.empty() ? (std::filesystem::path(o.cache) / "node.key").string() : o.key;
+  auto key = runtime::load_or_create_key_pair(key_file);
+  if (!key) return make_error("option 'key': " + key.error().message);
+  c.key = *key;
+  c.extra_output_latency_us = protocol::Micros{o.output_latency_ms} * 1000;
+  c.volume = static_cast<std::uint8_t>(o.volume);
+  c.status_interval_us = protocol::Micros{o.status_interval} * 1'000'000;
+  c.fetch_timeout_us = protocol::Micros{o.fetch_timeout_ms} * 1000;
+  return c;
+}
+
+}  // namespace loa::node

@@ -1,0 +1,100 @@
+#include "loa/node/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace loa::node {
+namespace {
+
+Error sys_error(const std::string& path, const char* what) {
+  return make_error("file '" + path + "': " + what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+loa::Status write_file_atomic(const std::string& path, protocol::ByteView data) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return sys_error(tmp, "open");
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Error e = sys_error(tmp, "write");
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Error e = sys_error(tmp, "fsync");
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = sys_error(path, "rename");
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  // The rename is durable only once the directory entry is.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+Result<protocol::Bytes> read_file(const std::string& path, std::size_t max_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error(path, "open");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = sys_error(path, "stat");
+    ::close(fd);
+    return e;
+  }
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > max_size) {
+    ::close(fd);
+    return make_error("file '" + path + "': " + std::to_string(st.st_size) +
+                      " bytes, more than the limit " + std::to_string(max_size));
+  }
+  protocol::Bytes out(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Error e = sys_error(path, "read");
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(done);
+  return out;
+}
+
+loa::Status make_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error("directory '" + dir + "': cannot create: " + ec.message());
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return make_error("directory '" + dir + "': not a directory");
+  }
+  return {};
+}
+
+}  // namespace loa::node

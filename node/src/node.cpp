@@ -1,0 +1,431 @@
+#include "loa/node/node.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "loa/protocol/topics.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::node {
+
+using protocol::Micros;
+using runtime::Log;
+using runtime::LogLevel;
+namespace topics = protocol::topics;
+
+namespace {
+
+constexpr Micros kTickUs = 200'000;
+// Control messages older than this are refused (a replayed command from long ago).
+constexpr Micros kControlMaxAgeUs = 3600LL * 1'000'000;
+
+protocol::VerifyPolicy controller_policy(const protocol::PublicKey& key) {
+  protocol::VerifyPolicy policy;
+  const protocol::KeyId id = protocol::key_id(key);
+  policy.key_lookup = [id, key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
+    if (k == id) return key;
+    return std::nullopt;
+  };
+  return policy;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::create(NodeConfig config, runtime::Bus& bus,
+                                           runtime::Clock& clock, SinkFactory sinks) {
+  if (loa::Status s = protocol::validate_node_id(config.id); !s) {
+    return make_error("node id: " + s.message());
+  }
+  auto cache = Cache::open(config.cache_dir);
+  if (!cache) return cache.error();
+  const std::string db = (std::filesystem::path(config.cache_dir) / "outbox.db").string();
+  auto outbox = Outbox::open(db);
+  if (!outbox) return outbox.error();
+  return std::unique_ptr<Node>(new Node(std::move(config), bus, clock, std::move(cache).value(),
+                                        std::move(outbox).value(), std::move(sinks)));
+}
+
+Node::Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache cache,
+           std::unique_ptr<Outbox> outbox, SinkFactory sinks)
+    : config_(std::move(config)),
+      bus_(bus),
+      clock_(clock),
+      cache_(std::move(cache)),
+      outbox_(std::move(outbox)),
+      book_(config_.id, config_.area, config_.controller_key, config_.cache_dir),
+      prefetcher_(Prefetcher::Config{config_.id, config_.controller_key, config_.fetch_timeout_us},
+                  cache_,
+                  [this](protocol::MessageType type, const protocol::Bytes& body) {
+                    return seal(type, body);
+                  }),
+      player_(
+          PlayerConfig{config_.id, config_.extra_output_latency_us, config_.volume}, clock_, cache_,
+          std::move(sinks),
+          [this](std::uint64_t occurrence) { return outbox_->handled(occurrence); },
+          [this](protocol::PlaybackEvent e) { record_event(std::move(e)); }) {}
+
+Node::~Node() {
+  stop();
+}
+
+loa::Status Node::start() {
+  if (running_) return {};
+  started_us_ = clock_.now_us();
+  std::vector<protocol::Occurrence> effective;
+  {
+    std::lock_guard lock(mu_);
+    book_.load();
+    effective = book_.effective();
+  }
+  player_.set_schedule(std::move(effective));
+
+  bus_.on_message([this](const runtime::BusMessage& m) { on_message(m); });
+  bus_.on_connection([this](bool connected) { on_connection(connected); });
+  BusActions actions;
+  for (const auto& a : config_.area.self_and_ancestors()) {
+    actions.subscribe.push_back(topics::area_plan(a));
+    actions.subscribe.push_back(topics::area_control(a));
+  }
+  actions.subscribe.push_back(topics::node_down_filter(config_.id));
+  {
+    std::lock_guard lock(mu_);
+    actions.append(refresh_locked(clock_.now_us()));
+  }
+  apply(std::move(actions));
+
+  stopping_ = false;
+  housekeeping_exited_ = false;
+  player_.start();
+  housekeeping_ = std::thread([this] {
+    housekeeping();
+    housekeeping_exited_ = true;
+  });
+  if (loa::Status s = bus_.start(); !s) {
+    stop();
+    return make_error("node " + config_.id + ": bus: " + s.message());
+  }
+  running_ = true;
+  Log(LogLevel::info, "node")
+          .kv("id", config_.id)
+          .kv("area", config_.area.str())
+          .kv("cache", config_.cache_dir)
+          .kv("key_id", protocol::key_id(config_.key.public_key))
+      << "node started";
+  return {};
+}
+
+void Node::stop() {
+  if (!housekeeping_.joinable()) return;
+  stopping_ = true;
+  player_.stop();
+  while (!housekeeping_exited_) {
+    clock_.wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  housekeeping_.join();
+  bus_.stop(1000);
+  running_ = false;
+  Log(LogLevel::info, "node").kv("id", config_.id) << "node stopped";
+}
+
+Node::Snapshot Node::snapshot() const {
+  Snapshot s;
+  {
+    std::lock_guard lock(mu_);
+    s.plans = book_.held();
+    s.plans_rejected = plans_rejected_;
+    s.controls_rejected = controls_rejected_;
+    s.prefetch = prefetcher_.stats();
+  }
+  s.queued = player_.queued();
+  if (auto pending = outbox_->pending()) s.unreceipted_events = pending->size();
+  return s;
+}
+
+void Node::on_message(const runtime::BusMessage& message) {
+  if (message.payload.empty()) return;  // a cleared retained message
+  auto parsed = topics::parse(message.topic);
+  if (!parsed) {
+    Log(LogLevel::debug, "node") << "ignored: " << parsed.error().message;
+    return;
+  }
+  const Micros now = clock_.now_us();
+  BusActions actions;
+  switch (parsed->kind) {
+    case topics::Parsed::Kind::area_plan:
+      handle_plan(message.payload);
+      return;
+    case topics::Parsed::Kind::node_plan:
+      if (parsed->node == config_.id) handle_plan(message.payload);
+      return;
+    case topics::Parsed::Kind::area_control:
+      handle_control(message.payload);
+      return;
+    case topics::Parsed::Kind::node_control:
+      if (parsed->node == config_.id) handle_control(message.payload);
+      return;
+    case topics::Parsed::Kind::node_receipt:
+      if (parsed->node == config_.id) handle_receipt(message.payload);
+      return;
+    case topics::Parsed::Kind::bulletin_manifest: {
+      std::lock_guard lock(mu_);
+      actions = prefetcher_.on_manifest(parsed->id, message.payload, now);
+      break;
+    }
+    case topics::Parsed::Kind::bulletin_chunk: {
+      std::lock_guard lock(mu_);
+      actions = prefetcher_.on_chunk(parsed->id, message.payload, now);
+      break;
+    }
+    default:
+      return;
+  }
+  apply(std::move(actions));
+}
+
+void Node::on_connection(bool connected) {
+  if (!connected) {
+    Log(LogLevel::warn, "node").kv("id", config_.id) << "broker connection lost";
+    return;
+  }
+  Log(LogLevel::info, "node").kv("id", config_.id) << "connected";
+  publish_hello();
+  publish_pending_events();
+  publish_status();
+}
+
+void Node::handle_plan(protocol::ByteView envelope) {
+  PlanOffer offer;
+  std::vector<protocol::Occurrence> effective;
+  {
+    std::lock_guard lock(mu_);
+    offer = book_.offer(envelope);
+    if (offer.verdict == PlanVerdict::accepted) effective = book_.effective();
+    if (offer.verdict == PlanVerdict::rejected) ++plans_rejected_;
+  }
+  switch (offer.verdict) {
+    case PlanVerdict::unchanged:
+      Log(LogLevel::debug, "node").kv("scope", offer.scope).kv("version", offer.version)
+          << "plan already held";
+      return;
+    case PlanVerdict::rejected:
+      Log(LogLevel::warn, "node").kv("scope", offer.scope.empty() ? "-" : offer.scope)
+          << "plan rejected: " << offer.detail;
+      return;
+    case PlanVerdict::accepted:
+      break;
+  }
+  Log(LogLevel::info, "node")
+          .kv("scope", offer.scope)
+          .kv("version", offer.version)
+          .kv("occurrences", effective.size())
+      << "plan accepted" << (offer.detail.empty() ? "" : " (" + offer.detail + ")");
+  player_.set_schedule(std::move(effective));
+  BusActions actions;
+  {
+    std::lock_guard lock(mu_);
+    actions = refresh_locked(clock_.now_us());
+  }
+  apply(std::move(actions));
+}
+
+BusActions Node::refresh_locked(Micros now) {
+  std::set<std::uint64_t> wanted;
+  for (const auto& o : player_.queued()) {
+    if (o.start_us > now || o.expiry_us > now) wanted.insert(o.bulletin_id);
+  }
+  return prefetcher_.want(wanted, now);
+}
+
+void Node::handle_control(protocol::ByteView envelope) {
+  protocol::VerifyPolicy policy = controller_policy(config_.controller_key);
+  policy.now_us = clock_.now_us();
+  policy.max_age_us = kControlMaxAgeUs;
+  const auto opened = protocol::open(envelope, policy);
+  std::string why;
+  std::optional<protocol::Control> control;
+  if (!opened.ok()) {
+    why = std::string("envelope refused: ") + protocol::to_string(opened.rejection);
+  } else if (opened.opened->header.type != protocol::MessageType::control) {
+    why = std::string("envelope type ") + protocol::to_string(opened.opened->header.type);
+  } else if (auto c = protocol::decode_control(opened.opened->body); !c) {
+    why = c.error().message;
+  } else {
+    control = *c;
+  }
+  if (!control) {
+    {
+      std::lock_guard lock(mu_);
+      ++controls_rejected_;
+    }
+    Log(LogLevel::warn, "node") << "control rejected: " << why;
+    return;
+  }
+  Log(LogLevel::info, "node")
+          .kv("command", protocol::to_string(control->command))
+          .kv("value", control->value)
+      << "control";
+  switch (control->command) {
+    case protocol::ControlCommand::volume:
+      if (control->value > 100) {
+        Log(LogLevel::warn, "node").kv("value", control->value) << "volume beyond 100 ignored";
+        return;
+      }
+      player_.set_volume(static_cast<std::uint8_t>(control->value));
+      return;
+    case protocol::ControlCommand::mute:
+      player_.set_muted(control->value != 0);
+      return;
+    case protocol::ControlCommand::cancel:
+      if (!player_.cancel(control->value)) {
+        Log(LogLevel::info, "node").kv("occurrence", control->value)
+            << "cancel: occurrence not scheduled here";
+      }
+      return;
+    case protocol::ControlCommand::ping:
+      publish_status();
+      return;
+    case protocol::ControlCommand::test_tone:
+      Log(LogLevel::warn, "node") << "test tone not supported yet";
+      return;
+  }
+}
+
+void Node::handle_receipt(protocol::ByteView envelope) {
+  const auto opened = protocol::open(envelope, controller_policy(config_.controller_key));
+  if (!opened.ok() || opened.opened->header.type != protocol::MessageType::receipt) {
+    Log(LogLevel::warn, "node") << "receipt rejected: "
+                                << (opened.ok() ? "not a receipt"
+                                                : protocol::to_string(opened.rejection));
+    return;
+  }
+  auto receipt = protocol::decode_receipt(opened.opened->body);
+  if (!receipt || receipt->node_id != config_.id) {
+    Log(LogLevel::warn, "node") << "receipt rejected: "
+                                << (receipt ? "for node " + receipt->node_id
+                                            : receipt.error().message);
+    return;
+  }
+  auto deleted = outbox_->acknowledge(receipt->recorded_through);
+  if (!deleted) {
+    Log(LogLevel::error, "node") << deleted.error().message;
+    return;
+  }
+  Log(LogLevel::debug, "node").kv("through", receipt->recorded_through).kv("deleted", *deleted)
+      << "receipt";
+}
+
+void Node::record_event(protocol::PlaybackEvent event) {
+  event.node_id = config_.id;
+  auto stored = outbox_->add(std::move(event));
+  if (!stored) {
+    Log(LogLevel::error, "node") << "event not stored: " << stored.error().message;
+    return;
+  }
+  const protocol::Bytes envelope =
+      seal(protocol::MessageType::playback_event, protocol::encode(*stored), stored->event_seq);
+  (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::event), envelope);
+}
+
+void Node::publish_pending_events() {
+  auto pending = outbox_->pending();
+  if (!pending) {
+    Log(LogLevel::error, "node") << pending.error().message;
+    return;
+  }
+  for (const auto& e : *pending) {
+    const protocol::Bytes envelope =
+        seal(protocol::MessageType::playback_event, protocol::encode(e), e.event_seq);
+    (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::event), envelope);
+  }
+}
+
+void Node::publish_hello() {
+  protocol::Hello h;
+  h.node_id = config_.id;
+  h.version = LOA_VERSION;
+  h.public_key = config_.key.public_key;
+  {
+    std::lock_guard lock(mu_);
+    h.plans = book_.held();
+  }
+  if (h.plans.size() > protocol::kMaxHeldPlans) h.plans.resize(protocol::kMaxHeldPlans);
+  (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::hello),
+                     seal(protocol::MessageType::hello, protocol::encode(h)));
+}
+
+void Node::publish_status() {
+  protocol::Status s;
+  s.node_id = config_.id;
+  s.version = LOA_VERSION;
+  const Micros now = clock_.now_us();
+  s.uptime_s = static_cast<std::uint64_t>(std::max<Micros>(0, now - started_us_) / 1'000'000);
+  {
+    std::lock_guard lock(mu_);
+    s.plan_version = book_.highest_version();
+  }
+  s.cache_bytes = cache_.bytes_used();
+  s.output_ok = player_.output_ok();
+  s.volume = player_.volume();
+  (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::status),
+                     seal(protocol::MessageType::status, protocol::encode(s)), true);
+}
+
+void Node::housekeeping() {
+  Micros now = clock_.now_us();
+  Micros next_status = now + config_.status_interval_us;
+  Micros next_resend = now + config_.event_resend_us;
+  while (!stopping_) {
+    now = clock_.now_us();
+    BusActions actions;
+    {
+      std::lock_guard lock(mu_);
+      actions = prefetcher_.tick(now);
+    }
+    apply(std::move(actions));
+    if (now >= next_resend) {
+      if (bus_.connected()) publish_pending_events();
+      next_resend = now + config_.event_resend_us;
+    }
+    if (now >= next_status) {
+      if (bus_.connected()) publish_status();
+      next_status = now + config_.status_interval_us;
+    }
+    if (stopping_) break;
+    clock_.sleep_until(std::min({now + kTickUs, next_resend, next_status}));
+  }
+}
+
+void Node::apply(BusActions actions) {
+  for (const auto& f : actions.unsubscribe) {
+    if (loa::Status s = bus_.unsubscribe(f); !s) Log(LogLevel::warn, "node") << s.message();
+  }
+  for (const auto& f : actions.subscribe) {
+    if (loa::Status s = bus_.subscribe(f); !s) Log(LogLevel::warn, "node") << s.message();
+  }
+  for (const auto& p : actions.publish) {
+    if (loa::Status s = bus_.publish(p.topic, p.payload, p.retain); !s) {
+      Log(LogLevel::warn, "node") << s.message();
+    }
+  }
+}
+
+protocol::Bytes Node::seal(protocol::MessageType type, const protocol::Bytes& body,
+                           std::optional<std::uint64_t> sequence) {
+  const Micros now = clock_.now_us();
+  std::uint64_t seq = 0;
+  if (sequence) {
+    seq = *sequence;
+  } else {
+    // Increasing across restarts without storing anything: at least the current time in µs.
+    std::uint64_t prev = next_sequence_.load();
+    do {
+      seq = std::max(prev + 1, static_cast<std::uint64_t>(std::max<Micros>(now, 0)));
+    } while (!next_sequence_.compare_exchange_weak(prev, seq));
+  }
+  return protocol::seal(type, config_.key, now, seq, body);
+}
+
+}  // namespace loa::node

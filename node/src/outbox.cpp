@@ -1,0 +1,117 @@
+#include "loa/node/outbox.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace loa::node {
+namespace {
+
+const std::vector<std::string> kSchema = {
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, occurrence_id INTEGER NOT NULL,"
+    " body BLOB NOT NULL);"
+    "CREATE TABLE handled(occurrence_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL);"
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO counters(name, value) VALUES('next_event_seq', 1);",
+};
+
+// SQLite integers are signed 64-bit; ids travel through them bit for bit.
+std::int64_t to_db(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
+  auto db = runtime::Database::open(path);
+  if (!db) return make_error("outbox: " + db.error().message);
+  if (loa::Status s = db->migrate(kSchema); !s) return make_error("outbox: " + s.message());
+  return std::unique_ptr<Outbox>(new Outbox(std::move(db).value()));
+}
+
+Result<protocol::PlaybackEvent> Outbox::add(protocol::PlaybackEvent event) {
+  std::lock_guard lock(mu_);
+  if (loa::Status s = db_.exec("BEGIN IMMEDIATE"); !s) return make_error("outbox: " + s.message());
+  auto fail = [&](const std::string& message) -> Error {
+    (void)db_.exec("ROLLBACK");
+    return make_error("outbox: " + message);
+  };
+  auto seq_q = db_.prepare("SELECT value FROM counters WHERE name = 'next_event_seq'");
+  if (!seq_q) return fail(seq_q.error().message);
+  auto row = seq_q->step();
+  if (!row) return fail(row.error().message);
+  if (!*row) return fail("counter next_event_seq missing");
+  event.event_seq = static_cast<std::uint64_t>(seq_q->int64(0));
+
+  auto ins = db_.prepare("INSERT INTO events(seq, occurrence_id, body) VALUES(?, ?, ?)");
+  if (!ins) return fail(ins.error().message);
+  const protocol::Bytes body = protocol::encode(event);
+  ins->bind(1, to_db(event.event_seq))
+      .bind(2, to_db(event.occurrence_id))
+      .bind(3, protocol::ByteView(body));
+  if (loa::Status s = ins->run(); !s) return fail(s.message());
+
+  auto done = db_.prepare("INSERT OR REPLACE INTO handled(occurrence_id, seq) VALUES(?, ?)");
+  if (!done) return fail(done.error().message);
+  done->bind(1, to_db(event.occurrence_id)).bind(2, to_db(event.event_seq));
+  if (loa::Status s = done->run(); !s) return fail(s.message());
+
+  auto next = db_.prepare("UPDATE counters SET value = ? WHERE name = 'next_event_seq'");
+  if (!next) return fail(next.error().message);
+  next->bind(1, to_db(event.event_seq + 1));
+  if (loa::Status s = next->run(); !s) return fail(s.message());
+
+  if (loa::Status s = db_.exec("COMMIT"); !s) return fail(s.message());
+  return event;
+}
+
+Result<std::vector<protocol::PlaybackEvent>> Outbox::pending() const {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("SELECT seq, body FROM events ORDER BY seq");
+  if (!q) return make_error("outbox: " + q.error().message);
+  std::vector<protocol::PlaybackEvent> out;
+  while (true) {
+    auto row = q->step();
+    if (!row) return make_error("outbox: " + row.error().message);
+    if (!*row) break;
+    const protocol::Bytes body = q->blob(1);
+    auto event = protocol::decode_playback_event(body);
+    if (!event) {
+      return make_error("outbox: event " + std::to_string(q->int64(0)) + ": " +
+                        event.error().message);
+    }
+    out.push_back(std::move(event).value());
+  }
+  return out;
+}
+
+Result<std::size_t> Outbox::acknowledge(std::uint64_t recorded_through) {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("DELETE FROM events WHERE seq <= ?");
+  if (!q) return make_error("outbox: " + q.error().message);
+  // Sequences beyond INT64_MAX never occur; clamp so the comparison stays meaningful.
+  const std::uint64_t through =
+      std::min<std::uint64_t>(recorded_through, std::numeric_limits<std::int64_t>::max());
+  q->bind(1, to_db(through));
+  if (loa::Status s = q->run(); !s) return make_error("outbox: " + s.message());
+  return static_cast<std::size_t>(db_.changes());
+}
+
+bool Outbox::handled(std::uint64_t occurrence_id) const {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("SELECT 1 FROM handled WHERE occurrence_id = ?");
+  if (!q) return false;
+  q->bind(1, to_db(occurrence_id));
+  auto row = q->step();
+  return row && *row;
+}
+
+std::uint64_t Outbox::next_seq() const {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("SELECT value FROM counters WHERE name = 'next_event_seq'");
+  if (!q) return 0;
+  auto row = q->step();
+  if (!row || !*row) return 0;
+  return static_cast<std::uint64_t>(q->int64(0));
+}
+
+}  // namespace loa::node

@@ -1,0 +1,225 @@
+#include "loa/node/prefetcher.hpp"
+
+#include <algorithm>
+
+#include "loa/protocol/topics.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::node {
+
+using runtime::Log;
+using runtime::LogLevel;
+namespace topics = protocol::topics;
+
+Prefetcher::Prefetcher(Config config, const Cache& cache, Sealer sealer)
+    : config_(std::move(config)), cache_(cache), sealer_(std::move(sealer)) {}
+
+BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::Micros now) {
+  BusActions out;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (bulletins.count(it->first)) {
+      ++it;
+      continue;
+    }
+    Log(LogLevel::info, "node").kv("bulletin", it->first) << "prefetch no longer needed";
+    out.unsubscribe.push_back(topics::bulletin_filter(it->first));
+    it = pending_.erase(it);
+  }
+  for (std::uint64_t id : bulletins) {
+    if (pending_.count(id)) continue;
+    if (cache_.has(id)) {
+      // Once per run, so a controller that lost track (or a restarted node) learns it again.
+      if (reported_cached_.insert(id).second) report(id, protocol::CacheState::cached, "", out);
+      continue;
+    }
+    Pending p;
+    p.last_progress_us = now;
+    pending_.emplace(id, std::move(p));
+    out.subscribe.push_back(topics::bulletin_filter(id));
+    Log(LogLevel::info, "node").kv("bulletin", id) << "prefetch started";
+  }
+  return out;
+}
+
+std::optional<protocol::Opened> Prefetcher::open_envelope(protocol::ByteView envelope,
+                                                          protocol::MessageType want,
+                                                          std::string& why) const {
+  protocol::VerifyPolicy policy;
+  const protocol::KeyId controller_id = protocol::key_id(config_.controller_key);
+  policy.key_lookup = [&](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
+    if (id == controller_id) return config_.controller_key;
+    return std::nullopt;
+  };
+  protocol::OpenResult r = protocol::open(envelope, policy);
+  if (!r.ok()) {
+    why = std::string(protocol::to_string(want)) +
+          " envelope refused: " + protocol::to_string(r.rejection);
+    return std::nullopt;
+  }
+  if (r.opened->header.type != want) {
+    why = std::string("envelope type ") + protocol::to_string(r.opened->header.type) +
+          ", expected " + protocol::to_string(want);
+    return std::nullopt;
+  }
+  return r.opened;
+}
+
+BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView envelope,
+                                   protocol::Micros now) {
+  BusActions out;
+  const auto it = pending_.find(bulletin_id);
+  if (it == pending_.end()) return out;
+  Pending& p = it->second;
+  std::string why;
+  const auto opened = open_envelope(envelope, protocol::MessageType::manifest, why);
+  std::optional<protocol::Manifest> manifest;
+  if (opened) {
+    auto decoded = protocol::decode_manifest(opened->body);
+    if (!decoded) {
+      why = "manifest: " + decoded.error().message;
+    } else if (decoded->bulletin_id != bulletin_id) {
+      why = "manifest is for bulletin " + std::to_string(decoded->bulletin_id) +
+            ", arrived on bulletin " + std::to_string(bulletin_id) + "'s topic";
+    } else if (decoded->chunk_digests.empty()) {
+      why = "manifest lists no chunks";
+    } else {
+      manifest = std::move(decoded).value();
+    }
+  }
+  if (!manifest) {
+    ++stats_.manifests_rejected;
+    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id) << "manifest rejected: " << why;
+    // Report each distinct reason once; a valid manifest may still come (from a Fetch).
+    if (p.reported.insert(why).second)
+      report(bulletin_id, protocol::CacheState::rejected, why, out);
+    return out;
+  }
+  if (p.assembler) {
+    if (!(p.assembler->manifest() == *manifest)) {
+      Log(LogLevel::warn, "node").kv("bulletin", bulletin_id)
+          << "a different manifest for a bulletin being fetched; keeping the first";
+    }
+    return out;
+  }
+  Log(LogLevel::info, "node")
+          .kv("bulletin", bulletin_id)
+          .kv("chunks", manifest->chunk_digests.size())
+      << "manifest accepted";
+  p.have.assign(manifest->chunk_digests.size(), false);
+  p.assembler.emplace(std::move(*manifest));
+  p.last_progress_us = now;
+  p.attempts = 0;
+  p.next_fetch_us = 0;
+  std::vector<protocol::Bytes> early = std::move(p.early);
+  p.early.clear();
+  p.early_bytes = 0;
+  for (const auto& body : early) add_chunk(bulletin_id, p, body, now);
+  if (p.assembler->complete()) finish(bulletin_id, out);
+  return out;
+}
+
+BusActions Prefetcher::on_chunk(std::uint64_t bulletin_id, protocol::ByteView envelope,
+                                protocol::Micros now) {
+  BusActions out;
+  const auto it = pending_.find(bulletin_id);
+  if (it == pending_.end()) return out;
+  Pending& p = it->second;
+  std::string why;
+  const auto opened = open_envelope(envelope, protocol::MessageType::audio_chunk, why);
+  if (!opened) {
+    ++stats_.chunks_dropped;
+    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id) << "chunk dropped: " << why;
+    return out;
+  }
+  if (!p.assembler) {
+    if (p.early_bytes + opened->body.size() <= config_.max_early_bytes) {
+      p.early.emplace_back(opened->body.begin(), opened->body.end());
+      p.early_bytes += opened->body.size();
+    }
+    return out;
+  }
+  add_chunk(bulletin_id, p, opened->body, now);
+  if (p.assembler->complete()) finish(bulletin_id, out);
+  return out;
+}
+
+void Prefetcher::add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
+                           protocol::Micros now) {
+  if (loa::Status s = p.assembler->add(body); !s) {
+    ++stats_.chunks_dropped;
+    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id) << "chunk dropped: " << s.message();
+    return;
+  }
+  // The assembler accepted it, so it decodes; count it as progress only the first time.
+  auto chunk = protocol::decode_audio_chunk(body);
+  if (!chunk || chunk->index >= p.have.size() || p.have[chunk->index]) return;
+  p.have[chunk->index] = true;
+  ++stats_.chunks_accepted;
+  p.last_progress_us = now;
+  p.attempts = 0;
+  p.next_fetch_us = 0;
+}
+
+void Prefetcher::finish(std::uint64_t bulletin_id, BusActions& out) {
+  const auto it = pending_.find(bulletin_id);
+  auto stream = it->second.assembler->stream();
+  loa::Status stored = stream ? cache_.store(bulletin_id, *stream) : loa::Status(stream.error());
+  out.unsubscribe.push_back(topics::bulletin_filter(bulletin_id));
+  pending_.erase(it);
+  if (!stored) {
+    Log(LogLevel::error, "node").kv("bulletin", bulletin_id)
+        << "cache failed: " << stored.message();
+    report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
+    return;
+  }
+  ++stats_.bulletins_cached;
+  reported_cached_.insert(bulletin_id);
+  Log(LogLevel::info, "node").kv("bulletin", bulletin_id).kv("file", cache_.path(bulletin_id))
+      << "bulletin cached";
+  report(bulletin_id, protocol::CacheState::cached, "", out);
+}
+
+BusActions Prefetcher::tick(protocol::Micros now) {
+  BusActions out;
+  for (auto& [id, p] : pending_) {
+    if (now - p.last_progress_us < config_.fetch_timeout_us || now < p.next_fetch_us) continue;
+    protocol::Fetch f;
+    f.node_id = config_.node_id;
+    f.bulletin_id = id;
+    if (p.assembler) {
+      f.indices = p.assembler->missing();
+      if (f.indices.size() > protocol::kMaxFetchIndices)
+        f.indices.resize(protocol::kMaxFetchIndices);
+    } else {
+      f.want_manifest = true;
+    }
+    out.publish.push_back(Outgoing{topics::node_up(config_.node_id, topics::UpKind::fetch),
+                                   sealer_(protocol::MessageType::fetch, protocol::encode(f))});
+    ++stats_.fetches_sent;
+    // Doubling interval while nothing arrives: a node that is cut off does not flood the link.
+    const int shift = std::min(p.attempts, 16);
+    p.next_fetch_us = now + std::min(config_.fetch_timeout_us << shift, config_.max_backoff_us);
+    ++p.attempts;
+    Log(LogLevel::info, "node")
+            .kv("bulletin", id)
+            .kv("manifest", f.want_manifest)
+            .kv("chunks", f.indices.size())
+            .kv("attempt", p.attempts)
+        << "fetch sent";
+  }
+  return out;
+}
+
+void Prefetcher::report(std::uint64_t bulletin_id, protocol::CacheState state,
+                        const std::string& detail, BusActions& out) {
+  protocol::CacheReport r;
+  r.node_id = config_.node_id;
+  r.bulletin_id = bulletin_id;
+  r.state = state;
+  r.detail = detail;
+  out.publish.push_back(
+      Outgoing{topics::node_up(config_.node_id, topics::UpKind::report),
+               sealer_(protocol::MessageType::cache_report, protocol::encode(r))});
+}
+
+}  // namespace loa::node
