@@ -1,0 +1,37 @@
+// The controller daemon's settings. Every field is a config-file key and a --flag of the same
+// name (firmware-config/controller.conf lists them with their defaults).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "loa/runtime/options.hpp"
+
+namespace loa::controller {
+
+struct ControllerConfig {
+  std::string broker = "mqtt://127.0.0.1:1883";
+  std::string client_id = "loa-controller";
+  std::string broker_username;
+  std::string broker_password;
+  std::string broker_ca_file;  // non-empty with an mqtts:// broker: TLS
+  std::string db = "loa-controller.db";
+  std::string listen = "127.0.0.1:8080";
+  std::string key = "loa-controller.key";
+  std::string audio_dir;  // empty: "<db file>.audio" next to the database
+  std::string tz = "Asia/Ho_Chi_Minh";
+  std::int64_t missed_grace_s = 300;
+  std::int64_t offline_after_s = 180;
+  std::string log_level = "info";
+  std::uint32_t bitrate = 24000;
+  std::uint16_t frame_ms = 20;
+  std::int64_t max_upload_mb = 64;
+};
+
+// The options of loa-controller bound to `config`'s fields, with its defaults.
+runtime::po::options_description controller_options(ControllerConfig& config);
+
+// The audio directory the config resolves to (audio_dir, or next to the database).
+std::string resolved_audio_dir(const ControllerConfig& config);
+
+}  // namespace loa::controller

@@ -1,0 +1,57 @@
+// The controller's MQTT side: builds sealed plans, manifests, chunks and receipts, and handles
+// what nodes send up (hello, event, fetch, report, status). It does not publish itself: it
+// appends to an Outbox that the Controller publishes in order, outside its lock.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "loa/controller/catalog.hpp"
+#include "loa/controller/signer.hpp"
+#include "loa/controller/store.hpp"
+#include "loa/runtime/bus.hpp"
+#include "loa/runtime/clock.hpp"
+
+namespace loa::controller {
+
+using Outbox = std::vector<runtime::BusMessage>;
+
+// Not thread-safe: the Controller calls it under its lock.
+class Dispatcher {
+ public:
+  Dispatcher(Store& store, Catalog& catalog, Signer& signer, runtime::Clock& clock)
+      : store_(store), catalog_(catalog), signer_(signer), clock_(clock) {}
+
+  // Recomputes the plan of `scope` ("area:PATH" or "node:ID": every occurrence of that scope not
+  // yet expired), gives it a new version, stores it and queues it sealed and retained on the
+  // scope's plan topic.
+  loa::Status publish_plan(const std::string& scope, Outbox& out);
+  // Queues the bulletin's manifest (retained) and every chunk (prefetch).
+  loa::Status publish_bulletin(const BulletinRecord& bulletin, Outbox& out);
+  // Handles a message on loa/v1/node/+/up/#. Malformed, forged or unexpected messages are
+  // logged with the reason and dropped; never throws.
+  void handle(const runtime::BusMessage& message, Outbox& out);
+
+  // The plan topic of a scope, or an error naming the scope.
+  static Result<std::string> plan_topic(const std::string& scope);
+
+ private:
+  void on_hello(const std::string& node, protocol::ByteView payload, Outbox& out);
+  void on_event(const std::string& node, protocol::ByteView payload, Outbox& out);
+  void on_fetch(const std::string& node, protocol::ByteView payload, Outbox& out);
+  void on_report(const std::string& node, protocol::ByteView payload);
+  void on_status(const std::string& node, protocol::ByteView payload);
+  // Looks the node up and verifies the envelope with its registered key; logs and returns
+  // nullopt when refused.
+  std::optional<protocol::Opened> open_from(const std::string& node, protocol::ByteView payload,
+                                            protocol::MessageType expected,
+                                            std::optional<NodeRecord>* record = nullptr);
+  void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
+
+  Store& store_;
+  Catalog& catalog_;
+  Signer& signer_;
+  runtime::Clock& clock_;
+};
+
+}  // namespace loa::controller

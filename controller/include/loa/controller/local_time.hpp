@@ -1,0 +1,34 @@
+// Wall-clock times in IANA zones, and instants as text. Instants are stored in UTC; operators
+// write local wall time.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "loa/protocol/messages.hpp"
+#include "loa/protocol/result.hpp"
+
+namespace loa::controller {
+
+using protocol::Micros;
+
+// Converts "YYYY-MM-DDTHH:MM[:SS]" read as wall time in `tz` to an instant. Refuses a malformed
+// text, an unknown zone, and local times that do not exist (skipped by a daylight-saving jump) or
+// are ambiguous (repeated), with a message naming the time and zone.
+Result<Micros> local_to_utc(std::string_view local, std::string_view tz);
+
+// Reads an instant for filters: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" as wall time in `tz`, or
+// either form followed by 'Z' as UTC.
+Result<Micros> parse_instant(std::string_view text, std::string_view tz);
+
+// True if `tz` names a zone of the tz database.
+loa::Status check_zone(std::string_view tz);
+
+// "2026-11-30T23:30:00Z" (seconds; fractions dropped).
+std::string format_utc(Micros t);
+// "2026-12-01T06:30:00+07:00" in `tz` (falls back to UTC if the zone is unknown).
+std::string format_local(Micros t, std::string_view tz);
+// Parses format_utc()'s output (and fractions of a second). For clients of the API.
+Result<Micros> parse_utc(std::string_view text);
+
+}  // namespace loa::controller

@@ -1,0 +1,162 @@
+// The controller's state behind a narrow interface: nodes, bulletins, occurrences, plans, cache
+// reports and the playback ledger. The default implementation is SQLite (sqlite_store.hpp); a
+// server database can take its place for a national deployment.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loa/protocol/envelope.hpp"
+#include "loa/protocol/messages.hpp"
+#include "loa/protocol/result.hpp"
+
+namespace loa::controller {
+
+using protocol::Micros;
+
+// A registered loudspeaker cluster.
+struct NodeRecord {
+  std::string id;
+  std::string name;
+  std::string area;  // area path, e.g. "79/26734/03"
+  std::int64_t speakers = 0;
+  std::int64_t residents = 0;
+  std::optional<protocol::PublicKey> public_key;  // set at registration or on first hello
+  Micros last_seen_us = 0;                        // 0: never seen
+  bool online = false;
+};
+
+// A bulletin's audio, stored as an Ogg Opus file.
+struct BulletinRecord {
+  std::uint64_t id = 0;
+  std::string title;
+  std::string source;  // "audio" or "tts"
+  double duration_s = 0;
+  std::string ogg_path;
+  std::string sha256_hex;  // of the Ogg file
+  std::uint32_t bitrate = 24000;
+  std::uint16_t frame_ms = 20;
+  Micros created_us = 0;
+};
+
+// A targeted node with the figures that counted when the occurrence was planned.
+struct TargetedNode {
+  std::string node_id;
+  std::string area;
+  std::int64_t residents = 0;
+  friend bool operator==(const TargetedNode&, const TargetedNode&) = default;
+};
+
+// One scheduled playback of a bulletin. The node set is frozen at schedule time so coverage has
+// a fixed denominator.
+struct OccurrenceRecord {
+  std::uint64_t id = 0;
+  std::uint64_t bulletin_id = 0;
+  Micros start_us = 0;
+  Micros expiry_us = 0;
+  protocol::Priority priority = protocol::Priority::normal;
+  std::uint8_t volume = 100;
+  std::string local_time;            // as the operator wrote it
+  std::string tz;                    // IANA zone of local_time
+  std::vector<std::string> targets;  // as given: "area:PATH" / "node:ID"
+  std::vector<std::string> scopes;   // plan scopes it is published in (covering set of targets)
+  std::vector<TargetedNode> nodes;   // expanded at schedule time
+  Micros created_us = 0;
+};
+
+// The last plan published for a scope: its encoded body, re-sealed for catch-up.
+struct PlanRecord {
+  std::string scope;
+  std::uint64_t version = 0;
+  protocol::Bytes body;  // encode(Plan)
+  Micros published_us = 0;
+};
+
+struct CacheReportRecord {
+  std::string node_id;
+  std::uint64_t bulletin_id = 0;
+  protocol::CacheState state = protocol::CacheState::cached;
+  std::string detail;
+  Micros reported_us = 0;
+};
+
+// A recorded playback event with the raw signed envelope it came in.
+struct EventRecord {
+  protocol::PlaybackEvent event;
+  Micros recorded_us = 0;
+  protocol::Bytes envelope;
+};
+
+// Filters of the playback log; empty/zero fields do not filter.
+struct LogFilter {
+  std::string node_id;
+  std::string area;  // prefix: the area or anything below it
+  Micros since_us = 0;
+  std::uint64_t bulletin_id = 0;
+  std::uint64_t occurrence_id = 0;
+  std::size_t limit = 1000;
+};
+
+// All methods may be called from one thread at a time (the Controller serializes them). Errors
+// carry the backend's message and name the record involved.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Fails if a node with that id exists.
+  virtual loa::Status add_node(const NodeRecord& node) = 0;
+  // Inserts or replaces name, area, speakers and residents; keeps key, last seen and online.
+  virtual loa::Status upsert_nodes(const std::vector<NodeRecord>& nodes) = 0;
+  virtual Result<std::optional<NodeRecord>> find_node(const std::string& id) = 0;
+  virtual Result<std::vector<NodeRecord>> list_nodes() = 0;
+  // Nodes whose area equals `area` or lies below it.
+  virtual Result<std::vector<NodeRecord>> nodes_in_area(const std::string& area) = 0;
+  virtual loa::Status set_node_public_key(const std::string& id,
+                                          const protocol::PublicKey& key) = 0;
+  virtual loa::Status set_node_seen(const std::string& id, Micros at_us, bool online) = 0;
+
+  // Returns the new bulletin id.
+  virtual Result<std::uint64_t> add_bulletin(const BulletinRecord& bulletin) = 0;
+  virtual Result<std::optional<BulletinRecord>> find_bulletin(std::uint64_t id) = 0;
+  virtual Result<std::vector<BulletinRecord>> list_bulletins() = 0;
+
+  // Stores the occurrence with its targets, scopes and nodes atomically; returns its id.
+  virtual Result<std::uint64_t> add_occurrence(const OccurrenceRecord& occurrence) = 0;
+  virtual Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) = 0;
+  virtual Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) = 0;
+  // Occurrences published in `scope` whose expiry is after `now_us`, by start.
+  virtual Result<std::vector<OccurrenceRecord>> active_occurrences_in_scope(
+      const std::string& scope, Micros now_us) = 0;
+  virtual Result<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us) = 0;
+
+  // A new plan version, greater than every one handed out before (across restarts).
+  virtual Result<std::uint64_t> next_plan_version() = 0;
+  virtual loa::Status save_plan(const PlanRecord& plan) = 0;
+  virtual Result<std::optional<PlanRecord>> find_plan(const std::string& scope) = 0;
+
+  // Keeps the latest report per (node, bulletin).
+  virtual loa::Status save_cache_report(const CacheReportRecord& report) = 0;
+  virtual Result<std::vector<CacheReportRecord>> cache_reports(std::uint64_t bulletin_id) = 0;
+
+  // Records an event unless one exists for (node, occurrence): returns true if inserted, false
+  // for a duplicate. Either way the event's sequence number counts as received.
+  virtual Result<bool> add_event(const EventRecord& event) = 0;
+  // Counts sequence `seq` of the node as received (for events not recorded, e.g. of an unknown
+  // occurrence, so the node's outbox still drains); returns recorded_through().
+  virtual Result<std::uint64_t> note_event_seq(const std::string& node_id, std::uint64_t seq) = 0;
+  // Highest n such that events 1..n of the node have all been received (0: none).
+  virtual Result<std::uint64_t> recorded_through(const std::string& node_id) = 0;
+  // Events matching the filter, newest first.
+  virtual Result<std::vector<EventRecord>> events(const LogFilter& filter) = 0;
+};
+
+// Opens (creating and migrating) an SQLite store; ":memory:" for tests.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+// The schema migrations, in order (exposed for tests).
+const std::vector<std::string>& sqlite_store_migrations();
+
+}  // namespace loa::controller

@@ -1,0 +1,127 @@
+// loa-controller: the daemon. Parses options and hands over to loa::controller.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "loa/controller/api_server.hpp"
+#include "loa/controller/config.hpp"
+#include "loa/controller/controller.hpp"
+#include "loa/controller/local_time.hpp"
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) {
+  g_stop = true;
+}
+
+using loa::runtime::Log;
+using loa::runtime::LogLevel;
+
+int run(int argc, char** argv) {
+  loa::controller::ControllerConfig config;
+  const auto options = loa::controller::controller_options(config);
+  loa::runtime::po::variables_map vm;
+  if (!loa::runtime::parse_options(argc, argv, options, vm, "loa-controller",
+                                   "[--config FILE] [options]")) {
+    return 0;
+  }
+  LogLevel level{};
+  if (!loa::runtime::parse_log_level(config.log_level, level)) {
+    throw std::runtime_error("log-level '" + config.log_level +
+                             "' is not one of debug, info, warn, error");
+  }
+  loa::runtime::set_log_level(level);
+
+  auto keys = loa::runtime::load_or_create_key_pair(config.key);
+  if (!keys) throw std::runtime_error(keys.error().message);
+  if (vm["print-public-key"].as<bool>()) {
+    std::cout << loa::runtime::to_hex(loa::protocol::ByteView(keys->public_key)) << "\n";
+    return 0;
+  }
+
+  auto listen = loa::controller::parse_listen_address(config.listen);
+  if (!listen) throw std::runtime_error(listen.error().message);
+  if (auto broker = loa::runtime::parse_broker_url(config.broker); !broker) {
+    throw std::runtime_error("broker: " + broker.error().message);
+  }
+  if (config.frame_ms != 10 && config.frame_ms != 20 && config.frame_ms != 40 &&
+      config.frame_ms != 60) {
+    throw std::runtime_error("frame-ms " + std::to_string(config.frame_ms) +
+                             " is not one of 10, 20, 40, 60");
+  }
+  if (config.bitrate < 6000 || config.bitrate > 510000) {
+    throw std::runtime_error("bitrate " + std::to_string(config.bitrate) +
+                             " is outside 6000..510000");
+  }
+  if (auto zone = loa::controller::check_zone(config.tz); !zone) {
+    throw std::runtime_error("tz: " + zone.message());
+  }
+
+  auto store = loa::controller::open_sqlite_store(config.db);
+  if (!store) throw std::runtime_error(store.error().message);
+
+  loa::runtime::BusConfig bus_config;
+  bus_config.url = config.broker;
+  bus_config.client_id = config.client_id;
+  bus_config.username = config.broker_username;
+  bus_config.password = config.broker_password;
+  bus_config.ca_file = config.broker_ca_file;
+  auto bus = loa::runtime::make_mosquitto_bus(bus_config);
+
+  loa::controller::ControllerSettings settings;
+  settings.audio_dir = loa::controller::resolved_audio_dir(config);
+  settings.tz = config.tz;
+  settings.missed_grace_us = config.missed_grace_s * 1'000'000;
+  settings.offline_after_us = config.offline_after_s * 1'000'000;
+  settings.encode.bitrate = config.bitrate;
+  settings.encode.frame_ms = config.frame_ms;
+
+  loa::runtime::SystemClock clock;
+  loa::controller::Controller controller(**store, *bus, clock, *keys, settings);
+  bus->on_connection([&config](bool connected) {
+    Log(connected ? LogLevel::info : LogLevel::warn, "controller").kv("broker", config.broker)
+        << (connected ? "connected to the broker" : "broker connection lost; retrying");
+  });
+  if (loa::Status s = controller.attach(); !s) throw std::runtime_error(s.message());
+  if (loa::Status s = bus->start(); !s) throw std::runtime_error("broker: " + s.message());
+
+  loa::controller::ApiServer api(controller,
+                                 static_cast<std::size_t>(config.max_upload_mb) * 1024 * 1024);
+  auto port = api.bind(listen->first, listen->second);
+  if (!port) throw std::runtime_error(port.error().message);
+  api.start();
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Log(LogLevel::info, "controller")
+          .kv("listen", listen->first + ":" + std::to_string(*port))
+          .kv("broker", config.broker)
+          .kv("db", config.db)
+          .kv("audio_dir", settings.audio_dir)
+          .kv("public_key", loa::runtime::to_hex(loa::protocol::ByteView(keys->public_key)))
+      << "controller running";
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  Log(LogLevel::info, "controller") << "stopping";
+  api.stop();
+  bus->stop(2000);
+  Log(LogLevel::info, "controller") << "stopped";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "loa-controller: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,330 @@
+#include "loa/controller/api_server.hpp"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "loa/controller/json_codec.hpp"
+#include "loa/controller/local_time.hpp"
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+#ifndef LOA_VERSION
+#define LOA_VERSION "dev"
+#endif
+
+namespace loa::controller {
+namespace {
+
+using nlohmann::json;
+using runtime::Log;
+using runtime::LogLevel;
+
+constexpr const char* kJson = "application/json";
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", kJson);
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  send_json(res, http_status(e.code), to_json(e));
+}
+
+template <typename T, typename Fn>
+void reply(httplib::Response& res, const Reply<T>& r, int ok_status, Fn&& to_body) {
+  if (!r) return send_error(res, r.error());
+  send_json(res, ok_status, to_body(*r));
+}
+
+// A positive decimal id from a path or query parameter.
+Reply<std::uint64_t> parse_id(const std::string& text, const std::string& what) {
+  std::uint64_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || p != end || v == 0) {
+    return api_error(ErrorCode::bad_request, what + ": '" + text + "' is not an id");
+  }
+  return v;
+}
+
+Reply<json> parse_body(const httplib::Request& req) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) return api_error(ErrorCode::bad_request, "body: not valid JSON");
+  return j;
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Controller& controller;
+  httplib::Server server;
+  int port = 0;
+
+  Impl(Controller& c, std::size_t max_upload) : controller(c) {
+    server.set_payload_max_length(max_upload);
+    server.set_read_timeout(60, 0);
+    routes();
+  }
+
+  void routes() {
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const ErrorCode code = res.status == 404   ? ErrorCode::not_found
+                             : res.status == 413 ? ErrorCode::bad_request
+                             : res.status >= 500 ? ErrorCode::internal
+                                                 : ErrorCode::bad_request;
+      const int status = res.status;
+      send_error(res, api_error(code, res.status == 404
+                                          ? "no such endpoint: " + req.method + " " + req.path
+                                          : "HTTP " + std::to_string(res.status)));
+      res.status = status;
+    });
+    server.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unexpected error";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          Log(LogLevel::error, "controller").kv("path", req.path).kv("reason", what)
+              << "API handler failed";
+          send_error(res, api_error(ErrorCode::internal, what));
+        });
+    server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      Log(LogLevel::debug, "controller")
+              .kv("method", req.method)
+              .kv("path", req.path)
+              .kv("status", res.status)
+          << "API request";
+    });
+
+    server.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200,
+                json{{"status", "ok"},
+                     {"version", LOA_VERSION},
+                     {"time", format_utc(controller.now_us())},
+                     {"public_key", runtime::to_hex(protocol::ByteView(controller.public_key()))}});
+    });
+
+    // Nodes.
+    server.Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
+      reply(res, controller.list_nodes(), 200, [](const std::vector<NodeView>& nodes) {
+        json list = json::array();
+        for (const auto& n : nodes) list.push_back(to_json(n));
+        return json{{"nodes", list}};
+      });
+    });
+    server.Post("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      auto input = node_input_from_json(*body);
+      if (!input) return send_error(res, input.error());
+      reply(res, controller.add_node(*input), 201, [](const NodeView& n) { return to_json(n); });
+    });
+    server.Post(
+        "/api/v1/nodes/import", [this](const httplib::Request& req, httplib::Response& res) {
+          auto body = parse_body(req);
+          if (!body) return send_error(res, body.error());
+          const auto nodes = body->find("nodes");
+          if (!body->is_object() || nodes == body->end() || !nodes->is_array()) {
+            return send_error(res, api_error(ErrorCode::bad_request, "nodes: must be an array"));
+          }
+          std::vector<NodeInput> inputs;
+          for (std::size_t i = 0; i < nodes->size(); ++i) {
+            auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
+            if (!in) return send_error(res, in.error());
+            inputs.push_back(std::move(*in));
+          }
+          reply(res, controller.import_nodes(inputs), 200, [](std::size_t n) {
+            return json{{"imported", n}};
+          });
+        });
+    server.Get(R"(/api/v1/nodes/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 reply(res, controller.get_node(req.matches[1]), 200,
+                       [](const NodeView& n) { return to_json(n); });
+               });
+
+    // Bulletins.
+    server.Get("/api/v1/bulletins", [this](const httplib::Request&, httplib::Response& res) {
+      reply(res, controller.list_bulletins(), 200, [](const std::vector<BulletinRecord>& list) {
+        json out = json::array();
+        for (const auto& b : list) out.push_back(to_json(b));
+        return json{{"bulletins", out}};
+      });
+    });
+    server.Post("/api/v1/bulletins", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string type = req.get_header_value("Content-Type");
+      if (type.rfind(kJson, 0) == 0) {
+        auto body = parse_body(req);
+        if (!body) return send_error(res, body.error());
+        if (!body->is_object()) {
+          return send_error(res, api_error(ErrorCode::bad_request, "expected a JSON object"));
+        }
+        const std::string title = body->value("title", "");
+        const std::string text = body->value("text", "");
+        const std::string voice = body->value("voice", "vi");
+        return reply(res, controller.create_bulletin_from_text(title, text, voice), 201,
+                     [](const BulletinRecord& b) { return to_json(b); });
+      }
+      const std::string title = req.get_param_value("title");
+      const protocol::ByteView audio(reinterpret_cast<const std::uint8_t*>(req.body.data()),
+                                     req.body.size());
+      reply(res, controller.create_bulletin_from_audio(title, audio), 201,
+            [](const BulletinRecord& b) { return to_json(b); });
+    });
+    server.Get(R"(/api/v1/bulletins/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 auto id = parse_id(req.matches[1], "bulletin");
+                 if (!id) return send_error(res, id.error());
+                 reply(res, controller.get_bulletin(*id), 200,
+                       [](const BulletinRecord& b) { return to_json(b); });
+               });
+    server.Get(R"(/api/v1/bulletins/([^/]+)/audio)",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 auto id = parse_id(req.matches[1], "bulletin");
+                 if (!id) return send_error(res, id.error());
+                 auto bytes = controller.bulletin_audio(*id);
+                 if (!bytes) return send_error(res, bytes.error());
+                 res.status = 200;
+                 res.set_content(std::string(bytes->begin(), bytes->end()), "audio/ogg");
+               });
+
+    // Occurrences.
+    server.Post("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      auto request = schedule_request_from_json(*body);
+      if (!request) return send_error(res, request.error());
+      reply(res, controller.schedule(*request), 201,
+            [](const OccurrenceRecord& o) { return to_json(o); });
+    });
+    server.Get("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
+      Micros since = controller.now_us();
+      if (req.has_param("since")) {
+        auto t = parse_instant(req.get_param_value("since"), controller.settings().tz);
+        if (!t)
+          return send_error(res, api_error(ErrorCode::bad_request, "since: " + t.error().message));
+        since = *t;
+      }
+      reply(res, controller.list_occurrences(since), 200,
+            [](const std::vector<OccurrenceRecord>& list) {
+              json out = json::array();
+              for (const auto& o : list) out.push_back(to_json(o));
+              return json{{"occurrences", out}};
+            });
+    });
+    server.Get(R"(/api/v1/occurrences/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 auto id = parse_id(req.matches[1], "occurrence");
+                 if (!id) return send_error(res, id.error());
+                 reply(res, controller.get_occurrence(*id), 200,
+                       [](const OccurrenceRecord& o) { return to_json(o); });
+               });
+
+    // Ledger.
+    server.Get("/api/v1/coverage", [this](const httplib::Request& req, httplib::Response& res) {
+      std::uint64_t bulletin = 0;
+      std::uint64_t occurrence = 0;
+      if (req.has_param("bulletin")) {
+        auto id = parse_id(req.get_param_value("bulletin"), "bulletin");
+        if (!id) return send_error(res, id.error());
+        bulletin = *id;
+      }
+      if (req.has_param("occurrence")) {
+        auto id = parse_id(req.get_param_value("occurrence"), "occurrence");
+        if (!id) return send_error(res, id.error());
+        occurrence = *id;
+      }
+      const std::string by = req.get_param_value("by");
+      if (!by.empty() && by != "area") {
+        return send_error(res, api_error(ErrorCode::bad_request,
+                                         "by: '" + by + "' is not supported (expected area)"));
+      }
+      reply(res, controller.coverage(bulletin, occurrence, by == "area"), 200,
+            [](const CoverageReport& r) { return to_json(r); });
+    });
+    server.Get("/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
+      LogQuery q;
+      q.node_id = req.get_param_value("node");
+      q.area = req.get_param_value("area");
+      q.since = req.get_param_value("since");
+      if (req.has_param("bulletin")) {
+        auto id = parse_id(req.get_param_value("bulletin"), "bulletin");
+        if (!id) return send_error(res, id.error());
+        q.bulletin_id = *id;
+      }
+      if (req.has_param("occurrence")) {
+        auto id = parse_id(req.get_param_value("occurrence"), "occurrence");
+        if (!id) return send_error(res, id.error());
+        q.occurrence_id = *id;
+      }
+      if (req.has_param("limit")) {
+        auto n = parse_id(req.get_param_value("limit"), "limit");
+        if (!n) return send_error(res, n.error());
+        q.limit = static_cast<std::size_t>(*n);
+      }
+      reply(res, controller.playback_log(q), 200, [](const std::vector<LogEntry>& list) {
+        json out = json::array();
+        for (const auto& e : list) out.push_back(to_json(e));
+        return json{{"events", out}};
+      });
+    });
+  }
+};
+
+ApiServer::ApiServer(Controller& controller, std::size_t max_upload_bytes)
+    : impl_(std::make_unique<Impl>(controller, max_upload_bytes)) {}
+
+ApiServer::~ApiServer() {
+  stop();
+}
+
+Result<int> ApiServer::bind(const std::string& host, int port) {
+  if (port == 0) {
+    const int p = impl_->server.bind_to_any_port(host);
+    if (p <= 0) return make_error("listen: cannot bind " + host + " to a free port");
+    impl_->port = p;
+    return p;
+  }
+  if (!impl_->server.bind_to_port(host, port)) {
+    return make_error("listen: cannot bind " + host + ":" + std::to_string(port) +
+                      " (in use, or not a local address)");
+  }
+  impl_->port = port;
+  return port;
+}
+
+void ApiServer::start() {
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  // Requests made right after start() must find the server accepting.
+  for (int i = 0; i < 2000 && !impl_->server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void ApiServer::stop() {
+  impl_->server.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::pair<std::string, int>> parse_listen_address(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return make_error("listen '" + text + "': expected HOST:PORT");
+  }
+  int port = -1;
+  const std::string p = text.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || port < 0 || port > 65535) {
+    return make_error("listen '" + text + "': bad port '" + p + "'");
+  }
+  return std::make_pair(text.substr(0, colon), port);
+}
+
+}  // namespace loa::controller

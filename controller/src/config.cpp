@@ -1,0 +1,48 @@
+#include "loa/controller/config.hpp"
+
+namespace loa::controller {
+
+namespace po = runtime::po;
+
+po::options_description controller_options(ControllerConfig& c) {
+  po::options_description d("loa-controller options (also config-file keys)");
+  auto add = d.add_options();
+  add("broker", po::value(&c.broker)->default_value(c.broker),
+      "MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT");
+  add("client-id", po::value(&c.client_id)->default_value(c.client_id), "MQTT client id");
+  add("broker-username", po::value(&c.broker_username)->default_value(c.broker_username),
+      "MQTT user name (empty: none)");
+  add("broker-password", po::value(&c.broker_password)->default_value(c.broker_password),
+      "MQTT password");
+  add("broker-ca-file", po::value(&c.broker_ca_file)->default_value(c.broker_ca_file),
+      "CA certificate for mqtts://");
+  add("db", po::value(&c.db)->default_value(c.db), "SQLite database file");
+  add("listen", po::value(&c.listen)->default_value(c.listen), "HTTP API address HOST:PORT");
+  add("key", po::value(&c.key)->default_value(c.key),
+      "Ed25519 signing key file (created with mode 0600 if absent)");
+  add("print-public-key", po::bool_switch(), "print the signing key's public half in hex and exit");
+  add("audio-dir", po::value(&c.audio_dir)->default_value(c.audio_dir),
+      "directory of the bulletins' Ogg Opus files (empty: <db>.audio)");
+  add("tz", po::value(&c.tz)->default_value(c.tz), "default IANA time zone of schedules");
+  add("missed-grace-s", po::value(&c.missed_grace_s)->default_value(c.missed_grace_s),
+      "seconds after an occurrence's expiry before a node without an event counts as missed");
+  add("offline-after-s", po::value(&c.offline_after_s)->default_value(c.offline_after_s),
+      "seconds without a message after which a node is listed offline");
+  add("log-level", po::value(&c.log_level)->default_value(c.log_level),
+      "debug, info, warn or error");
+  add("bitrate", po::value(&c.bitrate)->default_value(c.bitrate),
+      "Opus bit rate of new bulletins, bit/s");
+  add("frame-ms", po::value(&c.frame_ms)->default_value(c.frame_ms),
+      "Opus frame length of new bulletins: 10, 20, 40 or 60");
+  add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),
+      "largest audio upload accepted by the API, in MiB");
+  return d;
+}
+
+std::string resolved_audio_dir(const ControllerConfig& c) {
+  if (!c.audio_dir.empty()) return c.audio_dir;
+  if (c.db == ":memory:" || c.db.empty()) return "loa-controller.audio";
+  return c.db + ".audio";
+}
+
+}  // namespace loa::controller

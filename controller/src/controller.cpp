@@ -1,0 +1,538 @@
+#include "loa/controller/controller.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "loa/controller/local_time.hpp"
+#include "loa/protocol/area_path.hpp"
+#include "loa/protocol/topics.hpp"
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::controller {
+namespace {
+
+using runtime::Log;
+using runtime::LogLevel;
+
+constexpr const char* kComponent = "controller";
+constexpr std::size_t kMaxTitle = 200;
+constexpr std::size_t kMaxName = 200;
+constexpr std::size_t kMaxSpeechText = 20000;
+constexpr Micros kDefaultExpiryMargin = 10LL * 60 * 1'000'000;
+
+ApiError bad(std::string message) {
+  return api_error(ErrorCode::bad_request, std::move(message));
+}
+
+std::string bulletin_name(std::uint64_t id) {
+  return "bulletin " + std::to_string(id);
+}
+
+}  // namespace
+
+const char* to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_request:
+      return "bad_request";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::conflict:
+      return "conflict";
+    case ErrorCode::unprocessable:
+      return "unprocessable";
+    case ErrorCode::internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_request:
+      return 400;
+    case ErrorCode::not_found:
+      return 404;
+    case ErrorCode::conflict:
+      return 409;
+    case ErrorCode::unprocessable:
+      return 422;
+    case ErrorCode::internal:
+      return 500;
+  }
+  return 500;
+}
+
+Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
+                       protocol::KeyPair keys, ControllerSettings settings)
+    : store_(store),
+      bus_(bus),
+      clock_(clock),
+      settings_(std::move(settings)),
+      signer_(keys, clock),
+      catalog_(settings_.audio_dir),
+      dispatcher_(store_, catalog_, signer_, clock_) {}
+
+Controller::~Controller() = default;
+
+loa::Status Controller::attach() {
+  bus_.on_message([this](const runtime::BusMessage& m) { on_message(m); });
+  return bus_.subscribe(protocol::topics::all_up_filter());
+}
+
+void Controller::on_message(const runtime::BusMessage& message) {
+  Outbox out;
+  {
+    std::lock_guard lock(mu_);
+    dispatcher_.handle(message, out);
+    enqueue(std::move(out));
+  }
+  drain();
+}
+
+void Controller::enqueue(Outbox&& out) {
+  if (out.empty()) return;
+  std::lock_guard lock(queue_mu_);
+  for (auto& m : out) queue_.push_back(std::move(m));
+}
+
+void Controller::drain() {
+  {
+    std::lock_guard lock(queue_mu_);
+    // Whoever drains already will publish ours too, in order (this also covers a bus that
+    // delivers synchronously and calls back into on_message from publish()).
+    if (draining_) return;
+    draining_ = true;
+  }
+  for (;;) {
+    runtime::BusMessage m;
+    {
+      std::lock_guard lock(queue_mu_);
+      if (queue_.empty()) {
+        draining_ = false;
+        return;
+      }
+      m = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (loa::Status s = bus_.publish(m.topic, m.payload, m.retained); !s) {
+      Log(LogLevel::warn, kComponent).kv("topic", m.topic).kv("reason", s.message())
+          << "publish failed";
+    }
+  }
+}
+
+NodeView Controller::view(NodeRecord record) const {
+  const bool recent = record.last_seen_us != 0 &&
+                      clock_.now_us() - record.last_seen_us <= settings_.offline_after_us;
+  const bool online = record.online && recent;
+  return NodeView{std::move(record), online};
+}
+
+Reply<NodeRecord> Controller::validate_node(const NodeInput& in, const std::string& where) const {
+  if (loa::Status s = protocol::validate_node_id(in.id); !s) {
+    return bad(where + "id: " + s.message());
+  }
+  auto area = protocol::AreaPath::parse(in.area);
+  if (!area) return bad(where + "area: " + area.error().message);
+  if (in.speakers < 0) return bad(where + "speakers: must be 0 or more");
+  if (in.residents < 0) return bad(where + "residents: must be 0 or more");
+  if (in.name.size() > kMaxName) {
+    return bad(where + "name: longer than " + std::to_string(kMaxName) + " bytes");
+  }
+  NodeRecord r;
+  r.id = in.id;
+  r.area = area->str();
+  r.speakers = in.speakers;
+  r.residents = in.residents;
+  r.name = in.name.empty() ? in.id : in.name;
+  if (!in.public_key_hex.empty()) {
+    auto key = runtime::from_hex(in.public_key_hex, protocol::PublicKey{}.size());
+    if (!key) return bad(where + "public_key: " + key.error().message);
+    protocol::PublicKey k{};
+    std::copy(key->begin(), key->end(), k.begin());
+    r.public_key = k;
+  }
+  return r;
+}
+
+Reply<NodeView> Controller::add_node(const NodeInput& input) {
+  auto record = validate_node(input, "");
+  if (!record) return record.error();
+  std::lock_guard lock(mu_);
+  auto existing = store_.find_node(record->id);
+  if (!existing) return existing.error();
+  if (*existing) {
+    return api_error(ErrorCode::conflict, "node '" + record->id + "' already exists");
+  }
+  if (loa::Status s = store_.add_node(*record); !s) return make_error(s.message());
+  Log(LogLevel::info, kComponent).kv("node", record->id).kv("area", record->area) << "node added";
+  return view(*record);
+}
+
+Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs) {
+  if (inputs.empty()) return bad("no nodes to import");
+  std::vector<NodeRecord> records;
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string where = "nodes[" + std::to_string(i) + "] (id '" + inputs[i].id + "'): ";
+    auto r = validate_node(inputs[i], where);
+    if (!r) return r.error();
+    if (!ids.insert(r->id).second) return bad(where + "id appears twice");
+    records.push_back(std::move(*r));
+  }
+  std::lock_guard lock(mu_);
+  if (loa::Status s = store_.upsert_nodes(records); !s) return make_error(s.message());
+  Log(LogLevel::info, kComponent).kv("nodes", records.size()) << "nodes imported";
+  return records.size();
+}
+
+Reply<std::vector<NodeView>> Controller::list_nodes() {
+  std::lock_guard lock(mu_);
+  auto nodes = store_.list_nodes();
+  if (!nodes) return nodes.error();
+  std::vector<NodeView> out;
+  out.reserve(nodes->size());
+  for (auto& n : *nodes) out.push_back(view(std::move(n)));
+  return out;
+}
+
+Reply<NodeView> Controller::get_node(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto node = store_.find_node(id);
+  if (!node) return node.error();
+  if (!*node) return api_error(ErrorCode::not_found, "unknown node '" + id + "'");
+  return view(std::move(**node));
+}
+
+Reply<BulletinRecord> Controller::create_bulletin_from_audio(const std::string& title,
+                                                             protocol::ByteView audio_file) {
+  if (title.empty() || title.size() > kMaxTitle) {
+    return bad("title: must be 1 to " + std::to_string(kMaxTitle) + " bytes");
+  }
+  if (audio_file.empty()) return bad("audio: the upload is empty");
+  return add_encoded(title, "audio", encode_audio_bytes(audio_file, settings_.encode));
+}
+
+Reply<BulletinRecord> Controller::create_bulletin_from_text(const std::string& title,
+                                                            const std::string& text,
+                                                            const std::string& voice) {
+  if (title.empty() || title.size() > kMaxTitle) {
+    return bad("title: must be 1 to " + std::to_string(kMaxTitle) + " bytes");
+  }
+  if (text.empty()) return bad("text: is empty");
+  if (text.size() > kMaxSpeechText) {
+    return bad("text: longer than " + std::to_string(kMaxSpeechText) + " bytes");
+  }
+  return add_encoded(title, "tts",
+                     synthesize_speech(text, voice.empty() ? "vi" : voice, settings_.encode));
+}
+
+Reply<BulletinRecord> Controller::add_encoded(const std::string& title, const std::string& source,
+                                              Result<EncodedAudio> encoded) {
+  if (!encoded) return api_error(ErrorCode::unprocessable, encoded.error().message);
+  auto stored = catalog_.store_ogg(encoded->ogg);
+  if (!stored) return stored.error();
+  BulletinRecord b;
+  b.title = title;
+  b.source = source;
+  b.duration_s = encoded->duration_s;
+  b.ogg_path = stored->path;
+  b.sha256_hex = stored->sha256_hex;
+  b.bitrate = settings_.encode.bitrate;
+  b.frame_ms = settings_.encode.frame_ms;
+  b.created_us = clock_.now_us();
+  std::lock_guard lock(mu_);
+  auto id = store_.add_bulletin(b);
+  if (!id) return id.error();
+  b.id = *id;
+  // Package now so that a bulletin the protocol cannot carry is refused here, not at schedule.
+  if (auto pkg = catalog_.packaged(b); !pkg) {
+    Log(LogLevel::error, kComponent).kv("bulletin", b.id).kv("reason", pkg.error().message)
+        << "bulletin cannot be packaged";
+    return api_error(ErrorCode::unprocessable, pkg.error().message);
+  }
+  Log(LogLevel::info, kComponent)
+          .kv("bulletin", b.id)
+          .kv("source", source)
+          .kv("duration_s", b.duration_s)
+          .kv("file", b.ogg_path)
+      << "bulletin created";
+  return b;
+}
+
+Reply<std::vector<BulletinRecord>> Controller::list_bulletins() {
+  std::lock_guard lock(mu_);
+  auto list = store_.list_bulletins();
+  if (!list) return list.error();
+  return std::move(*list);
+}
+
+Reply<BulletinRecord> Controller::get_bulletin(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto b = store_.find_bulletin(id);
+  if (!b) return b.error();
+  if (!*b) return api_error(ErrorCode::not_found, "unknown " + bulletin_name(id));
+  return std::move(**b);
+}
+
+Reply<protocol::Bytes> Controller::bulletin_audio(std::uint64_t id) {
+  auto b = get_bulletin(id);
+  if (!b) return b.error();
+  auto bytes = catalog_.read_ogg(*b);
+  if (!bytes) return bytes.error();
+  return std::move(*bytes);
+}
+
+Reply<OccurrenceRecord> Controller::schedule(const ScheduleRequest& req) {
+  auto occurrence = schedule_locked(req);
+  drain();  // publishes outside the lock what schedule_locked() queued
+  return occurrence;
+}
+
+Reply<OccurrenceRecord> Controller::schedule_locked(const ScheduleRequest& req) {
+  const std::string tz = req.tz.empty() ? settings_.tz : req.tz;
+  if (loa::Status s = check_zone(tz); !s) return bad("tz: " + s.message());
+  auto start = local_to_utc(req.at, tz);
+  if (!start) return bad("at: " + start.error().message);
+  auto priority = protocol::parse_priority(req.priority);
+  if (!priority) {
+    return bad("priority: '" + req.priority + "' is not one of normal, priority, emergency");
+  }
+  const std::int64_t volume = req.volume.value_or(100);
+  if (volume < 0 || volume > 100) {
+    return bad("volume: " + std::to_string(volume) + " is outside 0..100");
+  }
+  if (req.targets.empty()) return bad("targets: at least one target is needed");
+
+  std::lock_guard lock(mu_);
+  const Micros now = clock_.now_us();
+  auto bulletin = store_.find_bulletin(req.bulletin_id);
+  if (!bulletin) return bulletin.error();
+  if (!*bulletin) {
+    return api_error(ErrorCode::not_found, "bulletin: unknown " + bulletin_name(req.bulletin_id));
+  }
+  if (*start < now) {
+    return api_error(ErrorCode::unprocessable, "at: " + req.at + " in " + tz + " (" +
+                                                   format_utc(*start) +
+                                                   ") is in the past; now is " + format_utc(now));
+  }
+  Micros expiry =
+      *start + static_cast<Micros>((*bulletin)->duration_s * 1e6) + kDefaultExpiryMargin;
+  if (!req.expiry.empty()) {
+    auto e = local_to_utc(req.expiry, tz);
+    if (!e) return bad("expiry: " + e.error().message);
+    if (*e <= *start) return bad("expiry: " + req.expiry + " is not after the start " + req.at);
+    expiry = *e;
+  }
+
+  // Parse and check every target, then keep the smallest covering set: an area below another
+  // targeted area, a node inside a targeted area and repeats add nothing.
+  std::vector<protocol::AreaPath> areas;
+  std::vector<NodeRecord> nodes;
+  for (const auto& target : req.targets) {
+    if (target.starts_with("area:")) {
+      auto area = protocol::AreaPath::parse(std::string_view(target).substr(5));
+      if (!area) return bad("target '" + target + "': " + area.error().message);
+      auto members = store_.nodes_in_area(area->str());
+      if (!members) return members.error();
+      if (members->empty()) {
+        return api_error(ErrorCode::unprocessable, "target '" + target + "': area " + area->str() +
+                                                       " contains no registered node");
+      }
+      areas.push_back(std::move(*area));
+    } else if (target.starts_with("node:")) {
+      const std::string id = target.substr(5);
+      if (loa::Status s = protocol::validate_node_id(id); !s) {
+        return bad("target '" + target + "': " + s.message());
+      }
+      auto node = store_.find_node(id);
+      if (!node) return node.error();
+      if (!*node)
+        return api_error(ErrorCode::not_found,
+                         "target '" + target + "': unknown node '" + id + "'");
+      nodes.push_back(std::move(**node));
+    } else {
+      return bad("target '" + target + "': expected area:PATH or node:ID");
+    }
+  }
+  std::vector<protocol::AreaPath> kept_areas;
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    bool covered = false;
+    for (std::size_t j = 0; j < areas.size() && !covered; ++j) {
+      if (i == j) continue;
+      // A strict ancestor covers; of equal paths the first one stays.
+      covered = areas[j].contains(areas[i]) && (!(areas[j] == areas[i]) || j < i);
+    }
+    if (!covered) kept_areas.push_back(areas[i]);
+  }
+  OccurrenceRecord occ;
+  std::map<std::string, TargetedNode> expanded;
+  for (const auto& area : kept_areas) {
+    occ.scopes.push_back(protocol::area_scope(area));
+    auto members = store_.nodes_in_area(area.str());
+    if (!members) return members.error();
+    for (const auto& n : *members) expanded[n.id] = TargetedNode{n.id, n.area, n.residents};
+  }
+  for (const auto& n : nodes) {
+    auto path = protocol::AreaPath::parse(n.area);
+    const bool covered =
+        path && std::any_of(kept_areas.begin(), kept_areas.end(),
+                            [&](const protocol::AreaPath& a) { return a.contains(*path); });
+    const std::string scope = protocol::node_scope(n.id);
+    if (!covered && std::find(occ.scopes.begin(), occ.scopes.end(), scope) == occ.scopes.end()) {
+      occ.scopes.push_back(scope);
+    }
+    expanded[n.id] = TargetedNode{n.id, n.area, n.residents};
+  }
+  for (const auto& scope : occ.scopes) {
+    auto active = store_.active_occurrences_in_scope(scope, now);
+    if (!active) return active.error();
+    if (active->size() + 1 > protocol::kMaxOccurrencesPerPlan) {
+      return api_error(ErrorCode::unprocessable,
+                       "target scope " + scope + " already has " + std::to_string(active->size()) +
+                           " pending occurrences (the most a plan holds is " +
+                           std::to_string(protocol::kMaxOccurrencesPerPlan) + ")");
+    }
+  }
+
+  occ.bulletin_id = req.bulletin_id;
+  occ.start_us = *start;
+  occ.expiry_us = expiry;
+  occ.priority = *priority;
+  occ.volume = static_cast<std::uint8_t>(volume);
+  occ.local_time = req.at;
+  occ.tz = tz;
+  occ.targets = req.targets;
+  for (auto& [id, n] : expanded) occ.nodes.push_back(std::move(n));
+  std::sort(occ.nodes.begin(), occ.nodes.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.area, a.node_id) < std::tie(b.area, b.node_id);
+  });
+  occ.created_us = now;
+  auto id = store_.add_occurrence(occ);
+  if (!id) return id.error();
+  occ.id = *id;
+
+  Outbox out;
+  for (const auto& scope : occ.scopes) {
+    if (loa::Status s = dispatcher_.publish_plan(scope, out); !s) {
+      enqueue(std::move(out));
+      return make_error("occurrence " + std::to_string(occ.id) + " stored but its plan for " +
+                        scope + " was not published: " + s.message());
+    }
+  }
+  if (loa::Status s = dispatcher_.publish_bulletin(**bulletin, out); !s) {
+    Log(LogLevel::error, kComponent).kv("bulletin", occ.bulletin_id).kv("reason", s.message())
+        << "prefetch failed; nodes will fetch on demand";
+  }
+  enqueue(std::move(out));
+  Log(LogLevel::info, kComponent)
+          .kv("occurrence", occ.id)
+          .kv("bulletin", occ.bulletin_id)
+          .kv("start", format_utc(occ.start_us))
+          .kv("priority", protocol::to_string(occ.priority))
+          .kv("scopes", occ.scopes.size())
+          .kv("nodes", occ.nodes.size())
+      << "occurrence scheduled";
+  return occ;
+}
+
+Reply<OccurrenceRecord> Controller::get_occurrence(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto o = store_.find_occurrence(id);
+  if (!o) return o.error();
+  if (!*o) return api_error(ErrorCode::not_found, "unknown occurrence " + std::to_string(id));
+  return std::move(**o);
+}
+
+Reply<std::vector<OccurrenceRecord>> Controller::list_occurrences(Micros since_us) {
+  std::lock_guard lock(mu_);
+  auto list = store_.list_occurrences(since_us);
+  if (!list) return list.error();
+  return std::move(*list);
+}
+
+Reply<CoverageReport> Controller::coverage(std::uint64_t bulletin_id, std::uint64_t occurrence_id,
+                                           bool by_area) {
+  if ((bulletin_id == 0) == (occurrence_id == 0)) {
+    return bad("give exactly one of bulletin and occurrence");
+  }
+  std::lock_guard lock(mu_);
+  std::vector<OccurrenceRecord> occurrences;
+  if (occurrence_id != 0) {
+    auto o = store_.find_occurrence(occurrence_id);
+    if (!o) return o.error();
+    if (!*o) {
+      return api_error(ErrorCode::not_found, "unknown occurrence " + std::to_string(occurrence_id));
+    }
+    bulletin_id = (*o)->bulletin_id;
+    occurrences.push_back(std::move(**o));
+  } else {
+    auto b = store_.find_bulletin(bulletin_id);
+    if (!b) return b.error();
+    if (!*b) return api_error(ErrorCode::not_found, "unknown " + bulletin_name(bulletin_id));
+    auto list = store_.occurrences_of_bulletin(bulletin_id);
+    if (!list) return list.error();
+    occurrences = std::move(*list);
+  }
+  LogFilter filter;
+  filter.bulletin_id = bulletin_id;
+  filter.occurrence_id = occurrence_id;
+  filter.limit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  auto events = store_.events(filter);
+  if (!events) return events.error();
+  auto reports = store_.cache_reports(bulletin_id);
+  if (!reports) return reports.error();
+  CoverageReport report = compute_coverage(occurrences, *events, *reports, clock_.now_us(),
+                                           settings_.missed_grace_us, by_area);
+  report.bulletin_id = bulletin_id;
+  report.occurrence_id = occurrence_id;
+  return report;
+}
+
+Reply<std::vector<LogEntry>> Controller::playback_log(const LogQuery& q) {
+  LogFilter filter;
+  filter.node_id = q.node_id;
+  filter.bulletin_id = q.bulletin_id;
+  filter.occurrence_id = q.occurrence_id;
+  filter.limit = q.limit;
+  if (!q.area.empty()) {
+    auto area = protocol::AreaPath::parse(q.area);
+    if (!area) return bad("area: " + area.error().message);
+    filter.area = area->str();
+  }
+  if (!q.since.empty()) {
+    auto since = parse_instant(q.since, settings_.tz);
+    if (!since) return bad("since: " + since.error().message);
+    filter.since_us = *since;
+  }
+  std::lock_guard lock(mu_);
+  auto events = store_.events(filter);
+  if (!events) return events.error();
+  std::map<std::string, std::string> areas;
+  std::map<std::uint64_t, std::string> titles;
+  std::vector<LogEntry> out;
+  out.reserve(events->size());
+  for (auto& e : *events) {
+    LogEntry entry{std::move(e), {}, {}};
+    const auto& node = entry.record.event.node_id;
+    if (!areas.count(node)) {
+      auto n = store_.find_node(node);
+      areas[node] = (n && *n) ? (*n)->area : std::string();
+    }
+    entry.area = areas[node];
+    const auto bid = entry.record.event.bulletin_id;
+    if (!titles.count(bid)) {
+      auto b = store_.find_bulletin(bid);
+      titles[bid] = (b && *b) ? (*b)->title : std::string();
+    }
+    entry.bulletin_title = titles[bid];
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+}  // namespace loa::controller

@@ -1,0 +1,393 @@
+#include "loa/controller/dispatcher.hpp"
+
+#include <algorithm>
+
+#include "loa/protocol/area_path.hpp"
+#include "loa/protocol/topics.hpp"
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::controller {
+namespace {
+
+using protocol::ByteView;
+using protocol::MessageType;
+using runtime::Log;
+using runtime::LogLevel;
+
+constexpr const char* kComponent = "controller";
+
+// The body of an envelope without verifying it: only to read the key a hello carries, which is
+// then verified by opening the envelope with that key. Layout: envelope.hpp.
+std::optional<ByteView> peek_body(ByteView envelope) {
+  constexpr std::size_t kLengthOffset = protocol::kEnvelopeHeaderSize - 4;
+  if (envelope.size() < protocol::kEnvelopeHeaderSize + protocol::kSignatureSize) {
+    return std::nullopt;
+  }
+  std::size_t length = 0;
+  for (std::size_t i = 0; i < 4; ++i) length = (length << 8) | envelope[kLengthOffset + i];
+  if (length > protocol::kMaxBodySize ||
+      envelope.size() != protocol::kEnvelopeHeaderSize + length + protocol::kSignatureSize) {
+    return std::nullopt;
+  }
+  return envelope.subspan(protocol::kEnvelopeHeaderSize, length);
+}
+
+protocol::VerifyPolicy policy_for(const protocol::PublicKey& key, protocol::Micros now_us) {
+  protocol::VerifyPolicy policy;
+  const protocol::KeyId id = protocol::key_id(key);
+  policy.key_lookup = [id, key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
+    if (k == id) return key;
+    return std::nullopt;
+  };
+  policy.now_us = now_us;
+  return policy;
+}
+
+void drop(const std::string& node, std::string_view kind, std::string_view reason) {
+  Log(LogLevel::warn, kComponent).kv("node", node).kv("kind", kind).kv("reason", reason)
+      << "dropped message from node";
+}
+
+// The plan scopes a node belongs to: area:<each ancestor of its area>, node:<id>.
+std::vector<std::string> scopes_of(const NodeRecord& node) {
+  std::vector<std::string> scopes;
+  if (auto area = protocol::AreaPath::parse(node.area)) {
+    for (const auto& a : area->self_and_ancestors()) scopes.push_back(protocol::area_scope(a));
+  }
+  scopes.push_back(protocol::node_scope(node.id));
+  return scopes;
+}
+
+}  // namespace
+
+Result<std::string> Dispatcher::plan_topic(const std::string& scope) {
+  constexpr std::string_view kArea = "area:";
+  constexpr std::string_view kNode = "node:";
+  if (scope.starts_with(kArea)) {
+    auto area = protocol::AreaPath::parse(std::string_view(scope).substr(kArea.size()));
+    if (!area) return make_error("scope '" + scope + "': " + area.error().message);
+    return protocol::topics::area_plan(*area);
+  }
+  if (scope.starts_with(kNode)) {
+    const std::string_view id = std::string_view(scope).substr(kNode.size());
+    if (loa::Status s = protocol::validate_node_id(id); !s) {
+      return make_error("scope '" + scope + "': " + s.message());
+    }
+    return protocol::topics::node_plan(id);
+  }
+  return make_error("scope '" + scope + "': expected area:PATH or node:ID");
+}
+
+loa::Status Dispatcher::publish_plan(const std::string& scope, Outbox& out) {
+  auto topic = plan_topic(scope);
+  if (!topic) return topic.error();
+  const protocol::Micros now = clock_.now_us();
+  auto occurrences = store_.active_occurrences_in_scope(scope, now);
+  if (!occurrences) return occurrences.error();
+  auto version = store_.next_plan_version();
+  if (!version) return version.error();
+  protocol::Plan plan;
+  plan.scope = scope;
+  plan.version = *version;
+  for (const auto& o : *occurrences) {
+    if (plan.occurrences.size() == protocol::kMaxOccurrencesPerPlan) {
+      Log(LogLevel::warn, kComponent)
+              .kv("scope", scope)
+              .kv("dropped", occurrences->size() - plan.occurrences.size())
+          << "plan is full; the latest occurrences are left out";
+      break;
+    }
+    plan.occurrences.push_back(
+        protocol::Occurrence{o.id, o.bulletin_id, o.start_us, o.expiry_us, o.priority, o.volume});
+  }
+  PlanRecord record{scope, plan.version, protocol::encode(plan), now};
+  if (loa::Status s = store_.save_plan(record); !s) return s;
+  out.push_back(runtime::BusMessage{*topic, signer_.seal(MessageType::plan, record.body), true});
+  Log(LogLevel::info, kComponent)
+          .kv("scope", scope)
+          .kv("version", plan.version)
+          .kv("occurrences", plan.occurrences.size())
+      << "plan published";
+  return {};
+}
+
+loa::Status Dispatcher::publish_bulletin(const BulletinRecord& bulletin, Outbox& out) {
+  auto pkg = catalog_.packaged(bulletin);
+  if (!pkg) return pkg.error();
+  const auto& p = **pkg;
+  out.push_back(
+      runtime::BusMessage{protocol::topics::bulletin_manifest(bulletin.id),
+                          signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
+  const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin.id);
+  for (const auto& body : p.chunk_bodies) {
+    out.push_back(
+        runtime::BusMessage{chunk_topic, signer_.seal(MessageType::audio_chunk, body), false});
+  }
+  Log(LogLevel::info, kComponent).kv("bulletin", bulletin.id).kv("chunks", p.chunk_bodies.size())
+      << "bulletin audio published";
+  return {};
+}
+
+void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
+  auto parsed = protocol::topics::parse(message.topic);
+  if (!parsed) {
+    Log(LogLevel::warn, kComponent).kv("topic", message.topic).kv("reason", parsed.error().message)
+        << "dropped message on an unknown topic";
+    return;
+  }
+  if (parsed->kind != protocol::topics::Parsed::Kind::node_up) {
+    Log(LogLevel::debug, kComponent).kv("topic", message.topic) << "ignored message";
+    return;
+  }
+  // A retained message left on an up topic (e.g. a node's last will) is not news.
+  if (message.payload.empty()) {
+    if (parsed->up == protocol::topics::UpKind::status) {
+      (void)store_.set_node_seen(parsed->node, 0, false);
+      Log(LogLevel::info, kComponent).kv("node", parsed->node) << "node went offline";
+    }
+    return;
+  }
+  const ByteView payload(message.payload);
+  switch (parsed->up) {
+    case protocol::topics::UpKind::hello:
+      on_hello(parsed->node, payload, out);
+      break;
+    case protocol::topics::UpKind::event:
+      on_event(parsed->node, payload, out);
+      break;
+    case protocol::topics::UpKind::fetch:
+      on_fetch(parsed->node, payload, out);
+      break;
+    case protocol::topics::UpKind::report:
+      on_report(parsed->node, payload);
+      break;
+    case protocol::topics::UpKind::status:
+      on_status(parsed->node, payload);
+      break;
+  }
+}
+
+std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node, ByteView payload,
+                                                      MessageType expected,
+                                                      std::optional<NodeRecord>* record) {
+  const char* kind = protocol::to_string(expected);
+  auto found = store_.find_node(node);
+  if (!found) {
+    drop(node, kind, found.error().message);
+    return std::nullopt;
+  }
+  if (!*found) {
+    drop(node, kind, "unknown node (register it with loactl node add)");
+    return std::nullopt;
+  }
+  if (!(*found)->public_key) {
+    drop(node, kind, "no public key registered yet (the node sends it in its hello)");
+    return std::nullopt;
+  }
+  const protocol::OpenResult opened =
+      protocol::open(payload, policy_for(*(*found)->public_key, clock_.now_us()));
+  if (!opened.ok()) {
+    drop(node, kind, std::string("envelope refused: ") + protocol::to_string(opened.rejection));
+    return std::nullopt;
+  }
+  if (opened.opened->header.type != expected) {
+    drop(node, kind,
+         std::string("unexpected message type ") + protocol::to_string(opened.opened->header.type));
+    return std::nullopt;
+  }
+  if (record) *record = std::move(*found);
+  return opened.opened;
+}
+
+void Dispatcher::on_hello(const std::string& node, ByteView payload, Outbox& out) {
+  const auto body = peek_body(payload);
+  if (!body) return drop(node, "hello", "malformed envelope");
+  auto hello = protocol::decode_hello(*body);
+  if (!hello) return drop(node, "hello", hello.error().message);
+  if (hello->node_id != node) {
+    return drop(node, "hello", "node id '" + hello->node_id + "' does not match the topic");
+  }
+  auto found = store_.find_node(node);
+  if (!found) return drop(node, "hello", found.error().message);
+  if (!*found) return drop(node, "hello", "unknown node (register it with loactl node add)");
+  NodeRecord& record = **found;
+  const bool first_key = !record.public_key.has_value();
+  const protocol::PublicKey key = first_key ? hello->public_key : *record.public_key;
+  if (!first_key && key != hello->public_key) {
+    return drop(node, "hello", "public key differs from the registered one");
+  }
+  const protocol::OpenResult opened = protocol::open(payload, policy_for(key, clock_.now_us()));
+  if (!opened.ok()) {
+    return drop(node, "hello",
+                std::string("envelope refused: ") + protocol::to_string(opened.rejection));
+  }
+  if (opened.opened->header.type != MessageType::hello) {
+    return drop(node, "hello", "unexpected message type");
+  }
+  if (first_key) {
+    if (loa::Status s = store_.set_node_public_key(node, key); !s) {
+      return drop(node, "hello", s.message());
+    }
+    Log(LogLevel::warn, kComponent)
+            .kv("node", node)
+            .kv("public_key", runtime::to_hex(ByteView(key)))
+        << "trusting the node's public key on first use";
+  }
+  (void)store_.set_node_seen(node, clock_.now_us(), true);
+
+  std::size_t resent = 0;
+  for (const auto& scope : scopes_of(record)) {
+    auto plan = store_.find_plan(scope);
+    if (!plan || !*plan) continue;
+    std::uint64_t held = 0;
+    for (const auto& h : hello->plans) {
+      if (h.scope == scope) held = std::max(held, h.version);
+    }
+    if ((*plan)->version > held) {
+      out.push_back(runtime::BusMessage{protocol::topics::node_plan(node),
+                                        signer_.seal(MessageType::plan, (*plan)->body), false});
+      ++resent;
+    }
+  }
+  if (auto through = store_.recorded_through(node); through && *through > 0) {
+    queue_receipt(node, *through, out);
+  }
+  Log(LogLevel::info, kComponent)
+          .kv("node", node)
+          .kv("version", hello->version)
+          .kv("plans_resent", resent)
+      << "node hello";
+}
+
+void Dispatcher::on_event(const std::string& node, ByteView payload, Outbox& out) {
+  auto opened = open_from(node, payload, MessageType::playback_event);
+  if (!opened) return;
+  auto event = protocol::decode_playback_event(opened->body);
+  if (!event) return drop(node, "playback_event", event.error().message);
+  if (event->node_id != node) {
+    return drop(node, "playback_event",
+                "node id '" + event->node_id + "' does not match the topic");
+  }
+  (void)store_.set_node_seen(node, clock_.now_us(), true);
+  auto occurrence = store_.find_occurrence(event->occurrence_id);
+  if (!occurrence) return drop(node, "playback_event", occurrence.error().message);
+  std::uint64_t through = 0;
+  if (!*occurrence || (*occurrence)->bulletin_id != event->bulletin_id) {
+    // Signed by the node but about nothing we planned: not counted, yet acknowledged so that the
+    // node's outbox does not retry it forever.
+    Log(LogLevel::warn, kComponent)
+            .kv("node", node)
+            .kv("occurrence", event->occurrence_id)
+            .kv("bulletin", event->bulletin_id)
+        << (*occurrence ? "event names the wrong bulletin; not recorded"
+                        : "event for an unknown occurrence; not recorded");
+    auto noted = store_.note_event_seq(node, event->event_seq);
+    if (!noted) return drop(node, "playback_event", noted.error().message);
+    through = *noted;
+  } else {
+    EventRecord record{*event, clock_.now_us(), protocol::Bytes(payload.begin(), payload.end())};
+    auto inserted = store_.add_event(record);
+    if (!inserted) return drop(node, "playback_event", inserted.error().message);
+    Log(*inserted ? LogLevel::info : LogLevel::debug, kComponent)
+            .kv("node", node)
+            .kv("occurrence", event->occurrence_id)
+            .kv("outcome", protocol::to_string(event->outcome))
+            .kv("seq", event->event_seq)
+        << (*inserted ? "playback recorded" : "duplicate playback event ignored");
+    auto rt = store_.recorded_through(node);
+    if (!rt) return drop(node, "playback_event", rt.error().message);
+    through = *rt;
+  }
+  queue_receipt(node, through, out);
+}
+
+void Dispatcher::on_fetch(const std::string& node, ByteView payload, Outbox& out) {
+  auto opened = open_from(node, payload, MessageType::fetch);
+  if (!opened) return;
+  auto fetch = protocol::decode_fetch(opened->body);
+  if (!fetch) return drop(node, "fetch", fetch.error().message);
+  if (fetch->node_id != node) {
+    return drop(node, "fetch", "node id '" + fetch->node_id + "' does not match the topic");
+  }
+  (void)store_.set_node_seen(node, clock_.now_us(), true);
+  auto bulletin = store_.find_bulletin(fetch->bulletin_id);
+  if (!bulletin) return drop(node, "fetch", bulletin.error().message);
+  if (!*bulletin) {
+    return drop(node, "fetch", "unknown bulletin " + std::to_string(fetch->bulletin_id));
+  }
+  auto pkg = catalog_.packaged(**bulletin);
+  if (!pkg) return drop(node, "fetch", pkg.error().message);
+  const auto& p = **pkg;
+  if (fetch->want_manifest || fetch->indices.empty()) {
+    out.push_back(runtime::BusMessage{
+        protocol::topics::bulletin_manifest(fetch->bulletin_id),
+        signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
+  }
+  const std::string topic = protocol::topics::bulletin_chunks(fetch->bulletin_id);
+  std::size_t sent = 0;
+  std::size_t out_of_range = 0;
+  for (const std::uint32_t index : fetch->indices) {
+    if (index >= p.chunk_bodies.size()) {
+      ++out_of_range;
+      continue;
+    }
+    out.push_back(runtime::BusMessage{
+        topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
+    ++sent;
+  }
+  Log(out_of_range ? LogLevel::warn : LogLevel::info, kComponent)
+          .kv("node", node)
+          .kv("bulletin", fetch->bulletin_id)
+          .kv("manifest", fetch->want_manifest || fetch->indices.empty())
+          .kv("chunks", sent)
+          .kv("out_of_range", out_of_range)
+      << "fetch served";
+}
+
+void Dispatcher::on_report(const std::string& node, ByteView payload) {
+  auto opened = open_from(node, payload, MessageType::cache_report);
+  if (!opened) return;
+  auto report = protocol::decode_cache_report(opened->body);
+  if (!report) return drop(node, "cache_report", report.error().message);
+  if (report->node_id != node) {
+    return drop(node, "cache_report", "node id '" + report->node_id + "' does not match the topic");
+  }
+  const protocol::Micros now = clock_.now_us();
+  (void)store_.set_node_seen(node, now, true);
+  CacheReportRecord record{node, report->bulletin_id, report->state, report->detail, now};
+  if (loa::Status s = store_.save_cache_report(record); !s) {
+    return drop(node, "cache_report", s.message());
+  }
+  Log(report->state == protocol::CacheState::cached ? LogLevel::info : LogLevel::warn, kComponent)
+          .kv("node", node)
+          .kv("bulletin", report->bulletin_id)
+          .kv("state", protocol::to_string(report->state))
+          .kv("detail", report->detail)
+      << "cache report";
+}
+
+void Dispatcher::on_status(const std::string& node, ByteView payload) {
+  auto opened = open_from(node, payload, MessageType::status);
+  if (!opened) return;
+  auto status = protocol::decode_status(opened->body);
+  if (!status) return drop(node, "status", status.error().message);
+  if (status->node_id != node) {
+    return drop(node, "status", "node id '" + status->node_id + "' does not match the topic");
+  }
+  (void)store_.set_node_seen(node, clock_.now_us(), true);
+  Log(LogLevel::debug, kComponent)
+          .kv("node", node)
+          .kv("plan_version", status->plan_version)
+          .kv("output_ok", status->output_ok)
+      << "node status";
+}
+
+void Dispatcher::queue_receipt(const std::string& node, std::uint64_t through, Outbox& out) {
+  const protocol::Receipt receipt{node, through};
+  out.push_back(runtime::BusMessage{protocol::topics::node_receipt(node),
+                                    signer_.seal(MessageType::receipt, protocol::encode(receipt)),
+                                    false});
+}
+
+}  // namespace loa::controller

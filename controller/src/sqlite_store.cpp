@@ -1,0 +1,683 @@
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <variant>
+
+#include "loa/controller/store.hpp"
+#include "loa/runtime/sqlite.hpp"
+
+namespace loa::controller {
+namespace {
+
+using runtime::Database;
+using runtime::Statement;
+
+std::int64_t i64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+std::uint64_t u64(std::int64_t v) {
+  return static_cast<std::uint64_t>(v);
+}
+
+const std::vector<std::string> kMigrations = {
+    // 1: the first schema.
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta(key, value) VALUES ('plan_version', 0);
+CREATE TABLE nodes(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  area TEXT NOT NULL,
+  speakers INTEGER NOT NULL,
+  residents INTEGER NOT NULL,
+  public_key BLOB,
+  last_seen_us INTEGER NOT NULL DEFAULT 0,
+  online INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX nodes_area ON nodes(area);
+CREATE TABLE bulletins(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  title TEXT NOT NULL,
+  source TEXT NOT NULL,
+  duration_s REAL NOT NULL,
+  ogg_path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  bitrate INTEGER NOT NULL,
+  frame_ms INTEGER NOT NULL,
+  created_us INTEGER NOT NULL);
+CREATE TABLE occurrences(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id INTEGER NOT NULL REFERENCES bulletins(id),
+  start_us INTEGER NOT NULL,
+  expiry_us INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  volume INTEGER NOT NULL,
+  local_time TEXT NOT NULL,
+  tz TEXT NOT NULL,
+  created_us INTEGER NOT NULL);
+CREATE INDEX occurrences_bulletin ON occurrences(bulletin_id);
+CREATE INDEX occurrences_start ON occurrences(start_us);
+CREATE TABLE occurrence_targets(
+  occurrence_id INTEGER NOT NULL REFERENCES occurrences(id),
+  position INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  PRIMARY KEY(occurrence_id, position));
+CREATE TABLE occurrence_scopes(
+  occurrence_id INTEGER NOT NULL REFERENCES occurrences(id),
+  scope TEXT NOT NULL,
+  PRIMARY KEY(occurrence_id, scope));
+CREATE INDEX occurrence_scopes_scope ON occurrence_scopes(scope);
+CREATE TABLE occurrence_nodes(
+  occurrence_id INTEGER NOT NULL REFERENCES occurrences(id),
+  node_id TEXT NOT NULL,
+  area TEXT NOT NULL,
+  residents INTEGER NOT NULL,
+  PRIMARY KEY(occurrence_id, node_id));
+CREATE TABLE plans(
+  scope TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  published_us INTEGER NOT NULL);
+CREATE TABLE cache_reports(
+  node_id TEXT NOT NULL,
+  bulletin_id INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  reported_us INTEGER NOT NULL,
+  PRIMARY KEY(node_id, bulletin_id));
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  occurrence_id INTEGER NOT NULL,
+  bulletin_id INTEGER NOT NULL,
+  outcome INTEGER NOT NULL,
+  start_us INTEGER NOT NULL,
+  end_us INTEGER NOT NULL,
+  frames_played INTEGER NOT NULL,
+  frames_concealed INTEGER NOT NULL,
+  frames_dropped INTEGER NOT NULL,
+  event_seq INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  recorded_us INTEGER NOT NULL,
+  envelope BLOB NOT NULL,
+  UNIQUE(node_id, occurrence_id));
+CREATE INDEX events_occurrence ON events(occurrence_id);
+CREATE INDEX events_bulletin ON events(bulletin_id);
+CREATE TABLE event_seqs(
+  node_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(node_id, seq)) WITHOUT ROWID;
+CREATE TABLE receipts(
+  node_id TEXT PRIMARY KEY,
+  recorded_through INTEGER NOT NULL);
+)sql",
+};
+
+// Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it fails.
+template <typename Fn>
+auto in_transaction(Database& db, Fn&& fn) -> decltype(fn()) {
+  if (loa::Status s = db.exec("BEGIN IMMEDIATE"); !s) return make_error(s.message());
+  auto r = fn();
+  if (!r.ok()) {
+    (void)db.exec("ROLLBACK");
+    return r;
+  }
+  if (loa::Status c = db.exec("COMMIT"); !c) {
+    (void)db.exec("ROLLBACK");
+    return make_error(c.message());
+  }
+  return r;
+}
+
+NodeRecord read_node(const Statement& s) {
+  NodeRecord n;
+  n.id = s.text(0);
+  n.name = s.text(1);
+  n.area = s.text(2);
+  n.speakers = s.int64(3);
+  n.residents = s.int64(4);
+  if (!s.is_null(5)) {
+    const protocol::Bytes key = s.blob(5);
+    if (key.size() == protocol::PublicKey{}.size()) {
+      protocol::PublicKey k{};
+      std::copy(key.begin(), key.end(), k.begin());
+      n.public_key = k;
+    }
+  }
+  n.last_seen_us = s.int64(6);
+  n.online = s.int64(7) != 0;
+  return n;
+}
+constexpr const char* kNodeColumns =
+    "id, name, area, speakers, residents, public_key, last_seen_us, online";
+
+BulletinRecord read_bulletin(const Statement& s) {
+  BulletinRecord b;
+  b.id = u64(s.int64(0));
+  b.title = s.text(1);
+  b.source = s.text(2);
+  b.duration_s = s.real(3);
+  b.ogg_path = s.text(4);
+  b.sha256_hex = s.text(5);
+  b.bitrate = static_cast<std::uint32_t>(s.int64(6));
+  b.frame_ms = static_cast<std::uint16_t>(s.int64(7));
+  b.created_us = s.int64(8);
+  return b;
+}
+constexpr const char* kBulletinColumns =
+    "id, title, source, duration_s, ogg_path, sha256, bitrate, frame_ms, created_us";
+
+constexpr const char* kOccurrenceColumns =
+    "o.id, o.bulletin_id, o.start_us, o.expiry_us, o.priority, o.volume, o.local_time, o.tz, "
+    "o.created_us";
+
+OccurrenceRecord read_occurrence(const Statement& s) {
+  OccurrenceRecord o;
+  o.id = u64(s.int64(0));
+  o.bulletin_id = u64(s.int64(1));
+  o.start_us = s.int64(2);
+  o.expiry_us = s.int64(3);
+  o.priority = static_cast<protocol::Priority>(s.int64(4));
+  o.volume = static_cast<std::uint8_t>(s.int64(5));
+  o.local_time = s.text(6);
+  o.tz = s.text(7);
+  o.created_us = s.int64(8);
+  return o;
+}
+
+constexpr const char* kEventColumns =
+    "node_id, occurrence_id, bulletin_id, outcome, start_us, end_us, frames_played, "
+    "frames_concealed, frames_dropped, event_seq, detail, recorded_us, envelope";
+
+EventRecord read_event(const Statement& s) {
+  EventRecord r;
+  auto& e = r.event;
+  e.node_id = s.text(0);
+  e.occurrence_id = u64(s.int64(1));
+  e.bulletin_id = u64(s.int64(2));
+  e.outcome = static_cast<protocol::Outcome>(s.int64(3));
+  e.start_us = s.int64(4);
+  e.end_us = s.int64(5);
+  e.frames_played = static_cast<std::uint32_t>(s.int64(6));
+  e.frames_concealed = static_cast<std::uint32_t>(s.int64(7));
+  e.frames_dropped = static_cast<std::uint32_t>(s.int64(8));
+  e.event_seq = u64(s.int64(9));
+  e.detail = s.text(10);
+  r.recorded_us = s.int64(11);
+  r.envelope = s.blob(12);
+  return r;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+
+  loa::Status add_node(const NodeRecord& n) override {
+    auto st = db_.prepare(
+        "INSERT INTO nodes(id, name, area, speakers, residents, public_key) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, n.id).bind(2, n.name).bind(3, n.area).bind(4, n.speakers).bind(5, n.residents);
+    if (n.public_key) {
+      st->bind(6, protocol::ByteView(*n.public_key));
+    } else {
+      st->bind_null(6);
+    }
+    if (loa::Status s = st->run(); !s) return make_error("node '" + n.id + "': " + s.message());
+    return {};
+  }
+
+  loa::Status upsert_nodes(const std::vector<NodeRecord>& nodes) override {
+    return in_transaction(db_, [&]() -> loa::Status {
+      auto st = db_.prepare(
+          "INSERT INTO nodes(id, name, area, speakers, residents, public_key) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+          "area = excluded.area, speakers = excluded.speakers, residents = excluded.residents, "
+          "public_key = COALESCE(excluded.public_key, nodes.public_key)");
+      if (!st) return st.error();
+      for (const auto& n : nodes) {
+        st->bind(1, n.id).bind(2, n.name).bind(3, n.area).bind(4, n.speakers).bind(5, n.residents);
+        if (n.public_key) {
+          st->bind(6, protocol::ByteView(*n.public_key));
+        } else {
+          st->bind_null(6);
+        }
+        if (loa::Status s = st->run(); !s) {
+          return make_error("node '" + n.id + "': " + s.message());
+        }
+      }
+      return {};
+    });
+  }
+
+  Result<std::optional<NodeRecord>> find_node(const std::string& id) override {
+    auto st = db_.prepare(std::string("SELECT ") + kNodeColumns + " FROM nodes WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<NodeRecord>();
+    return std::optional<NodeRecord>(read_node(*st));
+  }
+
+  Result<std::vector<NodeRecord>> list_nodes() override {
+    return query_nodes(std::string("SELECT ") + kNodeColumns + " FROM nodes ORDER BY area, id", {});
+  }
+
+  Result<std::vector<NodeRecord>> nodes_in_area(const std::string& area) override {
+    // substr rather than LIKE: '_' is a LIKE wildcard and valid in area segments.
+    return query_nodes(std::string("SELECT ") + kNodeColumns +
+                           " FROM nodes WHERE area = ?1 OR substr(area, 1, length(?1) + 1) = "
+                           "?1 || '/' ORDER BY area, id",
+                       area);
+  }
+
+  loa::Status set_node_public_key(const std::string& id, const protocol::PublicKey& key) override {
+    auto st = db_.prepare("UPDATE nodes SET public_key = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, protocol::ByteView(key)).bind(2, id);
+    return st->run();
+  }
+
+  loa::Status set_node_seen(const std::string& id, Micros at_us, bool online) override {
+    auto st = db_.prepare(
+        "UPDATE nodes SET last_seen_us = MAX(last_seen_us, ?), online = ? "
+        "WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, at_us).bind(2, std::int64_t{online ? 1 : 0}).bind(3, id);
+    return st->run();
+  }
+
+  Result<std::uint64_t> add_bulletin(const BulletinRecord& b) override {
+    auto st = db_.prepare(
+        "INSERT INTO bulletins(title, source, duration_s, ogg_path, sha256, bitrate, frame_ms, "
+        "created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, b.title)
+        .bind(2, b.source)
+        .bind(3, b.duration_s)
+        .bind(4, b.ogg_path)
+        .bind(5, b.sha256_hex)
+        .bind(6, std::int64_t{b.bitrate})
+        .bind(7, std::int64_t{b.frame_ms})
+        .bind(8, b.created_us);
+    if (loa::Status s = st->run(); !s) return make_error("bulletin: " + s.message());
+    return u64(db_.last_insert_rowid());
+  }
+
+  Result<std::optional<BulletinRecord>> find_bulletin(std::uint64_t id) override {
+    auto st =
+        db_.prepare(std::string("SELECT ") + kBulletinColumns + " FROM bulletins WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, i64(id));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<BulletinRecord>();
+    return std::optional<BulletinRecord>(read_bulletin(*st));
+  }
+
+  Result<std::vector<BulletinRecord>> list_bulletins() override {
+    auto st =
+        db_.prepare(std::string("SELECT ") + kBulletinColumns + " FROM bulletins ORDER BY id");
+    if (!st) return st.error();
+    std::vector<BulletinRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_bulletin(*st));
+    }
+    return out;
+  }
+
+  Result<std::uint64_t> add_occurrence(const OccurrenceRecord& o) override {
+    return in_transaction(db_, [&]() -> Result<std::uint64_t> {
+      auto st = db_.prepare(
+          "INSERT INTO occurrences(bulletin_id, start_us, expiry_us, priority, volume, "
+          "local_time, tz, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!st) return st.error();
+      st->bind(1, i64(o.bulletin_id))
+          .bind(2, o.start_us)
+          .bind(3, o.expiry_us)
+          .bind(4, static_cast<std::int64_t>(o.priority))
+          .bind(5, std::int64_t{o.volume})
+          .bind(6, o.local_time)
+          .bind(7, o.tz)
+          .bind(8, o.created_us);
+      if (loa::Status s = st->run(); !s) return make_error("occurrence: " + s.message());
+      const std::int64_t id = db_.last_insert_rowid();
+
+      auto t = db_.prepare(
+          "INSERT INTO occurrence_targets(occurrence_id, position, target) VALUES (?, ?, ?)");
+      if (!t) return t.error();
+      for (std::size_t i = 0; i < o.targets.size(); ++i) {
+        t->bind(1, id).bind(2, static_cast<std::int64_t>(i)).bind(3, o.targets[i]);
+        if (loa::Status s = t->run(); !s) return make_error("target: " + s.message());
+      }
+      auto sc = db_.prepare(
+          "INSERT OR IGNORE INTO occurrence_scopes(occurrence_id, scope) "
+          "VALUES (?, ?)");
+      if (!sc) return sc.error();
+      for (const auto& scope : o.scopes) {
+        sc->bind(1, id).bind(2, scope);
+        if (loa::Status s = sc->run(); !s) return make_error("scope: " + s.message());
+      }
+      auto n = db_.prepare(
+          "INSERT OR IGNORE INTO occurrence_nodes(occurrence_id, node_id, area, residents) "
+          "VALUES (?, ?, ?, ?)");
+      if (!n) return n.error();
+      for (const auto& node : o.nodes) {
+        n->bind(1, id).bind(2, node.node_id).bind(3, node.area).bind(4, node.residents);
+        if (loa::Status s = n->run(); !s) return make_error("targeted node: " + s.message());
+      }
+      return u64(id);
+    });
+  }
+
+  Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) override {
+    auto list = query_occurrences(
+        std::string("SELECT ") + kOccurrenceColumns + " FROM occurrences o WHERE o.id = ?",
+        [&](Statement& s) { s.bind(1, i64(id)); });
+    if (!list) return list.error();
+    if (list->empty()) return std::optional<OccurrenceRecord>();
+    return std::optional<OccurrenceRecord>(std::move(list->front()));
+  }
+
+  Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) override {
+    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
+                                 " FROM occurrences o WHERE o.bulletin_id = ? ORDER BY o.id",
+                             [&](Statement& s) { s.bind(1, i64(id)); });
+  }
+
+  Result<std::vector<OccurrenceRecord>> active_occurrences_in_scope(const std::string& scope,
+                                                                    Micros now_us) override {
+    return query_occurrences(
+        std::string("SELECT ") + kOccurrenceColumns +
+            " FROM occurrences o JOIN occurrence_scopes s ON s.occurrence_id = o.id "
+            "WHERE s.scope = ? AND o.expiry_us > ? ORDER BY o.start_us, o.id",
+        [&](Statement& s) { s.bind(1, scope).bind(2, now_us); });
+  }
+
+  Result<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us) override {
+    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
+                                 " FROM occurrences o WHERE o.expiry_us >= ? ORDER BY o.start_us, "
+                                 "o.id",
+                             [&](Statement& s) { s.bind(1, since_us); });
+  }
+
+  Result<std::uint64_t> next_plan_version() override {
+    return in_transaction(db_, [&]() -> Result<std::uint64_t> {
+      if (loa::Status s = db_.exec("UPDATE meta SET value = value + 1 WHERE key = 'plan_version'");
+          !s) {
+        return make_error(s.message());
+      }
+      auto st = db_.prepare("SELECT value FROM meta WHERE key = 'plan_version'");
+      if (!st) return st.error();
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) return make_error("sqlite: meta row 'plan_version' is missing");
+      return u64(st->int64(0));
+    });
+  }
+
+  loa::Status save_plan(const PlanRecord& p) override {
+    auto st = db_.prepare(
+        "INSERT INTO plans(scope, version, body, published_us) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(scope) DO UPDATE SET version = excluded.version, body = excluded.body, "
+        "published_us = excluded.published_us");
+    if (!st) return st.error();
+    st->bind(1, p.scope).bind(2, i64(p.version)).bind(3, protocol::ByteView(p.body));
+    st->bind(4, p.published_us);
+    return st->run();
+  }
+
+  Result<std::optional<PlanRecord>> find_plan(const std::string& scope) override {
+    auto st = db_.prepare("SELECT scope, version, body, published_us FROM plans WHERE scope = ?");
+    if (!st) return st.error();
+    st->bind(1, scope);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<PlanRecord>();
+    PlanRecord p;
+    p.scope = st->text(0);
+    p.version = u64(st->int64(1));
+    p.body = st->blob(2);
+    p.published_us = st->int64(3);
+    return std::optional<PlanRecord>(std::move(p));
+  }
+
+  loa::Status save_cache_report(const CacheReportRecord& r) override {
+    auto st = db_.prepare(
+        "INSERT INTO cache_reports(node_id, bulletin_id, state, detail, reported_us) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(node_id, bulletin_id) DO UPDATE SET "
+        "state = excluded.state, detail = excluded.detail, reported_us = excluded.reported_us");
+    if (!st) return st.error();
+    st->bind(1, r.node_id)
+        .bind(2, i64(r.bulletin_id))
+        .bind(3, static_cast<std::int64_t>(r.state))
+        .bind(4, r.detail)
+        .bind(5, r.reported_us);
+    return st->run();
+  }
+
+  Result<std::vector<CacheReportRecord>> cache_reports(std::uint64_t bulletin_id) override {
+    auto st = db_.prepare(
+        "SELECT node_id, bulletin_id, state, detail, reported_us FROM cache_reports "
+        "WHERE bulletin_id = ? ORDER BY node_id");
+    if (!st) return st.error();
+    st->bind(1, i64(bulletin_id));
+    std::vector<CacheReportRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      CacheReportRecord r;
+      r.node_id = st->text(0);
+      r.bulletin_id = u64(st->int64(1));
+      r.state = static_cast<protocol::CacheState>(st->int64(2));
+      r.detail = st->text(3);
+      r.reported_us = st->int64(4);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  Result<bool> add_event(const EventRecord& r) override {
+    return in_transaction(db_, [&]() -> Result<bool> {
+      const auto& e = r.event;
+      auto st = db_.prepare(std::string("INSERT OR IGNORE INTO events(") + kEventColumns +
+                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!st) return st.error();
+      st->bind(1, e.node_id)
+          .bind(2, i64(e.occurrence_id))
+          .bind(3, i64(e.bulletin_id))
+          .bind(4, static_cast<std::int64_t>(e.outcome))
+          .bind(5, e.start_us)
+          .bind(6, e.end_us)
+          .bind(7, std::int64_t{e.frames_played})
+          .bind(8, std::int64_t{e.frames_concealed})
+          .bind(9, std::int64_t{e.frames_dropped})
+          .bind(10, i64(e.event_seq))
+          .bind(11, e.detail)
+          .bind(12, r.recorded_us)
+          .bind(13, protocol::ByteView(r.envelope));
+      if (loa::Status s = st->run(); !s) return make_error("event: " + s.message());
+      const bool inserted = db_.changes() > 0;
+      auto through = note_seq(e.node_id, e.event_seq);
+      if (!through) return through.error();
+      return inserted;
+    });
+  }
+
+  Result<std::uint64_t> note_event_seq(const std::string& node_id, std::uint64_t seq) override {
+    return in_transaction(db_, [&]() { return note_seq(node_id, seq); });
+  }
+
+  Result<std::uint64_t> recorded_through(const std::string& node_id) override {
+    auto st = db_.prepare("SELECT recorded_through FROM receipts WHERE node_id = ?");
+    if (!st) return st.error();
+    st->bind(1, node_id);
+    auto row = st->step();
+    if (!row) return row.error();
+    return *row ? u64(st->int64(0)) : std::uint64_t{0};
+  }
+
+  Result<std::vector<EventRecord>> events(const LogFilter& f) override {
+    // Each condition adds its SQL and the values its '?' placeholders take, in order.
+    std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE 1 = 1";
+    std::vector<std::variant<std::int64_t, std::string>> args;
+    const char* instant = "(CASE WHEN start_us > 0 THEN start_us ELSE recorded_us END)";
+    if (!f.node_id.empty()) {
+      sql += " AND node_id = ?";
+      args.emplace_back(f.node_id);
+    }
+    if (!f.area.empty()) {
+      // substr rather than LIKE: '_' is a LIKE wildcard and valid in area segments.
+      sql += " AND node_id IN (SELECT id FROM nodes WHERE area = ? OR substr(area, 1, ?) = ?)";
+      args.emplace_back(f.area);
+      args.emplace_back(static_cast<std::int64_t>(f.area.size() + 1));
+      args.emplace_back(f.area + "/");
+    }
+    if (f.since_us != 0) {
+      sql += std::string(" AND ") + instant + " >= ?";
+      args.emplace_back(f.since_us);
+    }
+    if (f.bulletin_id != 0) {
+      sql += " AND bulletin_id = ?";
+      args.emplace_back(i64(f.bulletin_id));
+    }
+    if (f.occurrence_id != 0) {
+      sql += " AND occurrence_id = ?";
+      args.emplace_back(i64(f.occurrence_id));
+    }
+    sql += std::string(" ORDER BY ") + instant + " DESC, id DESC LIMIT ?";
+    args.emplace_back(static_cast<std::int64_t>(f.limit == 0 ? 1000 : f.limit));
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      std::visit([&](const auto& v) { st->bind(static_cast<int>(i + 1), v); }, args[i]);
+    }
+    std::vector<EventRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_event(*st));
+    }
+    return out;
+  }
+
+ private:
+  Result<std::uint64_t> note_seq(const std::string& node_id, std::uint64_t seq) {
+    auto cur = recorded_through(node_id);
+    if (!cur) return cur.error();
+    std::uint64_t through = *cur;
+    if (seq > through) {
+      auto ins = db_.prepare("INSERT OR IGNORE INTO event_seqs(node_id, seq) VALUES (?, ?)");
+      if (!ins) return ins.error();
+      ins->bind(1, node_id).bind(2, i64(seq));
+      if (loa::Status s = ins->run(); !s) return make_error(s.message());
+      auto next = db_.prepare("SELECT 1 FROM event_seqs WHERE node_id = ? AND seq = ?");
+      if (!next) return next.error();
+      for (;;) {
+        next->bind(1, node_id).bind(2, i64(through + 1));
+        auto row = next->step();
+        next->reset();
+        if (!row) return row.error();
+        if (!*row) break;
+        ++through;
+      }
+      if (through != *cur) {
+        auto del = db_.prepare("DELETE FROM event_seqs WHERE node_id = ? AND seq <= ?");
+        if (!del) return del.error();
+        del->bind(1, node_id).bind(2, i64(through));
+        if (loa::Status s = del->run(); !s) return make_error(s.message());
+        auto up = db_.prepare(
+            "INSERT INTO receipts(node_id, recorded_through) VALUES (?, ?) ON CONFLICT(node_id) "
+            "DO UPDATE SET recorded_through = excluded.recorded_through");
+        if (!up) return up.error();
+        up->bind(1, node_id).bind(2, i64(through));
+        if (loa::Status s = up->run(); !s) return make_error(s.message());
+      }
+    }
+    return through;
+  }
+
+  Result<std::vector<NodeRecord>> query_nodes(const std::string& sql,
+                                              const std::optional<std::string>& arg) {
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    if (arg) st->bind(1, *arg);
+    std::vector<NodeRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_node(*st));
+    }
+    return out;
+  }
+
+  template <typename Bind>
+  Result<std::vector<OccurrenceRecord>> query_occurrences(const std::string& sql, Bind&& bind) {
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    bind(*st);
+    std::vector<OccurrenceRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_occurrence(*st));
+    }
+    auto targets = db_.prepare(
+        "SELECT target FROM occurrence_targets WHERE occurrence_id = ? ORDER BY position");
+    auto scopes =
+        db_.prepare("SELECT scope FROM occurrence_scopes WHERE occurrence_id = ? ORDER BY scope");
+    auto nodes = db_.prepare(
+        "SELECT node_id, area, residents FROM occurrence_nodes WHERE occurrence_id = ? "
+        "ORDER BY area, node_id");
+    if (!targets) return targets.error();
+    if (!scopes) return scopes.error();
+    if (!nodes) return nodes.error();
+    for (auto& o : out) {
+      for (auto* q : {&*targets, &*scopes}) {
+        q->bind(1, i64(o.id));
+        for (;;) {
+          auto row = q->step();
+          if (!row) return row.error();
+          if (!*row) break;
+          (q == &*targets ? o.targets : o.scopes).push_back(q->text(0));
+        }
+        q->reset();
+      }
+      nodes->bind(1, i64(o.id));
+      for (;;) {
+        auto row = nodes->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        o.nodes.push_back(TargetedNode{nodes->text(0), nodes->text(1), nodes->int64(2)});
+      }
+      nodes->reset();
+    }
+    return out;
+  }
+
+  Database db_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& sqlite_store_migrations() {
+  return kMigrations;
+}
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  auto db = Database::open(path);
+  if (!db) return db.error();
+  if (loa::Status s = db->migrate(kMigrations); !s) {
+    return make_error("store '" + path + "': " + s.message());
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(*db)));
+}
+
+}  // namespace loa::controller
