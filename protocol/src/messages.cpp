@@ -52,26 +52,27 @@ std::string node_scope(std::string_view node_id) {
 }
 
 loa::Status validate_scope(std::string_view scope) {
-  if (scope.size() > kMaxScopeLength) {
-    return make_error("scope is " + std::to_string(scope.size()) + " characters long (at most " +
-                      std::to_string(kMaxScopeLength) + ")");
-  }
-  if (scope.substr(0, kAreaPrefix.size()) == kAreaPrefix) {
-    auto area = AreaPath::parse(scope.substr(kAreaPrefix.size()));
-    if (!area) return make_error("scope: " + area.error().message);
-    return loa::Status::success();
-  }
-  if (scope.substr(0, kNodePrefix.size()) == kNodePrefix) {
-    auto valid = validate_node_id(scope.substr(kNodePrefix.size()));
-    if (!valid) return make_error("scope: " + valid.message());
-    return loa::Status::success();
-  }
-  std::string shown;
+  std::string shown = "scope '";
   for (const char c : scope.substr(0, 40)) {
     const auto u = static_cast<unsigned char>(c);
     shown += (u >= 0x20 && u < 0x7f) ? c : '?';
   }
-  return make_error("scope '" + shown + "' must start with 'area:' or 'node:'");
+  shown += scope.size() > 40 ? "...': " : "': ";
+  if (scope.size() > kMaxScopeLength) {
+    return make_error(shown + "is " + std::to_string(scope.size()) + " characters long (at most " +
+                      std::to_string(kMaxScopeLength) + ")");
+  }
+  if (scope.substr(0, kAreaPrefix.size()) == kAreaPrefix) {
+    auto area = AreaPath::parse(scope.substr(kAreaPrefix.size()));
+    if (!area) return make_error(shown + area.error().message);
+    return loa::Status::success();
+  }
+  if (scope.substr(0, kNodePrefix.size()) == kNodePrefix) {
+    auto valid = validate_node_id(scope.substr(kNodePrefix.size()));
+    if (!valid) return make_error(shown + valid.message());
+    return loa::Status::success();
+  }
+  return make_error(shown + "must start with 'area:' or 'node:'");
 }
 
 Digest sha256(ByteView data) {
