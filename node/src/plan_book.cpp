@@ -123,7 +123,8 @@ PlanOffer PlanBook::accept(protocol::ByteView envelope, bool persist) {
       out.detail = "not persisted: " + s.message();
     }
   }
-  plans_[plan->scope] = Held{std::move(plan).value(), std::move(raw)};
+  const std::string scope = plan->scope;
+  plans_[scope] = Held{std::move(plan).value(), std::move(raw)};
   out.verdict = PlanVerdict::accepted;
   return out;
 }

@@ -1,0 +1,120 @@
+// Test helpers for the node: a temporary directory, a real Opus stream, a WAV reader, waiting,
+// and a fake controller that seals plans, manifests, chunks, controls and receipts on a MemoryHub.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "loa/node/config.hpp"
+#include "loa/protocol/bulletin.hpp"
+#include "loa/protocol/envelope.hpp"
+#include "loa/protocol/ogg_opus.hpp"
+#include "loa/runtime/bus.hpp"
+#include "loa/runtime/clock.hpp"
+
+namespace loa::node::test {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A real Opus stream (libopus, 48 kHz mono, 20 ms frames, 24 kbit/s) of a tone sweep lasting
+// `seconds`, with pre-skip and end trimming like an encoder writes them.
+protocol::OpusStream make_stream(double seconds, double base_hz = 440.0);
+
+// Samples of a 16-bit PCM WAV file, with its rate and channels; empty samples on any error.
+struct Wav {
+  std::uint32_t rate = 0;
+  std::uint16_t channels = 0;
+  std::vector<std::int16_t> samples;
+  bool ok = false;
+};
+Wav read_wav(const std::string& path);
+
+// Polls `done` every 5 ms until it returns true or `timeout_ms` of real time pass.
+bool wait_for(const std::function<bool()>& done, int timeout_ms = 5000);
+
+// A NodeConfig for tests: fresh node key, short timers.
+NodeConfig test_config(const std::string& id, const std::string& area, const std::string& cache,
+                       const protocol::PublicKey& controller_key);
+
+// Plays the controller's role on a MemoryHub. Thread-safe.
+class FakeController {
+ public:
+  FakeController(runtime::MemoryHub& hub, runtime::Clock& clock);
+  ~FakeController();
+
+  const protocol::KeyPair& key() const { return key_; }
+  // Node keys whose messages it accepts (Hello keys are trusted too).
+  void trust(const protocol::PublicKey& node_key);
+
+  protocol::Bytes seal(protocol::MessageType type, const protocol::Bytes& body,
+                       const protocol::KeyPair* signer = nullptr, std::uint64_t sequence = 1);
+  // Publishes a plan (retained) on its scope's topic, signed by `signer` (default: own key).
+  void publish_plan(const protocol::Plan& plan, const protocol::KeyPair* signer = nullptr);
+  void publish(const std::string& topic, const protocol::Bytes& payload, bool retain = false);
+
+  struct BulletinOptions {
+    std::set<std::uint32_t> skip;    // chunks not sent at first (sent when fetched)
+    std::set<std::uint32_t> tamper;  // chunks first sent with a flipped byte (validly sealed)
+    bool publish_manifest = true;    // retained manifest on the bulletin's topic
+    const protocol::KeyPair* manifest_signer = nullptr;  // sign the published manifest with this
+  };
+  // Packages the stream and publishes manifest and chunks as asked. Fetches are answered with
+  // the true manifest and chunks.
+  protocol::PackagedBulletin offer_bulletin(std::uint64_t bulletin_id,
+                                            const protocol::OpusStream& stream,
+                                            const BulletinOptions& options);
+  void send_control(const std::string& node_id, const protocol::Control& control);
+  void send_receipt(const std::string& node_id, std::uint64_t recorded_through);
+  void set_auto_receipt(bool on);
+  void set_answer_fetches(bool on);
+
+  std::vector<protocol::PlaybackEvent> events() const;
+  std::vector<protocol::Fetch> fetches() const;
+  std::vector<protocol::CacheReport> reports() const;
+  std::vector<protocol::Hello> hellos() const;
+  std::vector<protocol::Status> statuses() const;
+  std::size_t unverified() const;
+  // Envelope sequences of received events, in arrival order.
+  std::vector<std::uint64_t> event_sequences() const;
+
+ private:
+  void on_message(const runtime::BusMessage& m);
+  std::optional<protocol::Opened> open_up(const protocol::Bytes& payload);
+
+  runtime::Clock& clock_;
+  protocol::KeyPair key_;
+  std::unique_ptr<runtime::Bus> bus_;
+  mutable std::mutex mu_;
+  std::vector<protocol::PublicKey> trusted_;
+  std::map<std::uint64_t, protocol::PackagedBulletin> bulletins_;
+  bool auto_receipt_ = true;
+  bool answer_fetches_ = true;
+  std::vector<protocol::PlaybackEvent> events_;
+  std::vector<std::uint64_t> event_sequences_;
+  std::vector<protocol::Fetch> fetches_;
+  std::vector<protocol::CacheReport> reports_;
+  std::vector<protocol::Hello> hellos_;
+  std::vector<protocol::Status> statuses_;
+  std::size_t unverified_ = 0;
+};
+
+}  // namespace loa::node::test

@@ -1,0 +1,202 @@
+#include "loa/node/prefetcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include "loa/protocol/topics.hpp"
+#include "node_test_support.hpp"
+
+namespace loa::node {
+namespace {
+
+using protocol::KeyPair;
+using protocol::MessageType;
+namespace topics = protocol::topics;
+
+constexpr protocol::Micros kT0 = 1'800'000'000'000'000;
+constexpr protocol::Micros kTimeout = 3'000'000;
+constexpr std::uint64_t kBulletin = 7;
+
+class PrefetcherTest : public ::testing::Test {
+ protected:
+  PrefetcherTest()
+      : cache_(*Cache::open(dir_.file("cache"))),
+        prefetcher_(Prefetcher::Config{"n1", controller_.public_key, kTimeout}, cache_,
+                    [this](MessageType type, const protocol::Bytes& body) {
+                      return protocol::seal(type, node_, kT0, 1, body);
+                    }) {
+    stream_ = test::make_stream(2.5);  // 125 packets: 3 chunks of 50
+    packaged_ = *protocol::package_bulletin(kBulletin, stream_, 24000);
+  }
+
+  protocol::Bytes manifest(const KeyPair& signer) const {
+    return protocol::seal(MessageType::manifest, signer, kT0, 1,
+                          protocol::encode(packaged_.manifest));
+  }
+  protocol::Bytes chunk(std::uint32_t i, bool tamper = false) const {
+    protocol::Bytes body = packaged_.chunk_bodies[i];
+    if (tamper) body.back() ^= 1;
+    return protocol::seal(MessageType::audio_chunk, controller_, kT0, 1, body);
+  }
+  // The bodies of the messages published on one up topic.
+  std::vector<protocol::Bytes> sent(const BusActions& a, topics::UpKind kind) const {
+    std::vector<protocol::Bytes> out;
+    for (const auto& p : a.publish) {
+      if (p.topic != topics::node_up("n1", kind)) continue;
+      protocol::VerifyPolicy policy;
+      const auto key = node_.public_key;
+      policy.key_lookup = [key](protocol::KeyId) { return std::optional(key); };
+      auto r = protocol::open(p.payload, policy);
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) out.emplace_back(r.opened->body.begin(), r.opened->body.end());
+    }
+    return out;
+  }
+  std::vector<protocol::Fetch> fetches(const BusActions& a) const {
+    std::vector<protocol::Fetch> out;
+    for (const auto& b : sent(a, topics::UpKind::fetch)) out.push_back(*protocol::decode_fetch(b));
+    return out;
+  }
+  std::vector<protocol::CacheReport> reports(const BusActions& a) const {
+    std::vector<protocol::CacheReport> out;
+    for (const auto& b : sent(a, topics::UpKind::report)) {
+      out.push_back(*protocol::decode_cache_report(b));
+    }
+    return out;
+  }
+
+  test::TempDir dir_;
+  KeyPair controller_ = KeyPair::generate();
+  KeyPair node_ = KeyPair::generate();
+  Cache cache_;
+  Prefetcher prefetcher_;
+  protocol::OpusStream stream_;
+  protocol::PackagedBulletin packaged_;
+};
+
+TEST_F(PrefetcherTest, TamperedChunkIsDroppedFetchedAgainAndTheBulletinCached) {
+  ASSERT_EQ(packaged_.chunk_bodies.size(), 3u);
+  BusActions a = prefetcher_.want({kBulletin}, kT0);
+  ASSERT_EQ(a.subscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
+  a = prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0);
+  EXPECT_TRUE(a.empty());
+  prefetcher_.on_chunk(kBulletin, chunk(0), kT0 + 10);
+  prefetcher_.on_chunk(kBulletin, chunk(1, true), kT0 + 20);
+  prefetcher_.on_chunk(kBulletin, chunk(2), kT0 + 30);
+  EXPECT_EQ(prefetcher_.stats().chunks_dropped, 1u);
+  EXPECT_EQ(prefetcher_.stats().chunks_accepted, 2u);
+  EXPECT_FALSE(cache_.has(kBulletin));
+
+  EXPECT_TRUE(prefetcher_.tick(kT0 + 30 + kTimeout - 1).empty());
+  a = prefetcher_.tick(kT0 + 30 + kTimeout);
+  const auto f = fetches(a);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].bulletin_id, kBulletin);
+  EXPECT_FALSE(f[0].want_manifest);
+  EXPECT_EQ(f[0].indices, std::vector<std::uint32_t>{1});
+  EXPECT_EQ(f[0].node_id, "n1");
+
+  a = prefetcher_.on_chunk(kBulletin, chunk(1), kT0 + kTimeout + 100);
+  const auto r = reports(a);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].state, protocol::CacheState::cached);
+  EXPECT_EQ(a.unsubscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
+  EXPECT_FALSE(prefetcher_.fetching(kBulletin));
+  ASSERT_TRUE(cache_.has(kBulletin));
+  auto loaded = cache_.load(kBulletin);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->packets, stream_.packets);
+  EXPECT_EQ(loaded->pre_skip, stream_.pre_skip);
+  EXPECT_EQ(loaded->total_samples, stream_.total_samples);
+}
+
+TEST_F(PrefetcherTest, MissingChunksAreFetchedWithBackoffUntilProgress) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  (void)prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0);
+  (void)prefetcher_.on_chunk(kBulletin, chunk(1), kT0);
+  const protocol::Micros t = kT0;
+  auto f = fetches(prefetcher_.tick(t + kTimeout));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].indices, (std::vector<std::uint32_t>{0, 2}));
+  // Retries double: T, then 2T, then 4T after the previous one.
+  EXPECT_TRUE(fetches(prefetcher_.tick(t + 2 * kTimeout - 1)).empty());
+  EXPECT_EQ(fetches(prefetcher_.tick(t + 2 * kTimeout)).size(), 1u);
+  EXPECT_TRUE(fetches(prefetcher_.tick(t + 4 * kTimeout - 1)).empty());
+  EXPECT_EQ(fetches(prefetcher_.tick(t + 4 * kTimeout)).size(), 1u);
+  EXPECT_TRUE(fetches(prefetcher_.tick(t + 8 * kTimeout - 1)).empty());
+  // Progress resets the backoff: after a quiet timeout the rest is asked for at once.
+  (void)prefetcher_.on_chunk(kBulletin, chunk(0), t + 8 * kTimeout);
+  f = fetches(prefetcher_.tick(t + 9 * kTimeout));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].indices, std::vector<std::uint32_t>{2});
+  EXPECT_EQ(prefetcher_.stats().fetches_sent, 4u);
+}
+
+TEST_F(PrefetcherTest, NoManifestAsksForIt) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  // Chunks that arrive before the manifest are kept.
+  (void)prefetcher_.on_chunk(kBulletin, chunk(0), kT0);
+  (void)prefetcher_.on_chunk(kBulletin, chunk(2), kT0);
+  const auto f = fetches(prefetcher_.tick(kT0 + kTimeout));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_TRUE(f[0].want_manifest);
+  EXPECT_TRUE(f[0].indices.empty());
+  (void)prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0 + kTimeout);
+  const BusActions a = prefetcher_.on_chunk(kBulletin, chunk(1), kT0 + kTimeout);
+  ASSERT_EQ(reports(a).size(), 1u);
+  EXPECT_TRUE(cache_.has(kBulletin));
+}
+
+TEST_F(PrefetcherTest, ManifestOfUnknownKeyIsRejectedAndReportedOnce) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  const KeyPair stranger = KeyPair::generate();
+  BusActions a = prefetcher_.on_manifest(kBulletin, manifest(stranger), kT0);
+  auto r = reports(a);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].state, protocol::CacheState::rejected);
+  EXPECT_NE(r[0].detail.find("unknown_key"), std::string::npos) << r[0].detail;
+  EXPECT_TRUE(reports(prefetcher_.on_manifest(kBulletin, manifest(stranger), kT0)).empty());
+  EXPECT_EQ(prefetcher_.stats().manifests_rejected, 2u);
+  // Still no manifest: the node asks for the real one.
+  auto f = fetches(prefetcher_.tick(kT0 + kTimeout));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_TRUE(f[0].want_manifest);
+  // A manifest for another bulletin on this one's topic is refused too.
+  auto other = packaged_.manifest;
+  other.bulletin_id = kBulletin + 1;
+  r = reports(prefetcher_.on_manifest(
+      kBulletin,
+      protocol::seal(MessageType::manifest, controller_, kT0, 1, protocol::encode(other)), kT0));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].state, protocol::CacheState::rejected);
+}
+
+TEST_F(PrefetcherTest, ChunkSignedByStrangerIsDropped) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  (void)prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0);
+  const KeyPair stranger = KeyPair::generate();
+  (void)prefetcher_.on_chunk(
+      kBulletin,
+      protocol::seal(MessageType::audio_chunk, stranger, kT0, 1, packaged_.chunk_bodies[0]), kT0);
+  EXPECT_EQ(prefetcher_.stats().chunks_dropped, 1u);
+  EXPECT_EQ(prefetcher_.stats().chunks_accepted, 0u);
+}
+
+TEST_F(PrefetcherTest, CachedBulletinIsReportedOnceAndNotFetched) {
+  ASSERT_TRUE(cache_.store(kBulletin, stream_).ok());
+  BusActions a = prefetcher_.want({kBulletin}, kT0);
+  EXPECT_TRUE(a.subscribe.empty());
+  auto r = reports(a);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].state, protocol::CacheState::cached);
+  EXPECT_TRUE(prefetcher_.want({kBulletin}, kT0).empty());
+}
+
+TEST_F(PrefetcherTest, BulletinNoLongerWantedIsDropped) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  const BusActions a = prefetcher_.want({}, kT0);
+  EXPECT_EQ(a.unsubscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
+  EXPECT_TRUE(prefetcher_.tick(kT0 + 10 * kTimeout).empty());
+}
+
+}  // namespace
+}  // namespace loa::node
