@@ -85,6 +85,7 @@ int run(int argc, char** argv) {
   loa::runtime::SystemClock clock;
   loa::controller::Controller controller(**store, *bus, clock, *keys, settings);
   bus->on_connection([&config](bool connected) {
+    if (g_stop) return;  // the disconnect of our own shutdown is not news
     Log(connected ? LogLevel::info : LogLevel::warn, "controller").kv("broker", config.broker)
         << (connected ? "connected to the broker" : "broker connection lost; retrying");
   });

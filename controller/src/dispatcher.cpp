@@ -151,26 +151,38 @@ void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
   const ByteView payload(message.payload);
   switch (parsed->up) {
     case protocol::topics::UpKind::hello:
-      on_hello(parsed->node, payload, out);
+      on_hello(parsed->node, message.topic, payload, out);
       break;
     case protocol::topics::UpKind::event:
       on_event(parsed->node, payload, out);
       break;
     case protocol::topics::UpKind::fetch:
-      on_fetch(parsed->node, payload, out);
+      on_fetch(parsed->node, message.topic, payload, out);
       break;
     case protocol::topics::UpKind::report:
-      on_report(parsed->node, payload);
+      on_report(parsed->node, message.topic, payload);
       break;
     case protocol::topics::UpKind::status:
-      on_status(parsed->node, payload);
+      on_status(parsed->node, message.topic, payload);
       break;
   }
 }
 
-std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node, ByteView payload,
-                                                      MessageType expected,
-                                                      std::optional<NodeRecord>* record) {
+std::optional<std::uint64_t> Dispatcher::last_sequence(const protocol::PublicKey& key,
+                                                       const std::string& topic) const {
+  const auto it = last_sequence_.find({protocol::key_id(key), topic});
+  if (it == last_sequence_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Dispatcher::accept_sequence(const protocol::PublicKey& key, const std::string& topic,
+                                 std::uint64_t sequence) {
+  last_sequence_[{protocol::key_id(key), topic}] = sequence;
+}
+
+std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node,
+                                                      const std::string& topic, ByteView payload,
+                                                      MessageType expected) {
   const char* kind = protocol::to_string(expected);
   auto found = store_.find_node(node);
   if (!found) {
@@ -185,8 +197,10 @@ std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node, B
     drop(node, kind, "no public key registered yet (the node sends it in its hello)");
     return std::nullopt;
   }
-  const protocol::OpenResult opened =
-      protocol::open(payload, policy_for(*(*found)->public_key, clock_.now_us()));
+  const protocol::PublicKey& key = *(*found)->public_key;
+  protocol::VerifyPolicy policy = policy_for(key, clock_.now_us());
+  if (!topic.empty()) policy.last_sequence = last_sequence(key, topic);
+  const protocol::OpenResult opened = protocol::open(payload, policy);
   if (!opened.ok()) {
     drop(node, kind, std::string("envelope refused: ") + protocol::to_string(opened.rejection));
     return std::nullopt;
@@ -196,11 +210,12 @@ std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node, B
          std::string("unexpected message type ") + protocol::to_string(opened.opened->header.type));
     return std::nullopt;
   }
-  if (record) *record = std::move(*found);
+  if (!topic.empty()) accept_sequence(key, topic, opened.opened->header.sequence);
   return opened.opened;
 }
 
-void Dispatcher::on_hello(const std::string& node, ByteView payload, Outbox& out) {
+void Dispatcher::on_hello(const std::string& node, const std::string& topic, ByteView payload,
+                          Outbox& out) {
   const auto body = peek_body(payload);
   if (!body) return drop(node, "hello", "malformed envelope");
   auto hello = protocol::decode_hello(*body);
@@ -217,7 +232,9 @@ void Dispatcher::on_hello(const std::string& node, ByteView payload, Outbox& out
   if (!first_key && key != hello->public_key) {
     return drop(node, "hello", "public key differs from the registered one");
   }
-  const protocol::OpenResult opened = protocol::open(payload, policy_for(key, clock_.now_us()));
+  protocol::VerifyPolicy policy = policy_for(key, clock_.now_us());
+  policy.last_sequence = last_sequence(key, topic);
+  const protocol::OpenResult opened = protocol::open(payload, policy);
   if (!opened.ok()) {
     return drop(node, "hello",
                 std::string("envelope refused: ") + protocol::to_string(opened.rejection));
@@ -225,6 +242,7 @@ void Dispatcher::on_hello(const std::string& node, ByteView payload, Outbox& out
   if (opened.opened->header.type != MessageType::hello) {
     return drop(node, "hello", "unexpected message type");
   }
+  accept_sequence(key, topic, opened.opened->header.sequence);
   if (first_key) {
     if (loa::Status s = store_.set_node_public_key(node, key); !s) {
       return drop(node, "hello", s.message());
@@ -261,7 +279,8 @@ void Dispatcher::on_hello(const std::string& node, ByteView payload, Outbox& out
 }
 
 void Dispatcher::on_event(const std::string& node, ByteView payload, Outbox& out) {
-  auto opened = open_from(node, payload, MessageType::playback_event);
+  // Events need no replay check: they are idempotent by (node, occurrence).
+  auto opened = open_from(node, "", payload, MessageType::playback_event);
   if (!opened) return;
   auto event = protocol::decode_playback_event(opened->body);
   if (!event) return drop(node, "playback_event", event.error().message);
@@ -302,8 +321,9 @@ void Dispatcher::on_event(const std::string& node, ByteView payload, Outbox& out
   queue_receipt(node, through, out);
 }
 
-void Dispatcher::on_fetch(const std::string& node, ByteView payload, Outbox& out) {
-  auto opened = open_from(node, payload, MessageType::fetch);
+void Dispatcher::on_fetch(const std::string& node, const std::string& topic, ByteView payload,
+                          Outbox& out) {
+  auto opened = open_from(node, topic, payload, MessageType::fetch);
   if (!opened) return;
   auto fetch = protocol::decode_fetch(opened->body);
   if (!fetch) return drop(node, "fetch", fetch.error().message);
@@ -324,7 +344,7 @@ void Dispatcher::on_fetch(const std::string& node, ByteView payload, Outbox& out
         protocol::topics::bulletin_manifest(fetch->bulletin_id),
         signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
   }
-  const std::string topic = protocol::topics::bulletin_chunks(fetch->bulletin_id);
+  const std::string chunk_topic = protocol::topics::bulletin_chunks(fetch->bulletin_id);
   std::size_t sent = 0;
   std::size_t out_of_range = 0;
   for (const std::uint32_t index : fetch->indices) {
@@ -333,7 +353,7 @@ void Dispatcher::on_fetch(const std::string& node, ByteView payload, Outbox& out
       continue;
     }
     out.push_back(runtime::BusMessage{
-        topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
+        chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
     ++sent;
   }
   Log(out_of_range ? LogLevel::warn : LogLevel::info, kComponent)
@@ -345,8 +365,8 @@ void Dispatcher::on_fetch(const std::string& node, ByteView payload, Outbox& out
       << "fetch served";
 }
 
-void Dispatcher::on_report(const std::string& node, ByteView payload) {
-  auto opened = open_from(node, payload, MessageType::cache_report);
+void Dispatcher::on_report(const std::string& node, const std::string& topic, ByteView payload) {
+  auto opened = open_from(node, topic, payload, MessageType::cache_report);
   if (!opened) return;
   auto report = protocol::decode_cache_report(opened->body);
   if (!report) return drop(node, "cache_report", report.error().message);
@@ -367,8 +387,8 @@ void Dispatcher::on_report(const std::string& node, ByteView payload) {
       << "cache report";
 }
 
-void Dispatcher::on_status(const std::string& node, ByteView payload) {
-  auto opened = open_from(node, payload, MessageType::status);
+void Dispatcher::on_status(const std::string& node, const std::string& topic, ByteView payload) {
+  auto opened = open_from(node, topic, payload, MessageType::status);
   if (!opened) return;
   auto status = protocol::decode_status(opened->body);
   if (!status) return drop(node, "status", status.error().message);

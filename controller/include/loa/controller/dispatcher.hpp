@@ -3,7 +3,10 @@
 // appends to an Outbox that the Controller publishes in order, outside its lock.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loa/controller/catalog.hpp"
@@ -36,22 +39,31 @@ class Dispatcher {
   static Result<std::string> plan_topic(const std::string& scope);
 
  private:
-  void on_hello(const std::string& node, protocol::ByteView payload, Outbox& out);
+  void on_hello(const std::string& node, const std::string& topic, protocol::ByteView payload,
+                Outbox& out);
   void on_event(const std::string& node, protocol::ByteView payload, Outbox& out);
-  void on_fetch(const std::string& node, protocol::ByteView payload, Outbox& out);
-  void on_report(const std::string& node, protocol::ByteView payload);
-  void on_status(const std::string& node, protocol::ByteView payload);
-  // Looks the node up and verifies the envelope with its registered key; logs and returns
+  void on_fetch(const std::string& node, const std::string& topic, protocol::ByteView payload,
+                Outbox& out);
+  void on_report(const std::string& node, const std::string& topic, protocol::ByteView payload);
+  void on_status(const std::string& node, const std::string& topic, protocol::ByteView payload);
+  // Looks the node up and verifies the envelope with its registered key and, unless `topic` is
+  // empty, that its sequence is above the last one accepted on that topic. Logs and returns
   // nullopt when refused.
-  std::optional<protocol::Opened> open_from(const std::string& node, protocol::ByteView payload,
-                                            protocol::MessageType expected,
-                                            std::optional<NodeRecord>* record = nullptr);
+  std::optional<protocol::Opened> open_from(const std::string& node, const std::string& topic,
+                                            protocol::ByteView payload,
+                                            protocol::MessageType expected);
+  // The replay check of PROTOCOL.md: per (key, topic), the highest sequence accepted.
+  std::optional<std::uint64_t> last_sequence(const protocol::PublicKey& key,
+                                             const std::string& topic) const;
+  void accept_sequence(const protocol::PublicKey& key, const std::string& topic,
+                       std::uint64_t sequence);
   void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
 
   Store& store_;
   Catalog& catalog_;
   Signer& signer_;
   runtime::Clock& clock_;
+  std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;
 };
 
 }  // namespace loa::controller

@@ -1,0 +1,273 @@
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "loa/controller/api_server.hpp"
+#include "loa/controller/cli.hpp"
+#include "loa/controller/local_time.hpp"
+#include "test_node.hpp"
+
+using namespace loa;
+using namespace loa::controller;
+using nlohmann::json;
+
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("loa-api-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = open_sqlite_store(":memory:");
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+    bus_ = hub_.connect("controller");
+    ControllerSettings settings;
+    settings.audio_dir = (dir_ / "audio").string();
+    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_,
+                                               protocol::KeyPair::generate(), settings);
+    ASSERT_TRUE(controller_->attach().ok());
+    ASSERT_TRUE(bus_->start().ok());
+    server_ = std::make_unique<ApiServer>(*controller_, 16 * 1024 * 1024);
+    auto port = server_->bind("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
+    server_->start();
+    url_ = "http://127.0.0.1:" + std::to_string(port_);
+  }
+
+  void TearDown() override {
+    server_->stop();
+    bus_->stop(0);
+    server_.reset();
+    controller_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  struct Cli {
+    int code;
+    std::string out;
+    std::string err;
+  };
+  Cli loactl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--controller", url_});
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = run_loactl(args, out, err);
+    return {code, out.str(), err.str()};
+  }
+
+  // Checks the error shape and returns the message.
+  std::string error_of(const httplib::Result& r, int status, const std::string& code) {
+    EXPECT_TRUE(r) << "no answer";
+    if (!r) return {};
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+    const json j = json::parse(r->body, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r->body;
+    if (j.is_discarded() || !j.contains("error")) return {};
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    return j["error"]["message"].get<std::string>();
+  }
+
+  std::filesystem::path dir_;
+  runtime::MemoryHub hub_;
+  runtime::ManualClock clock_{*parse_utc("2026-11-01T00:00:00Z")};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<runtime::Bus> bus_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<ApiServer> server_;
+  int port_ = 0;
+  std::string url_;
+};
+
+TEST_F(ApiTest, ErrorsAreJsonWithACodeAndAMessage) {
+  httplib::Client c("127.0.0.1", port_);
+  auto msg = error_of(c.Get("/api/v1/bulletins/999"), 404, "not_found");
+  EXPECT_NE(msg.find("999"), std::string::npos) << msg;
+  msg = error_of(c.Get("/api/v1/bulletins/abc"), 400, "bad_request");
+  EXPECT_NE(msg.find("abc"), std::string::npos) << msg;
+  error_of(c.Post("/api/v1/nodes", "{not json", "application/json"), 400, "bad_request");
+  msg =
+      error_of(c.Post("/api/v1/nodes", R"({"id": "n1"})", "application/json"), 400, "bad_request");
+  EXPECT_NE(msg.find("area"), std::string::npos) << msg;
+  msg = error_of(c.Get("/api/v1/nothing-here"), 404, "not_found");
+  EXPECT_NE(msg.find("/api/v1/nothing-here"), std::string::npos) << msg;
+  msg = error_of(c.Get("/api/v1/coverage"), 400, "bad_request");
+  msg = error_of(c.Post("/api/v1/bulletins?title=x", "not audio", "application/octet-stream"), 422,
+                 "unprocessable");
+  EXPECT_FALSE(msg.empty());
+
+  ASSERT_TRUE(c.Post("/api/v1/nodes", R"({"id": "n1", "area": "79/1", "residents": 5})",
+                     "application/json"));
+  msg = error_of(c.Post("/api/v1/nodes", R"({"id": "n1", "area": "79/1"})", "application/json"),
+                 409, "conflict");
+  EXPECT_NE(msg.find("n1"), std::string::npos);
+  const auto wav = test::tone_wav(1.0);
+  auto created = c.Post("/api/v1/bulletins?title=Tone", std::string(wav.begin(), wav.end()),
+                        "application/octet-stream");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const auto bulletin = json::parse(created->body)["id"].get<std::uint64_t>();
+  msg = error_of(
+      c.Post(
+          "/api/v1/occurrences",
+          json{{"bulletin", bulletin}, {"at", "2026-10-01T06:30"}, {"targets", {"node:n1"}}}.dump(),
+          "application/json"),
+      422, "unprocessable");
+  EXPECT_NE(msg.find("past"), std::string::npos) << msg;
+  msg = error_of(
+      c.Post("/api/v1/occurrences",
+             json{{"bulletin", bulletin}, {"at", "2026-12-01T06:30"}, {"targets", "x"}}.dump(),
+             "application/json"),
+      400, "bad_request");
+  EXPECT_NE(msg.find("targets"), std::string::npos) << msg;
+}
+
+TEST_F(ApiTest, NodesBulletinsAndSchedulesOverHttp) {
+  httplib::Client c("127.0.0.1", port_);
+  auto added = c.Post("/api/v1/nodes",
+                      R"({"id": "n1", "area": "79/26734/01", "speakers": 4, "residents": 1200,
+                          "name": "Cụm loa chợ"})",
+                      "application/json");
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->status, 201) << added->body;
+  auto list = c.Get("/api/v1/nodes");
+  ASSERT_TRUE(list);
+  const json nodes = json::parse(list->body)["nodes"];
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0]["name"], "Cụm loa chợ");
+  EXPECT_EQ(nodes[0]["online"], false);
+  EXPECT_TRUE(nodes[0]["last_seen"].is_null());
+
+  const auto wav = test::tone_wav(1.5);
+  auto created = c.Post("/api/v1/bulletins?title=Th%C3%B4ng%20b%C3%A1o",
+                        std::string(wav.begin(), wav.end()), "application/octet-stream");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const json b = json::parse(created->body);
+  EXPECT_EQ(b["title"], "Thông báo");
+  auto audio = c.Get("/api/v1/bulletins/" + std::to_string(b["id"].get<int>()) + "/audio");
+  ASSERT_TRUE(audio);
+  EXPECT_EQ(audio->status, 200);
+  EXPECT_EQ(audio->get_header_value("Content-Type"), "audio/ogg");
+  EXPECT_EQ(audio->body.substr(0, 4), "OggS");
+
+  auto occ = c.Post("/api/v1/occurrences",
+                    json{{"bulletin", b["id"]},
+                         {"at", "2026-12-01T06:30"},
+                         {"targets", {"area:79/26734"}},
+                         {"priority", "emergency"},
+                         {"volume", 80}}
+                        .dump(),
+                    "application/json");
+  ASSERT_TRUE(occ);
+  ASSERT_EQ(occ->status, 201) << occ->body;
+  const json o = json::parse(occ->body);
+  EXPECT_EQ(o["start"], "2026-11-30T23:30:00Z");
+  EXPECT_EQ(o["start_local"], "2026-12-01T06:30:00+07:00");
+  EXPECT_EQ(o["priority"], "emergency");
+  EXPECT_EQ(o["volume"], 80);
+  EXPECT_EQ(o["residents_targeted"], 1200);
+  auto got = c.Get("/api/v1/occurrences/" + std::to_string(o["id"].get<int>()));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::parse(got->body)["id"], o["id"]);
+  auto cov =
+      c.Get("/api/v1/coverage?occurrence=" + std::to_string(o["id"].get<int>()) + "&by=area");
+  ASSERT_TRUE(cov);
+  ASSERT_EQ(cov->status, 200) << cov->body;
+  const json r = json::parse(cov->body);
+  EXPECT_EQ(r["targeted"], 1);
+  EXPECT_EQ(r["pending"], 1);
+  ASSERT_EQ(r["rows"].size(), 1u);
+  EXPECT_EQ(r["rows"][0]["area"], "79/26734/01");
+}
+
+TEST_F(ApiTest, LoactlCommandsPrintResultsAndFailWithOneLine) {
+  auto help = loactl({"--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* cmd : {"node add", "node import", "node list", "bulletin create",
+                          "bulletin list", "schedule", "report coverage", "log"}) {
+    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
+  }
+
+  auto add = loactl({"node", "add", "--id", "n1", "--area", "79/26734/01", "--speakers", "4",
+                     "--residents", "1200", "--name", "Cụm 1"});
+  ASSERT_EQ(add.code, 0) << add.err;
+  const auto csv = dir_ / "nodes.csv";
+  std::ofstream(csv) << "id,area,speakers,residents,name\n"
+                        "n2,79/26734/02,2,800,\"Chợ, phường 2\"\n"
+                        "n3,79/26737/01,3,500,Cụm 3\n";
+  auto import = loactl({"node", "import", csv.string()});
+  ASSERT_EQ(import.code, 0) << import.err;
+  auto list = loactl({"--format", "csv", "node", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("id,name,area,speakers,residents,online,last_seen"), std::string::npos)
+      << list.out;
+  EXPECT_NE(list.out.find("n2,\"Chợ, phường 2\",79/26734/02,2,800"), std::string::npos) << list.out;
+  auto table = loactl({"node", "list"});
+  EXPECT_NE(table.out.find("LAST SEEN"), std::string::npos);
+
+  const auto wav_path = dir_ / "tone.wav";
+  const auto wav = test::tone_wav(1.0);
+  std::ofstream(wav_path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(wav.data()), static_cast<std::streamsize>(wav.size()));
+  auto created = loactl({"bulletin", "create", "--title", "Tone", "--audio", wav_path.string()});
+  ASSERT_EQ(created.code, 0) << created.err;
+  const std::string bulletin = created.out.substr(0, created.out.find('\n'));
+  EXPECT_EQ(bulletin, "1");
+
+  auto scheduled =
+      loactl({"schedule", "--bulletin", bulletin, "--at", "2026-12-01T06:30", "--target",
+              "area:79/26734", "--target", "node:n3", "--priority", "priority"});
+  ASSERT_EQ(scheduled.code, 0) << scheduled.err;
+  EXPECT_EQ(scheduled.out, "1\n");
+
+  auto cov =
+      loactl({"--format", "json", "report", "coverage", "--bulletin", bulletin, "--by", "area"});
+  ASSERT_EQ(cov.code, 0) << cov.err;
+  const json j = json::parse(cov.out);
+  EXPECT_EQ(j["targeted"], 3);
+  EXPECT_EQ(j["residents_targeted"], 2500);
+  EXPECT_EQ(j["rows"].size(), 3u);
+  auto cov_table = loactl({"report", "coverage", "--occurrence", "1", "--by", "area"});
+  ASSERT_EQ(cov_table.code, 0) << cov_table.err;
+  EXPECT_NE(cov_table.out.find("total"), std::string::npos);
+  auto log = loactl({"log", "--area", "79/26734", "--since", "2026-01-01"});
+  EXPECT_EQ(log.code, 0) << log.err;
+
+  // Refusals: exit non-zero with one line on stderr naming the problem.
+  auto unknown = loactl(
+      {"schedule", "--bulletin", bulletin, "--at", "2026-12-01T06:30", "--target", "node:nobody"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("nobody"), std::string::npos) << unknown.err;
+  EXPECT_EQ(std::count(unknown.err.begin(), unknown.err.end(), '\n'), 1);
+  EXPECT_TRUE(unknown.out.empty());
+  auto usage = loactl({"schedule", "--bulletin", bulletin});
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_NE(usage.err.find("--at"), std::string::npos) << usage.err;
+  EXPECT_EQ(loactl({"frobnicate"}).code, 2);
+  EXPECT_EQ(loactl({"node", "list", "--format", "xml"}).code, 2);
+  EXPECT_EQ(loactl({"node", "list", "--colour", "red"}).code, 2);
+  auto missing = loactl({"bulletin", "create", "--title", "x", "--audio", "/no/such/file.wav"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("/no/such/file.wav"), std::string::npos);
+
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run_loactl(
+      {"--controller", "http://127.0.0.1:" + std::to_string(port_ == 1 ? 2 : 1), "node", "list"},
+      out, err);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.str().find("cannot reach"), std::string::npos) << err.str();
+}
+
+}  // namespace
