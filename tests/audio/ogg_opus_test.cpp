@@ -265,10 +265,11 @@ TEST_F(OpusTools, OpusinfoAcceptsOurFile) {
   EXPECT_THAT(info.output, ::testing::Not(HasSubstr("ERROR")));
 }
 
-// opusdec dithers 16-bit output by default (noise-shaped TPDF dither), which makes every run
-// differ from a plain rounding decoder. With --no-dither it converts libopus's float output by
-// rounding and clamping, which is what opus_decode() does for 16-bit output, so the samples
-// must be identical, including pre-skip removal and end trimming.
+// opusdec dithers 16-bit output by default (noise-shaped dither from a fixed seed: the same on
+// every run, but up to ±13 LSB away from a plain rounding decoder). With --no-dither it converts
+// libopus's float output by scaling, clamping and rounding, which is exactly what opus_decode()
+// does for 16-bit output, so the samples must be identical, including pre-skip removal and end
+// trimming.
 void expect_opusdec_matches(const test_audio::TempDir& dir, const OpusStream& s) {
   test_audio::write_bytes(dir / "b.opus", test_file(s));
   auto dec = test_audio::run_shell("opusdec --quiet --rate 48000 --no-dither '" + dir / "b.opus" +
