@@ -6,6 +6,7 @@
 #include <set>
 
 #include "loa/protocol/topics.hpp"
+#include "loa/runtime/keys.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -111,7 +112,7 @@ loa::Status Node::start() {
           .kv("id", config_.id)
           .kv("area", config_.area.str())
           .kv("cache", config_.cache_dir)
-          .kv("key_id", protocol::key_id(config_.key.public_key))
+          .kv("public_key", runtime::to_hex(config_.key.public_key))
       << "node started";
   return {};
 }
@@ -187,7 +188,8 @@ void Node::on_message(const runtime::BusMessage& message) {
 
 void Node::on_connection(bool connected) {
   if (!connected) {
-    Log(LogLevel::warn, "node").kv("id", config_.id) << "broker connection lost";
+    Log(stopping_ ? LogLevel::info : LogLevel::warn, "node").kv("id", config_.id)
+        << (stopping_ ? "disconnected" : "broker connection lost");
     return;
   }
   Log(LogLevel::info, "node").kv("id", config_.id) << "connected";

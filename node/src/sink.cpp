@@ -22,7 +22,7 @@ Result<SinkSpec> parse_sink_spec(std::string_view text) {
   } else if (kind == "portaudio") {
     spec.kind = SinkSpec::Kind::portaudio;
   } else {
-    return make_error("sink: '" + std::string(text) +
+    return make_error("'" + std::string(text) +
                       "' is not one of null, wav:DIR, portaudio, portaudio:DEVICE NAME");
   }
   return spec;
@@ -33,8 +33,7 @@ Result<SinkFactory> make_sink_factory(const SinkSpec& spec, runtime::Clock& cloc
     case SinkSpec::Kind::null:
       return SinkFactory([&clock](std::uint64_t) { return std::make_unique<NullSink>(clock); });
     case SinkSpec::Kind::wav: {
-      if (loa::Status s = make_directories(spec.argument); !s)
-        return make_error("sink: " + s.message());
+      if (loa::Status s = make_directories(spec.argument); !s) return make_error(s.message());
       const std::string dir = spec.argument;
       return SinkFactory([&clock, dir](std::uint64_t occurrence_id) {
         const auto path = std::filesystem::path(dir) / (std::to_string(occurrence_id) + ".wav");
@@ -43,13 +42,13 @@ Result<SinkFactory> make_sink_factory(const SinkSpec& spec, runtime::Clock& cloc
     }
     case SinkSpec::Kind::portaudio: {
       if (loa::Status s = check_portaudio_device(spec.argument); !s) {
-        return make_error("sink: " + s.message());
+        return make_error(s.message());
       }
       const std::string device = spec.argument;
       return SinkFactory([device](std::uint64_t) { return make_portaudio_sink(device); });
     }
   }
-  return make_error("sink: unknown kind");
+  return make_error("unknown sink kind");
 }
 
 }  // namespace loa::node

@@ -112,7 +112,10 @@ NodeConfig test_config(const std::string& id, const std::string& area, const std
 }
 
 FakeController::FakeController(runtime::MemoryHub& hub, runtime::Clock& clock)
-    : clock_(clock), key_(protocol::KeyPair::generate()), bus_(hub.connect("controller")) {
+    : FakeController(hub.connect("controller"), clock) {}
+
+FakeController::FakeController(std::unique_ptr<runtime::Bus> bus, runtime::Clock& clock)
+    : clock_(clock), key_(protocol::KeyPair::generate()), bus_(std::move(bus)) {
   bus_->on_message([this](const runtime::BusMessage& m) { on_message(m); });
   bus_->on_connection([](bool) {});
   (void)bus_->subscribe(topics::all_up_filter());

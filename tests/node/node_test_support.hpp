@@ -59,9 +59,12 @@ NodeConfig test_config(const std::string& id, const std::string& area, const std
 class FakeController {
  public:
   FakeController(runtime::MemoryHub& hub, runtime::Clock& clock);
+  // On any bus (e.g. a real broker's); the bus is started here and stopped on destruction.
+  FakeController(std::unique_ptr<runtime::Bus> bus, runtime::Clock& clock);
   ~FakeController();
 
   const protocol::KeyPair& key() const { return key_; }
+  bool connected() const { return bus_->connected(); }
   // Node keys whose messages it accepts (Hello keys are trusted too).
   void trust(const protocol::PublicKey& node_key);
 
