@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "loa/protocol/envelope.hpp"
+
 namespace loa::protocol {
 namespace {
 
@@ -62,6 +64,11 @@ Result<PackagedBulletin> package_bulletin(std::uint64_t bulletin_id, const OpusS
     chunk.packets.assign(stream.packets.begin() + static_cast<std::ptrdiff_t>(first),
                          stream.packets.begin() + static_cast<std::ptrdiff_t>(last));
     Bytes body = encode(chunk);
+    if (body.size() > kMaxBodySize) {
+      return make_error(what + "chunk " + std::to_string(c) + " would be " +
+                        std::to_string(body.size()) + " bytes, above the body limit of " +
+                        std::to_string(kMaxBodySize) + "; use fewer packets per chunk");
+    }
     out.manifest.chunk_digests.push_back(sha256(body));
     out.chunk_bodies.push_back(std::move(body));
   }

@@ -135,6 +135,11 @@ TEST(Bulletin, PackagingRefusesBadInput) {
               HasSubstr("packet 4 has 0 bytes (1..1275)"));
   s.packets[4].assign(kMaxOpusPacket + 1, 1);
   EXPECT_FALSE(package_bulletin(1, s, 24000).ok());
+  s = make_stream(kMaxPacketsPerChunk);
+  for (auto& p : s.packets) p.assign(kMaxOpusPacket, 0x11);  // 250 x 1277 bytes > 256 KiB
+  EXPECT_THAT(package_bulletin(1, s, 24000, 20, kMaxPacketsPerChunk).error().message,
+              HasSubstr("above the body limit of 262144"));
+  EXPECT_TRUE(package_bulletin(1, s, 24000, 20, 100).ok());
   s = make_stream(10);
   s.channels = 0;
   EXPECT_THAT(package_bulletin(1, s, 24000).error().message, HasSubstr("channel count 0"));

@@ -18,7 +18,8 @@ struct PackagedBulletin {
   std::vector<Bytes> chunk_bodies;  // encode(AudioChunk) for index 0..n-1
 };
 
-// Fails if the stream is empty or exceeds kMaxChunksPerBulletin chunks.
+// Fails if the stream is empty, has a packet of 0 or more than kMaxOpusPacket bytes, needs more
+// than kMaxChunksPerBulletin chunks, or would make a chunk body larger than kMaxBodySize.
 Result<PackagedBulletin> package_bulletin(std::uint64_t bulletin_id, const OpusStream& stream,
                                           std::uint32_t bitrate, std::uint16_t frame_ms = 20,
                                           std::size_t packets_per_chunk = kPacketsPerChunk);
