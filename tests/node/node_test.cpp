@@ -230,7 +230,13 @@ TEST_F(NodeTest, ControlCancelsAndForgedControlIsIgnored) {
   EXPECT_EQ(events_for(500)[0].outcome, Outcome::cancelled);
   EXPECT_TRUE(node->snapshot().queued.empty());
 
-  controller_.send_control("n1", {protocol::ControlCommand::volume, 40});
+  // A replayed copy of a control is refused.
+  const auto volume =
+      controller_.seal(protocol::MessageType::control,
+                       protocol::encode(protocol::Control{protocol::ControlCommand::volume, 40}));
+  controller_.publish(protocol::topics::node_control("n1"), volume);
+  controller_.publish(protocol::topics::node_control("n1"), volume);
+  ASSERT_TRUE(test::wait_for([&] { return node->snapshot().controls_rejected == 2; }));
   const std::size_t statuses = controller_.statuses().size();
   controller_.send_control("n1", {protocol::ControlCommand::ping, 7});
   ASSERT_TRUE(test::wait_for([&] { return controller_.statuses().size() > statuses; }));

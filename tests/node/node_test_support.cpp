@@ -133,6 +133,10 @@ void FakeController::trust(const protocol::PublicKey& node_key) {
 
 Bytes FakeController::seal(MessageType type, const Bytes& body, const protocol::KeyPair* signer,
                            std::uint64_t sequence) {
+  if (sequence == 0) {
+    std::lock_guard lock(mu_);
+    sequence = ++sequence_;
+  }
   return protocol::seal(type, signer ? *signer : key_, clock_.now_us(), sequence, body);
 }
 
@@ -203,7 +207,6 @@ std::optional<protocol::Opened> FakeController::open_up(const Bytes& payload) {
   {
     std::lock_guard lock(mu_);
     keys = trusted_;
-    for (const auto& h : hellos_) keys.push_back(h.public_key);
   }
   policy.key_lookup = [keys](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
     for (const auto& k : keys) {
@@ -219,28 +222,6 @@ std::optional<protocol::Opened> FakeController::open_up(const Bytes& payload) {
 void FakeController::on_message(const runtime::BusMessage& m) {
   auto parsed = topics::parse(m.topic);
   if (!parsed || parsed->kind != topics::Parsed::Kind::node_up || m.payload.empty()) return;
-  if (parsed->up == topics::UpKind::hello) {
-    // A Hello carries the key that signs it: read the body first, then verify with that key.
-    if (m.payload.size() < protocol::kEnvelopeHeaderSize + protocol::kSignatureSize) return;
-    const protocol::ByteView body(
-        m.payload.data() + protocol::kEnvelopeHeaderSize,
-        m.payload.size() - protocol::kEnvelopeHeaderSize - protocol::kSignatureSize);
-    auto hello = protocol::decode_hello(body);
-    if (!hello) return;
-    protocol::VerifyPolicy policy;
-    const auto key = hello->public_key;
-    policy.key_lookup = [key](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
-      if (protocol::key_id(key) == id) return key;
-      return std::nullopt;
-    };
-    std::lock_guard lock(mu_);
-    if (!protocol::open(m.payload, policy).ok()) {
-      ++unverified_;
-      return;
-    }
-    hellos_.push_back(*hello);
-    return;
-  }
   auto opened = open_up(m.payload);
   if (!opened) {
     std::lock_guard lock(mu_);
@@ -287,6 +268,13 @@ void FakeController::on_message(const runtime::BusMessage& m) {
         publish(topics::bulletin_chunks(f->bulletin_id),
                 seal(MessageType::audio_chunk, b->chunk_bodies[i]));
       }
+      return;
+    }
+    case topics::UpKind::hello: {
+      auto h = protocol::decode_hello(body);
+      if (!h) return;
+      std::lock_guard lock(mu_);
+      hellos_.push_back(*h);
       return;
     }
     case topics::UpKind::report: {

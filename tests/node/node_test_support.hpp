@@ -65,11 +65,12 @@ class FakeController {
 
   const protocol::KeyPair& key() const { return key_; }
   bool connected() const { return bus_->connected(); }
-  // Node keys whose messages it accepts (Hello keys are trusted too).
+  // Node keys whose messages it accepts (as from provisioning: a Hello's key is not trusted).
   void trust(const protocol::PublicKey& node_key);
 
+  // Seals with `sequence`, or (0) the next of an increasing counter.
   protocol::Bytes seal(protocol::MessageType type, const protocol::Bytes& body,
-                       const protocol::KeyPair* signer = nullptr, std::uint64_t sequence = 1);
+                       const protocol::KeyPair* signer = nullptr, std::uint64_t sequence = 0);
   // Publishes a plan (retained) on its scope's topic, signed by `signer` (default: own key).
   void publish_plan(const protocol::Plan& plan, const protocol::KeyPair* signer = nullptr);
   void publish(const std::string& topic, const protocol::Bytes& payload, bool retain = false);
@@ -118,6 +119,7 @@ class FakeController {
   std::vector<protocol::Hello> hellos_;
   std::vector<protocol::Status> statuses_;
   std::size_t unverified_ = 0;
+  std::uint64_t sequence_ = 0;
 };
 
 }  // namespace loa::node::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -57,8 +58,14 @@ class Node {
   void on_message(const runtime::BusMessage& message);
   void on_connection(bool connected);
   void handle_plan(protocol::ByteView envelope);
-  void handle_control(protocol::ByteView envelope);
-  void handle_receipt(protocol::ByteView envelope);
+  // Verifies a controller message: key, type, age (0: none) and the topic's last sequence.
+  std::optional<protocol::Opened> open_from_controller(const std::string& topic,
+                                                       protocol::ByteView envelope,
+                                                       protocol::MessageType type,
+                                                       protocol::Micros max_age_us,
+                                                       std::string& why);
+  void handle_control(const std::string& topic, protocol::ByteView envelope);
+  void handle_receipt(const std::string& topic, protocol::ByteView envelope);
   BusActions refresh_locked(protocol::Micros now);
   void record_event(protocol::PlaybackEvent event);
   void publish_pending_events();
@@ -81,7 +88,8 @@ class Node {
   Prefetcher prefetcher_;
   std::uint64_t plans_rejected_ = 0;
   std::uint64_t controls_rejected_ = 0;
-  std::atomic<std::uint64_t> next_sequence_{0};  // envelope sequence of non-event messages
+  std::map<std::string, std::uint64_t> last_sequence_;  // controller messages, per topic
+  std::atomic<std::uint64_t> next_sequence_{0};         // envelope sequence of non-event messages
 
   Player player_;
   std::atomic<bool> running_{false};
