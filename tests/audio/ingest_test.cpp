@@ -89,6 +89,25 @@ TEST_F(Ingest, OggVorbis) {
   expect_sine_440(encode_audio_file(path, options_), 2.0, options_);
 }
 
+TEST_F(Ingest, OggOpusIncludingOurOwnOutput) {
+  const auto pcm = test_audio::sine(48000, 2, 2.0, 440, 0.3);
+  const std::string path = dir_ / "sine.opus";
+  const std::string err =
+      test_audio::write_sound_file(path, SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, 2, pcm);
+  if (!err.empty()) GTEST_SKIP() << "this libsndfile cannot write Ogg Opus: " << err;
+  auto r = encode_audio_file(path, options_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NEAR(r->duration_s, 2.0, 0.05);
+  EXPECT_NEAR(frequency(decoded(*r)), 440.0, 3.0);
+  // libsndfile reads the Ogg Opus files we write: a second pass keeps length and pitch.
+  auto again = encode_audio_bytes(r->ogg, options_);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_NEAR(again->duration_s, r->duration_s, 0.02);
+  const auto out = decoded(*again);
+  EXPECT_NEAR(frequency(out), 440.0, 3.0);
+  EXPECT_NEAR(test_audio::rms_dbfs(out), options_.target_rms_dbfs, 1.0);
+}
+
 TEST_F(Ingest, Mp3) {
   // libsndfile 1.1+ writes MP3 through LAME and reads it through mpg123.
   const auto pcm = test_audio::sine(44100, 2, 2.0, 440, 0.3);
