@@ -48,6 +48,25 @@ TEST(OggOpus, RoundTripStereo) {
   EXPECT_EQ(*back, s);
 }
 
+TEST(OggOpus, EndTrimmingAcrossSeveralPackets) {
+  // Trimming more than one packet: the trimmed packets all go on the last page.
+  OpusStream s = test_stream();
+  s.total_samples -= 2500;
+  const Bytes file = test_file(s);
+  auto back = read_ogg_opus(file);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, s);
+  auto pcm = decode_stream(*back);
+  ASSERT_TRUE(pcm.ok());
+  EXPECT_EQ(pcm->size(), s.total_samples);
+  // Trimming more than fits one page is refused rather than written as an invalid file.
+  OpusStream too_much = s;
+  too_much.total_samples = 10;
+  auto refused = write_ogg_opus(too_much);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("more than one page"));
+}
+
 TEST(OggOpus, LayoutFollowsRfc7845) {
   const OpusStream s = test_stream();
   const Bytes file = test_file(s);
@@ -290,6 +309,12 @@ void expect_opusdec_matches(const test_audio::TempDir& dir, const OpusStream& s)
 
 TEST_F(OpusTools, OpusdecDecodesToTheSamePcmMono) {
   expect_opusdec_matches(dir_, test_stream());
+}
+
+TEST_F(OpusTools, OpusdecDecodesToTheSamePcmWithLongEndTrim) {
+  OpusStream s = test_stream();
+  s.total_samples -= 2500;
+  expect_opusdec_matches(dir_, s);
 }
 
 TEST_F(OpusTools, OpusdecDecodesToTheSamePcmStereo) {
