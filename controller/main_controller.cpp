@@ -79,6 +79,7 @@ int run(int argc, char** argv) {
   settings.tz = config.tz;
   settings.missed_grace_us = config.missed_grace_s * 1'000'000;
   settings.offline_after_us = config.offline_after_s * 1'000'000;
+  settings.fetch_window_ms = config.fetch_window_ms;
   settings.encode.bitrate = config.bitrate;
   settings.encode.frame_ms = config.frame_ms;
 

@@ -28,6 +28,8 @@ po::options_description controller_options(ControllerConfig& c) {
       "seconds after an occurrence's expiry before a node without an event counts as missed");
   add("offline-after-s", po::value(&c.offline_after_s)->default_value(c.offline_after_s),
       "seconds without a message after which a node is listed offline");
+  add("fetch-window-ms", po::value(&c.fetch_window_ms)->default_value(c.fetch_window_ms),
+      "milliseconds over which nodes' requests for audio are collected and served together");
   add("log-level", po::value(&c.log_level)->default_value(c.log_level),
       "debug, info, warn or error");
   add("bitrate", po::value(&c.bitrate)->default_value(c.bitrate),

@@ -1,6 +1,7 @@
 #include "loa/controller/controller.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <map>
 #include <set>
@@ -74,9 +75,38 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       settings_(std::move(settings)),
       signer_(keys, clock),
       catalog_(settings_.audio_dir),
-      dispatcher_(store_, catalog_, signer_, clock_) {}
+      dispatcher_(store_, catalog_, signer_, clock_) {
+  if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });
+}
 
-Controller::~Controller() = default;
+Controller::~Controller() {
+  {
+    std::lock_guard lock(flush_mu_);
+    stopping_ = true;
+  }
+  flush_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void Controller::run_fetch_flusher() {
+  std::unique_lock lock(flush_mu_);
+  while (!stopping_) {
+    flush_cv_.wait(lock, [&] { return stopping_ || flush_requested_; });
+    // Let the window fill: every node that asks meanwhile is served by the same publication.
+    flush_cv_.wait_for(lock, std::chrono::milliseconds(settings_.fetch_window_ms),
+                       [&] { return stopping_; });
+    flush_requested_ = false;
+    lock.unlock();
+    Outbox out;
+    {
+      std::lock_guard state(mu_);
+      dispatcher_.flush_fetches(out);
+      enqueue(std::move(out));
+    }
+    drain();
+    lock.lock();
+  }
+}
 
 loa::Status Controller::attach() {
   bus_.on_message([this](const runtime::BusMessage& m) { on_message(m); });
@@ -88,6 +118,15 @@ void Controller::on_message(const runtime::BusMessage& message) {
   {
     std::lock_guard lock(mu_);
     dispatcher_.handle(message, out);
+    if (dispatcher_.fetches_pending()) {
+      if (settings_.fetch_window_ms > 0) {
+        std::lock_guard flush(flush_mu_);
+        flush_requested_ = true;
+        flush_cv_.notify_all();
+      } else {
+        dispatcher_.flush_fetches(out);
+      }
+    }
     enqueue(std::move(out));
   }
   drain();
@@ -424,9 +463,9 @@ Reply<OccurrenceRecord> Controller::schedule_locked(const ScheduleRequest& req) 
                         scope + " was not published: " + s.message());
     }
   }
-  if (loa::Status s = dispatcher_.publish_bulletin(**bulletin, out); !s) {
+  if (loa::Status s = dispatcher_.publish_manifest(**bulletin, out); !s) {
     Log(LogLevel::error, kComponent).kv("bulletin", occ.bulletin_id).kv("reason", s.message())
-        << "prefetch failed; nodes will fetch on demand";
+        << "manifest not published; nodes will ask for it";
   }
   enqueue(std::move(out));
   Log(LogLevel::info, kComponent)

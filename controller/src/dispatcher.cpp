@@ -112,21 +112,51 @@ loa::Status Dispatcher::publish_plan(const std::string& scope, Outbox& out) {
   return {};
 }
 
-loa::Status Dispatcher::publish_bulletin(const BulletinRecord& bulletin, Outbox& out) {
+loa::Status Dispatcher::publish_manifest(const BulletinRecord& bulletin, Outbox& out) {
   auto pkg = catalog_.packaged(bulletin);
   if (!pkg) return pkg.error();
-  const auto& p = **pkg;
-  out.push_back(
-      runtime::BusMessage{protocol::topics::bulletin_manifest(bulletin.id),
-                          signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
-  const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin.id);
-  for (const auto& body : p.chunk_bodies) {
-    out.push_back(
-        runtime::BusMessage{chunk_topic, signer_.seal(MessageType::audio_chunk, body), false});
-  }
-  Log(LogLevel::info, kComponent).kv("bulletin", bulletin.id).kv("chunks", p.chunk_bodies.size())
-      << "bulletin audio published";
+  out.push_back(runtime::BusMessage{
+      protocol::topics::bulletin_manifest(bulletin.id),
+      signer_.seal(MessageType::manifest, protocol::encode((*pkg)->manifest)), true});
+  Log(LogLevel::info, kComponent)
+          .kv("bulletin", bulletin.id)
+          .kv("chunks", (*pkg)->chunk_bodies.size())
+      << "manifest published";
   return {};
+}
+
+void Dispatcher::flush_fetches(Outbox& out) {
+  for (const auto& [bulletin_id, pending] : pending_fetches_) {
+    auto bulletin = store_.find_bulletin(bulletin_id);
+    if (!bulletin || !*bulletin) continue;
+    auto pkg = catalog_.packaged(**bulletin);
+    if (!pkg) {
+      Log(LogLevel::error, kComponent).kv("bulletin", bulletin_id).kv("reason", pkg.error().message)
+          << "cannot serve fetch";
+      continue;
+    }
+    const auto& p = **pkg;
+    if (pending.manifest) {
+      out.push_back(runtime::BusMessage{
+          protocol::topics::bulletin_manifest(bulletin_id),
+          signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
+    }
+    const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin_id);
+    std::size_t sent = 0;
+    for (const std::uint32_t index : pending.indices) {
+      if (index >= p.chunk_bodies.size()) continue;
+      out.push_back(runtime::BusMessage{
+          chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
+      ++sent;
+    }
+    Log(LogLevel::info, kComponent)
+            .kv("bulletin", bulletin_id)
+            .kv("requests", pending.requests)
+            .kv("manifest", pending.manifest)
+            .kv("chunks", sent)
+        << "fetches served";
+  }
+  pending_fetches_.clear();
 }
 
 void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
@@ -157,7 +187,7 @@ void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
       on_event(parsed->node, payload, out);
       break;
     case protocol::topics::UpKind::fetch:
-      on_fetch(parsed->node, message.topic, payload, out);
+      on_fetch(parsed->node, message.topic, payload);
       break;
     case protocol::topics::UpKind::report:
       on_report(parsed->node, message.topic, payload);
@@ -321,8 +351,7 @@ void Dispatcher::on_event(const std::string& node, ByteView payload, Outbox& out
   queue_receipt(node, through, out);
 }
 
-void Dispatcher::on_fetch(const std::string& node, const std::string& topic, ByteView payload,
-                          Outbox& out) {
+void Dispatcher::on_fetch(const std::string& node, const std::string& topic, ByteView payload) {
   auto opened = open_from(node, topic, payload, MessageType::fetch);
   if (!opened) return;
   auto fetch = protocol::decode_fetch(opened->body);
@@ -338,31 +367,25 @@ void Dispatcher::on_fetch(const std::string& node, const std::string& topic, Byt
   }
   auto pkg = catalog_.packaged(**bulletin);
   if (!pkg) return drop(node, "fetch", pkg.error().message);
-  const auto& p = **pkg;
-  if (fetch->want_manifest || fetch->indices.empty()) {
-    out.push_back(runtime::BusMessage{
-        protocol::topics::bulletin_manifest(fetch->bulletin_id),
-        signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
-  }
-  const std::string chunk_topic = protocol::topics::bulletin_chunks(fetch->bulletin_id);
-  std::size_t sent = 0;
+  const std::size_t chunks = (*pkg)->chunk_bodies.size();
+  PendingFetch& pending = pending_fetches_[fetch->bulletin_id];
+  pending.manifest = pending.manifest || fetch->want_manifest || fetch->indices.empty();
+  ++pending.requests;
   std::size_t out_of_range = 0;
   for (const std::uint32_t index : fetch->indices) {
-    if (index >= p.chunk_bodies.size()) {
+    if (index < chunks) {
+      pending.indices.insert(index);
+    } else {
       ++out_of_range;
-      continue;
     }
-    out.push_back(runtime::BusMessage{
-        chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
-    ++sent;
   }
-  Log(out_of_range ? LogLevel::warn : LogLevel::info, kComponent)
+  Log(out_of_range ? LogLevel::warn : LogLevel::debug, kComponent)
           .kv("node", node)
           .kv("bulletin", fetch->bulletin_id)
           .kv("manifest", fetch->want_manifest || fetch->indices.empty())
-          .kv("chunks", sent)
+          .kv("chunks", fetch->indices.size() - out_of_range)
           .kv("out_of_range", out_of_range)
-      << "fetch served";
+      << "fetch queued";
 }
 
 void Dispatcher::on_report(const std::string& node, const std::string& topic, ByteView payload) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <filesystem>
 #include <set>
 
@@ -42,6 +45,7 @@ class ControllerTest : public ::testing::Test {
     ControllerSettings settings;
     settings.audio_dir = dir_.string();
     settings.missed_grace_us = 60 * kSecond;
+    settings.fetch_window_ms = fetch_window_ms();  // 0: fetches served as they arrive
     keys_ = protocol::KeyPair::generate();
     controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
     ASSERT_TRUE(controller_->attach().ok());
@@ -57,6 +61,7 @@ class ControllerTest : public ::testing::Test {
   }
 
   void idle() { ASSERT_TRUE(hub_.wait_idle()); }
+  virtual int fetch_window_ms() const { return 0; }
 
   void add_node(const std::string& id, const std::string& area, std::int64_t residents) {
     NodeInput in;
@@ -213,16 +218,22 @@ TEST_F(ControllerTest, PlanFanOutIsOneMessagePerTargetScope) {
   EXPECT_EQ(plan->occurrences[0].expiry_us, occ.expiry_us);
   EXPECT_GT(occ.expiry_us, occ.start_us + 2 * kSecond);
 
-  // Prefetch: the manifest (retained) and every chunk, each matching its digest.
+  // Prefetch: the manifest (retained) goes out with the plans; chunks only when asked for.
   const auto manifests = probe_.on(protocol::topics::bulletin_manifest(bulletin));
   ASSERT_EQ(manifests.size(), 1u);
   auto mbody = open_body(manifests[0].payload, keys_.public_key, protocol::MessageType::manifest);
   ASSERT_TRUE(mbody.has_value());
   auto manifest = protocol::decode_manifest(*mbody);
   ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ(manifest->chunk_digests.size(), 3u);  // 2.5 s in 1 s chunks
+  EXPECT_TRUE(probe_.on(protocol::topics::bulletin_chunks(bulletin)).empty());
+  TestNode fetcher(hub_, clock_, "n1");
+  fetcher.hello({});
+  idle();
+  fetcher.fetch(bulletin, false, {0, 1, 2});
+  idle();
   const auto chunks = probe_.on(protocol::topics::bulletin_chunks(bulletin));
   ASSERT_EQ(chunks.size(), manifest->chunk_digests.size());
-  EXPECT_EQ(chunks.size(), 3u);  // 2.5 s in 1 s chunks
   protocol::BulletinAssembler assembler(*manifest);
   for (const auto& c : chunks) {
     auto body = open_body(c.payload, keys_.public_key, protocol::MessageType::audio_chunk);
@@ -600,3 +611,35 @@ TEST_F(ControllerTest, NodeRegistrationIsValidated) {
 }
 
 }  // namespace
+
+// With a fetch window, many nodes asking at once cost one publication of each chunk.
+class CoalescingControllerTest : public ControllerTest {
+ protected:
+  int fetch_window_ms() const override { return 1000; }
+};
+
+TEST_F(CoalescingControllerTest, FetchesFromManyNodesAreServedOnce) {
+  std::vector<std::unique_ptr<TestNode>> nodes;
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "n" + std::to_string(i);
+    add_node(id, "79/26734/01", 100);
+    nodes.push_back(std::make_unique<TestNode>(hub_, clock_, id));
+    nodes.back()->hello({});
+  }
+  idle();
+  const auto bulletin = make_bulletin(3.5);
+  probe_.clear();
+  for (auto& n : nodes) n->fetch(bulletin, true, {0, 1, 2, 3});
+  nodes[0]->fetch(bulletin, false, {3});
+  idle();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (probe_.on(protocol::topics::bulletin_chunks(bulletin)).size() < 4 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    idle();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  idle();
+  EXPECT_EQ(probe_.on(protocol::topics::bulletin_chunks(bulletin)).size(), 4u);
+  EXPECT_EQ(probe_.on(protocol::topics::bulletin_manifest(bulletin)).size(), 1u);
+}

@@ -10,22 +10,23 @@
 namespace loa::controller {
 
 struct EncodeOptions {
-  std::uint32_t bitrate = 24000;  // bit/s
-  std::uint16_t frame_ms = 20;    // 10, 20, 40 or 60
-  double max_seconds = 3600.0;    // longer input is refused
-  double target_rms_dbfs = -20.0; // level normalization target, peak limited to -1 dBFS
+  std::uint32_t bitrate = 24000;   // bit/s
+  std::uint16_t frame_ms = 20;     // 10, 20, 40 or 60
+  double max_seconds = 3600.0;     // longer input is refused
+  double target_rms_dbfs = -20.0;  // level normalization target, peak limited to -1 dBFS
 };
 
 struct EncodedAudio {
   protocol::OpusStream stream;
-  protocol::Bytes ogg;     // the same stream as a standard Ogg Opus file
-  double duration_s = 0;   // stream.total_samples / 48000
+  protocol::Bytes ogg;    // the same stream as a standard Ogg Opus file
+  double duration_s = 0;  // stream.total_samples / 48000
 };
 
 // Each refuses empty, silent (below -60 dBFS RMS), corrupt, over-long or unreadable input with a
 // message that says which.
 Result<EncodedAudio> encode_audio_file(const std::string& path, const EncodeOptions& options);
-Result<EncodedAudio> encode_audio_bytes(protocol::ByteView file_bytes, const EncodeOptions& options);
+Result<EncodedAudio> encode_audio_bytes(protocol::ByteView file_bytes,
+                                        const EncodeOptions& options);
 // Mono float PCM at any rate in [-1, 1].
 Result<EncodedAudio> encode_pcm(const std::vector<float>& mono, std::uint32_t rate,
                                 const EncodeOptions& options);

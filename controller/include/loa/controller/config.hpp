@@ -22,6 +22,7 @@ struct ControllerConfig {
   std::string tz = "Asia/Ho_Chi_Minh";
   std::int64_t missed_grace_s = 300;
   std::int64_t offline_after_s = 180;
+  int fetch_window_ms = 200;
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;
   std::uint16_t frame_ms = 20;

@@ -3,12 +3,14 @@
 // and a ManualClock.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loa/controller/api_error.hpp"
@@ -28,6 +30,9 @@ struct ControllerSettings {
   std::string tz = "Asia/Ho_Chi_Minh";  // default zone of schedules and filters
   Micros missed_grace_us = 300'000'000;
   Micros offline_after_us = 180'000'000;
+  // Fetches from all nodes are collected for this long, then served together (each chunk
+  // published once). 0: served as each arrives (tests).
+  int fetch_window_ms = 200;
   EncodeOptions encode;
 };
 
@@ -137,11 +142,19 @@ class Controller {
   Catalog catalog_;
   Dispatcher dispatcher_;
 
+  // Serves collected fetches once per fetch window (only when fetch_window_ms > 0).
+  void run_fetch_flusher();
+
   std::mutex mu_;  // guards store_ and dispatcher_
 
   std::mutex queue_mu_;  // guards queue_ and draining_
   std::deque<runtime::BusMessage> queue_;
   bool draining_ = false;
+  std::mutex flush_mu_;  // guards flush_requested_ and stopping_
+  std::condition_variable flush_cv_;
+  bool flush_requested_ = false;
+  bool stopping_ = false;
+  std::thread flusher_;
 };
 
 }  // namespace loa::controller

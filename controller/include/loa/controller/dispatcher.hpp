@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,14 @@ class Dispatcher {
   // yet expired), gives it a new version, stores it and queues it sealed and retained on the
   // scope's plan topic.
   loa::Status publish_plan(const std::string& scope, Outbox& out);
-  // Queues the bulletin's manifest (retained) and every chunk (prefetch).
-  loa::Status publish_bulletin(const BulletinRecord& bulletin, Outbox& out);
+  // Queues the bulletin's manifest (retained). Chunks go out on demand: a node that accepts the
+  // manifest fetches what it misses (see flush_fetches).
+  loa::Status publish_manifest(const BulletinRecord& bulletin, Outbox& out);
+  // Serves every fetch collected since the last call: per bulletin, the manifest once if anyone
+  // asked for it and each requested chunk once, however many nodes asked. A node subscribes to
+  // the bulletin's topics before it fetches, so whatever is published after its request reaches it.
+  void flush_fetches(Outbox& out);
+  bool fetches_pending() const { return !pending_fetches_.empty(); }
   // Handles a message on loa/v1/node/+/up/#. Malformed, forged or unexpected messages are
   // logged with the reason and dropped; never throws.
   void handle(const runtime::BusMessage& message, Outbox& out);
@@ -42,8 +49,7 @@ class Dispatcher {
   void on_hello(const std::string& node, const std::string& topic, protocol::ByteView payload,
                 Outbox& out);
   void on_event(const std::string& node, protocol::ByteView payload, Outbox& out);
-  void on_fetch(const std::string& node, const std::string& topic, protocol::ByteView payload,
-                Outbox& out);
+  void on_fetch(const std::string& node, const std::string& topic, protocol::ByteView payload);
   void on_report(const std::string& node, const std::string& topic, protocol::ByteView payload);
   void on_status(const std::string& node, const std::string& topic, protocol::ByteView payload);
   // Looks the node up and verifies the envelope with its registered key and, unless `topic` is
@@ -64,6 +70,12 @@ class Dispatcher {
   Signer& signer_;
   runtime::Clock& clock_;
   std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;
+  struct PendingFetch {
+    bool manifest = false;
+    std::set<std::uint32_t> indices;
+    std::size_t requests = 0;
+  };
+  std::map<std::uint64_t, PendingFetch> pending_fetches_;  // by bulletin id
 };
 
 }  // namespace loa::controller
