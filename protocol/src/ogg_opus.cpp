@@ -291,6 +291,11 @@ Result<Bytes> write_ogg_opus(const OpusStream& stream, std::uint32_t serial) {
                       " samples spans packets " + std::to_string(tail_start) + ".." +
                       std::to_string(stream.packets.size() - 1) + ", more than one page");
   }
+  if (out.size() > kMaxOggFileSize) {
+    return make_error("ogg write: file of " + std::to_string(out.size()) +
+                      " bytes exceeds the cap of " + std::to_string(kMaxOggFileSize) +
+                      " that readers enforce");
+  }
   return out;
 }
 

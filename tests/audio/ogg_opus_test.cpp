@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <opus.h>
 #include <sndfile.h>
 
 #include <algorithm>
@@ -156,6 +157,15 @@ TEST(OggOpus, WriterRefusesBadStreams) {
   OpusStream channels = s;
   channels.channels = 3;
   EXPECT_THAT(write_ogg_opus(channels).error().message, HasSubstr("3 channels"));
+  // A file the reader would refuse is not written: 1275-byte packets (padded) beyond 64 MiB.
+  Bytes big = s.packets[0];
+  const auto len = static_cast<opus_int32>(big.size());
+  big.resize(kMaxOpusPacket);
+  ASSERT_EQ(opus_packet_pad(big.data(), len, static_cast<opus_int32>(big.size())), OPUS_OK);
+  OpusStream huge = s;
+  huge.packets.assign(kMaxOggFileSize / kMaxOpusPacket + 100, big);
+  huge.total_samples = huge.packets.size() * 960 - huge.pre_skip;
+  EXPECT_THAT(write_ogg_opus(huge).error().message, HasSubstr("exceeds the cap"));
 }
 
 TEST(OggOpus, ReaderRejectsTruncatedFiles) {

@@ -25,7 +25,8 @@ struct OpusStream {
 
 // Writes a standard Ogg Opus file: OpusHead, OpusTags (vendor "loa"), then audio pages with
 // granule positions; the last page's granule = pre_skip + total_samples (end trimming).
-// Fails on an empty stream, a malformed packet, or total_samples beyond the packets' length.
+// Fails on an empty stream, a malformed packet, total_samples beyond the packets' length, end
+// trimming that would span more than the last page, or a file beyond kMaxOggFileSize.
 Result<Bytes> write_ogg_opus(const OpusStream& stream, std::uint32_t serial = 0x6c6f6121);
 
 // Reads an Ogg Opus file written by any conforming muxer (single logical stream). The error
