@@ -114,7 +114,13 @@ BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView
   p.early.clear();
   p.early_bytes = 0;
   for (const auto& body : early) add_chunk(bulletin_id, p, body, now);
-  if (p.assembler->complete()) finish(bulletin_id, out);
+  if (p.assembler->complete()) {
+    finish(bulletin_id, out);
+  } else {
+    // The controller publishes chunks when asked (coalescing all nodes' requests), and this
+    // node is already subscribed to the bulletin's topics: ask now rather than wait.
+    send_fetch(bulletin_id, p, now, out);
+  }
   return out;
 }
 
@@ -183,31 +189,35 @@ BusActions Prefetcher::tick(protocol::Micros now) {
   BusActions out;
   for (auto& [id, p] : pending_) {
     if (now - p.last_progress_us < config_.fetch_timeout_us || now < p.next_fetch_us) continue;
-    protocol::Fetch f;
-    f.node_id = config_.node_id;
-    f.bulletin_id = id;
-    if (p.assembler) {
-      f.indices = p.assembler->missing();
-      if (f.indices.size() > protocol::kMaxFetchIndices)
-        f.indices.resize(protocol::kMaxFetchIndices);
-    } else {
-      f.want_manifest = true;
-    }
-    out.publish.push_back(Outgoing{topics::node_up(config_.node_id, topics::UpKind::fetch),
-                                   sealer_(protocol::MessageType::fetch, protocol::encode(f))});
-    ++stats_.fetches_sent;
-    // Doubling interval while nothing arrives: a node that is cut off does not flood the link.
-    const int shift = std::min(p.attempts, 16);
-    p.next_fetch_us = now + std::min(config_.fetch_timeout_us << shift, config_.max_backoff_us);
-    ++p.attempts;
-    Log(LogLevel::info, "node")
-            .kv("bulletin", id)
-            .kv("manifest", f.want_manifest)
-            .kv("chunks", f.indices.size())
-            .kv("attempt", p.attempts)
-        << "fetch sent";
+    send_fetch(id, p, now, out);
   }
   return out;
+}
+
+void Prefetcher::send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now,
+                            BusActions& out) {
+  protocol::Fetch f;
+  f.node_id = config_.node_id;
+  f.bulletin_id = bulletin_id;
+  if (p.assembler) {
+    f.indices = p.assembler->missing();
+    if (f.indices.size() > protocol::kMaxFetchIndices) f.indices.resize(protocol::kMaxFetchIndices);
+  } else {
+    f.want_manifest = true;
+  }
+  out.publish.push_back(Outgoing{topics::node_up(config_.node_id, topics::UpKind::fetch),
+                                 sealer_(protocol::MessageType::fetch, protocol::encode(f))});
+  ++stats_.fetches_sent;
+  // Doubling interval while nothing arrives: a node that is cut off does not flood the link.
+  const int shift = std::min(p.attempts, 16);
+  p.next_fetch_us = now + std::min(config_.fetch_timeout_us << shift, config_.max_backoff_us);
+  ++p.attempts;
+  Log(LogLevel::info, "node")
+          .kv("bulletin", bulletin_id)
+          .kv("manifest", f.want_manifest)
+          .kv("chunks", f.indices.size())
+          .kv("attempt", p.attempts)
+      << "fetch sent";
 }
 
 void Prefetcher::report(std::uint64_t bulletin_id, protocol::CacheState state,

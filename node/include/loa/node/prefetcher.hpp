@@ -73,6 +73,9 @@ class Prefetcher {
   void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
                  protocol::Micros now);
   void finish(std::uint64_t bulletin_id, BusActions& out);
+  // Publishes a Fetch for what is missing (the manifest, or the missing chunks) and sets the
+  // next retry with backoff.
+  void send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now, BusActions& out);
   void report(std::uint64_t bulletin_id, protocol::CacheState state, const std::string& detail,
               BusActions& out);
 
