@@ -1,0 +1,53 @@
+// A Bus that forwards to another and counts what goes through it, by kind of topic: the fleet
+// benchmark's measure of bytes published and delivered.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "loa/runtime/bus.hpp"
+
+namespace loa::bench {
+
+// What a topic carries, as far as traffic figures care.
+enum class TrafficKind { plan, manifest, chunk, receipt, control, up_fetch, up_other, other };
+inline constexpr std::size_t kTrafficKinds = 8;
+const char* to_string(TrafficKind kind);
+TrafficKind classify_topic(std::string_view topic);
+
+// Message and payload-byte counts per kind. Shared by many buses; every member is atomic.
+struct TrafficCounters {
+  std::array<std::atomic<std::uint64_t>, kTrafficKinds> messages{};
+  std::array<std::atomic<std::uint64_t>, kTrafficKinds> bytes{};
+  void add(std::string_view topic, std::size_t payload_bytes);
+  std::uint64_t total_bytes() const;
+  std::uint64_t total_messages() const;
+};
+
+// Forwards every call to `inner`. Publishes (accepted by `inner`) are counted in `published`,
+// delivered messages in `delivered` before the handler runs. The counters must outlive the bus.
+class CountingBus final : public runtime::Bus {
+ public:
+  CountingBus(std::unique_ptr<runtime::Bus> inner, TrafficCounters& published,
+              TrafficCounters& delivered)
+      : inner_(std::move(inner)), published_(published), delivered_(delivered) {}
+
+  void on_message(MessageHandler handler) override;
+  void on_connection(ConnectHandler handler) override { inner_->on_connection(std::move(handler)); }
+  Status start() override { return inner_->start(); }
+  void stop(int drain_ms = 1000) override { inner_->stop(drain_ms); }
+  Status subscribe(const std::string& filter) override { return inner_->subscribe(filter); }
+  Status unsubscribe(const std::string& filter) override { return inner_->unsubscribe(filter); }
+  Status publish(const std::string& topic, runtime::ByteView payload, bool retain) override;
+  bool connected() const override { return inner_->connected(); }
+
+ private:
+  std::unique_ptr<runtime::Bus> inner_;
+  TrafficCounters& published_;
+  TrafficCounters& delivered_;
+};
+
+}  // namespace loa::bench
