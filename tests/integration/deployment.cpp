@@ -20,7 +20,8 @@ protocol::Micros now_us() {
 Deployment::Deployment() : dir_("loa-e2e"), broker_(std::make_unique<MosquittoBroker>()) {
   api_port_ = free_loopback_port();
   fs::create_directories(dir_ / "audio");
-  auto key = run_command({LOA_CONTROLLER_BIN, "--key", dir_ / "controller.key", "--print-public-key"});
+  auto key =
+      run_command({LOA_CONTROLLER_BIN, "--key", dir_ / "controller.key", "--print-public-key"});
   if (key.exit_code != 0) throw std::runtime_error("--print-public-key failed: " + key.err);
   std::ofstream(controller_public_key_file()) << key.out;
 }
@@ -79,7 +80,9 @@ void Deployment::stop_node(const std::string& id, int signal) {
   nodes_.erase(it);
 }
 
-std::string Deployment::node_wav_dir(const std::string& id) const { return dir_ / ("wav-" + id); }
+std::string Deployment::node_wav_dir(const std::string& id) const {
+  return dir_ / ("wav-" + id);
+}
 std::string Deployment::node_cache_dir(const std::string& id) const {
   return dir_ / ("cache-" + id);
 }

@@ -68,10 +68,9 @@ class EndToEnd : public ::testing::Test {
                                                      std::vector<std::string> targets) {
     protocol::Micros at = 0;
     const std::string wall = utc_wall_time(
-        test::now_us() + std::chrono::duration_cast<std::chrono::microseconds>(ahead).count(),
-        &at);
-    std::vector<std::string> args = {"schedule", "--bulletin", std::to_string(bulletin), "--at",
-                                     wall, "--tz", "UTC"};
+        test::now_us() + std::chrono::duration_cast<std::chrono::microseconds>(ahead).count(), &at);
+    std::vector<std::string> args = {
+        "schedule", "--bulletin", std::to_string(bulletin), "--at", wall, "--tz", "UTC"};
     for (auto& t : targets) {
       args.push_back("--target");
       args.push_back(t);
@@ -153,8 +152,8 @@ TEST_F(EndToEnd, BadInputIsRefusedWithAClearMessage) {
                              "2030-01-01T06:30", "--target", "node:nobody"});
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("nobody"), std::string::npos) << unknown.err;
-  auto no_bulletin = d_->loactl({"schedule", "--bulletin", "999999", "--at", "2030-01-01T06:30",
-                                 "--target", "node:n1"});
+  auto no_bulletin = d_->loactl(
+      {"schedule", "--bulletin", "999999", "--at", "2030-01-01T06:30", "--target", "node:n1"});
   EXPECT_NE(no_bulletin.exit_code, 0);
   EXPECT_NE(no_bulletin.err.find("999999"), std::string::npos) << no_bulletin.err;
 }
