@@ -4,7 +4,9 @@
 //
 // Everything runs under one temporary directory that is removed at the end (set LOA_KEEP_TMP to
 // keep it). Every wait is bounded; a phase that times out prints what it saw and exits 1.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -252,6 +254,78 @@ void print_cpu(const std::vector<std::pair<std::string, CpuPoint>>& points) {
   row("(wall time)", [](const CpuPoint& p) { return p.wall; });
 }
 
+// Milliseconds of each of `count` 4 KiB write + fdatasync on a file at `path` (removed after),
+// sorted: what one SQLite commit with synchronous=FULL costs at least on this disk.
+std::vector<double> fsync_probe(const std::string& path, int count) {
+  std::vector<double> ms;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return ms;
+  std::vector<char> block(4096, 'x');
+  for (int i = 0; i < count; ++i) {
+    const auto t0 = SteadyClock::now();
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) break;
+    if (::fdatasync(fd) != 0) break;
+    ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+// Seconds from `t0` to a steady_ns() instant (NAN for 0: never).
+double rel_s(std::int64_t ns, SteadyClock::time_point t0) {
+  if (ns == 0) return NAN;
+  return static_cast<double>(
+             ns -
+             std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count()) /
+         1e9;
+}
+
+// Where the prefetch time goes: first and last message of each kind, relative to schedule()
+// returning; chunk publications grouped into bursts (gaps over 50 ms).
+void print_timeline(const Fleet& fleet, SteadyClock::time_point t0, double all_cached_s,
+                    int fetch_window_ms) {
+  std::cout << "\nPrefetch timeline, seconds after schedule() returned (first .. last message)\n";
+  auto row = [&](const std::string& what, const TrafficCounters& c, TrafficKind k) {
+    const auto i = static_cast<std::size_t>(k);
+    std::cout << "  " << what << ": " << fixed(rel_s(c.first_ns[i].load(), t0), 3) << " .. "
+              << fixed(rel_s(c.last_ns[i].load(), t0), 3) << " (" << c.messages[i].load()
+              << " messages)\n";
+  };
+  row("plans published by the controller", fleet.controller_out, TrafficKind::plan);
+  row("plans delivered to nodes", fleet.nodes_in, TrafficKind::plan);
+  row("manifests delivered to nodes", fleet.nodes_in, TrafficKind::manifest);
+  row("fetches sent by nodes", fleet.nodes_out, TrafficKind::up_fetch);
+  row("fetches received by the controller", fleet.controller_in, TrafficKind::up_fetch);
+  row("chunks published by the controller", fleet.controller_out, TrafficKind::chunk);
+  row("chunks delivered to nodes", fleet.nodes_in, TrafficKind::chunk);
+  row("cache reports sent by nodes", fleet.nodes_out, TrafficKind::up_report);
+  row("cache reports received by the controller", fleet.controller_in, TrafficKind::up_report);
+  std::cout << "  controller coverage counted all cached: " << fixed(all_cached_s, 3) << "\n";
+
+  const auto fetches = fleet.controller_in.times(TrafficKind::up_fetch);
+  if (!fetches.empty()) {
+    // The controller serves what arrived within its fetch window of the first request together.
+    const std::int64_t window_end = fetches.front() + std::int64_t{fetch_window_ms} * 1'000'000;
+    const auto in_first = std::count_if(fetches.begin(), fetches.end(),
+                                        [&](std::int64_t t) { return t <= window_end; });
+    std::cout << "  fetches received within the fetch window (" << fetch_window_ms
+              << " ms) of the first: " << in_first << " of " << fetches.size() << "\n";
+  }
+  const auto chunks = fleet.controller_out.times(TrafficKind::chunk);
+  std::size_t begin = 0;
+  int burst = 0;
+  for (std::size_t i = 1; i <= chunks.size(); ++i) {
+    if (i == chunks.size() || chunks[i] - chunks[i - 1] > 50'000'000) {
+      std::cout << "  chunk burst " << ++burst << ": " << (i - begin) << " chunks published "
+                << fixed(rel_s(chunks[begin], t0), 3) << " .. "
+                << fixed(rel_s(chunks[i - 1], t0), 3) << " s\n";
+      begin = i;
+    }
+  }
+}
+
 int run(const BenchOptions& opt) {
   runtime::LogLevel level{};
   if (!runtime::parse_log_level(opt.log_level, level)) {
@@ -270,6 +344,10 @@ int run(const BenchOptions& opt) {
   const auto t_begin = SteadyClock::now();
   test::TempDir dir("loa-bench-fleet");
   std::cout << "temp dir: " << dir.path() << "\n";
+  const auto fsync_ms = fsync_probe(dir / "fsync-probe", 50);
+  std::cout << "fsync probe on the temp dir's disk (50 x write 4 KiB + fdatasync): median "
+            << fixed(percentile(fsync_ms, 50), 2) << " ms, max "
+            << fixed(fsync_ms.empty() ? NAN : fsync_ms.back(), 2) << " ms\n";
   ThreadCpu cpu;
   cpu.label_self("main");
 
@@ -302,6 +380,8 @@ int run(const BenchOptions& opt) {
   runtime::BusConfig ctl_bus_config;
   ctl_bus_config.url = broker.url();
   ctl_bus_config.client_id = "loa-controller";
+  fleet.controller_out.keep_times(TrafficKind::chunk);
+  fleet.controller_in.keep_times(TrafficKind::up_fetch);
   fleet.controller_bus = std::make_unique<CountingBus>(runtime::make_mosquitto_bus(ctl_bus_config),
                                                        fleet.controller_out, fleet.controller_in);
   controller::ControllerSettings settings;
@@ -492,12 +572,12 @@ int run(const BenchOptions& opt) {
 
   // Phase 1: schedule returned -> all cached (controller's coverage; node caches alongside).
   std::vector<double> cached_at(n + 1, NAN);  // seconds when the controller's count reached k
-  double node_side_all_s = NAN;
+  double node_side_first_s = NAN, node_side_all_s = NAN;
   std::uint64_t cached = 0;
   {
     const Micros deadline = occ->start_us + 30'000'000;
     std::size_t polls = 0;
-    double poll_ms_total = 0, poll_ms_max = 0;
+    double poll_ms_total = 0, poll_ms_max = 0, poll_max_at_s = 0;
     while (true) {
       const auto tp = SteadyClock::now();
       auto cov = ctl.coverage(0, occ->id, false);
@@ -505,7 +585,10 @@ int run(const BenchOptions& opt) {
           std::chrono::duration<double, std::milli>(SteadyClock::now() - tp).count();
       ++polls;
       poll_ms_total += poll_ms;
-      poll_ms_max = std::max(poll_ms_max, poll_ms);
+      if (poll_ms > poll_ms_max) {
+        poll_ms_max = poll_ms;
+        poll_max_at_s = std::chrono::duration<double>(tp - t_sched).count();
+      }
       const double t = seconds_since(t_sched);
       if (cov) {
         cached = cov->total.cached;
@@ -514,10 +597,11 @@ int run(const BenchOptions& opt) {
         }
       }
       if (std::isnan(node_side_all_s)) {
-        const bool all = std::all_of(fleet.nodes.begin(), fleet.nodes.end(), [&](const auto& fn) {
-          return fn->node->cache().has(bulletin->id);
-        });
-        if (all) node_side_all_s = t;
+        const auto holding =
+            std::count_if(fleet.nodes.begin(), fleet.nodes.end(),
+                          [&](const auto& fn) { return fn->node->cache().has(bulletin->id); });
+        if (holding > 0 && std::isnan(node_side_first_s)) node_side_first_s = t;
+        if (static_cast<std::size_t>(holding) == n) node_side_all_s = t;
       }
       if (cached >= n) break;
       if (wall_now_us() > deadline) {
@@ -541,9 +625,12 @@ int run(const BenchOptions& opt) {
               << " / " << fixed(cached_at[(n + 1) / 2], 2) << " / "
               << fixed(cached_at[std::max<std::size_t>(1, (n * 9 + 9) / 10)], 2) << " / "
               << fixed(cached_at[n], 2) << " s\n";
-    std::cout << "  all node caches held the file (node side): " << fixed(node_side_all_s, 2)
-              << " s; " << polls << " coverage polls, each " << fixed(poll_ms_total / polls, 1)
-              << " ms on average (max " << fixed(poll_ms_max, 1) << " ms), 50 ms period\n";
+    std::cout << "  node caches holding the file (node side, same polls): first "
+              << fixed(node_side_first_s, 2) << " s, all " << fixed(node_side_all_s, 2) << " s\n";
+    std::cout << "  " << polls << " coverage polls, 50 ms period, each "
+              << fixed(poll_ms_total / static_cast<double>(polls), 1) << " ms on average, max "
+              << fixed(poll_ms_max, 1) << " ms (the poll that began at " << fixed(poll_max_at_s, 2)
+              << " s)\n";
     std::cout << "  effective delivery: "
               << fixed(static_cast<double>(ogg_bytes) * n / cached_at[n] / 1e6, 2)
               << " MB/s of bulletin to the fleet (" << n << " x " << ogg_bytes << " B)\n";
@@ -640,6 +727,7 @@ int run(const BenchOptions& opt) {
               << t.residents_targeted << "\n";
   }
 
+  print_timeline(fleet, t_sched, cached_at[n], settings.fetch_window_ms);
   print_traffic("Traffic, schedule -> all cached", traffic_cached - traffic_before);
   print_traffic(
       "Traffic, whole run (setup, prefetch, playback, events)",
@@ -678,6 +766,7 @@ int run(const BenchOptions& opt) {
 }  // namespace loa::bench
 
 int main(int argc, char** argv) {
+  std::cout << std::unitbuf;  // progress shows as it happens, also through ctest -V
   try {
     loa::bench::BenchOptions opt;
     namespace po = loa::runtime::po;

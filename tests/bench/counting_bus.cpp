@@ -1,5 +1,7 @@
 #include "counting_bus.hpp"
 
+#include <chrono>
+
 #include "loa/protocol/topics.hpp"
 
 namespace loa::bench {
@@ -18,8 +20,12 @@ const char* to_string(TrafficKind kind) {
       return "control";
     case TrafficKind::up_fetch:
       return "fetch (up)";
+    case TrafficKind::up_report:
+      return "cache report (up)";
+    case TrafficKind::up_event:
+      return "playback event (up)";
     case TrafficKind::up_other:
-      return "hello/event/status/report (up)";
+      return "hello/status (up)";
     case TrafficKind::other:
       return "other";
   }
@@ -45,17 +51,49 @@ TrafficKind classify_topic(std::string_view topic) {
     case K::node_control:
       return TrafficKind::control;
     case K::node_up:
-      return parsed->up == topics::UpKind::fetch ? TrafficKind::up_fetch : TrafficKind::up_other;
+      switch (parsed->up) {
+        case topics::UpKind::fetch:
+          return TrafficKind::up_fetch;
+        case topics::UpKind::report:
+          return TrafficKind::up_report;
+        case topics::UpKind::event:
+          return TrafficKind::up_event;
+        case topics::UpKind::hello:
+        case topics::UpKind::status:
+          return TrafficKind::up_other;
+      }
+      return TrafficKind::up_other;
     case K::live:
       return TrafficKind::other;
   }
   return TrafficKind::other;
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 void TrafficCounters::add(std::string_view topic, std::size_t payload_bytes) {
   const auto k = static_cast<std::size_t>(classify_topic(topic));
+  const std::int64_t now = steady_ns();
   messages[k].fetch_add(1, std::memory_order_relaxed);
   bytes[k].fetch_add(payload_bytes, std::memory_order_relaxed);
+  std::int64_t expected = 0;
+  first_ns[k].compare_exchange_strong(expected, now);
+  std::int64_t last = last_ns[k].load();
+  while (last < now && !last_ns[k].compare_exchange_weak(last, now)) {
+  }
+  if (timed_[k]) {
+    std::lock_guard lock(mu_);
+    times_[k].push_back(now);
+  }
+}
+
+std::vector<std::int64_t> TrafficCounters::times(TrafficKind kind) const {
+  std::lock_guard lock(mu_);
+  return times_[static_cast<std::size_t>(kind)];
 }
 
 std::uint64_t TrafficCounters::total_bytes() const {
