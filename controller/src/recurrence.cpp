@@ -416,10 +416,31 @@ Result<std::vector<Micros>> expand(const Rule& rule, std::string_view dtstart_lo
     return make_error("unknown time zone '" + std::string(tz) +
                       "' (expected an IANA name such as Asia/Ho_Chi_Minh)");
   }
+  // A Rule may be built in code rather than parsed: check what the walk relies on.
   if (rule.interval < 1 || rule.interval > kMaxInterval) {
     return rrule_error("INTERVAL " + std::to_string(rule.interval) + " is not in 1.." +
                        std::to_string(kMaxInterval));
   }
+  for (int h : rule.by_hour) {
+    if (h < 0 || h > 23) return rrule_error("BYHOUR " + std::to_string(h) + " is not in 0..23");
+  }
+  for (int m : rule.by_minute) {
+    if (m < 0 || m > 59) return rrule_error("BYMINUTE " + std::to_string(m) + " is not in 0..59");
+  }
+  for (int d : rule.by_month_day) {
+    if (d == 0 || d > 31 || d < -31) {
+      return rrule_error("BYMONTHDAY " + std::to_string(d) + " is not in 1..31 or -31..-1");
+    }
+  }
+  for (const ByDay& b : rule.by_day) {
+    if (b.ordinal > 5 || b.ordinal < -5) {
+      return rrule_error("BYDAY ordinal " + std::to_string(b.ordinal) +
+                         " is not in 1..5 or -5..-1");
+    }
+  }
+  if (rule.count && *rule.count == 0) return rrule_error("COUNT 0 produces nothing");
+  std::vector<LocalDate> exdates = rule.exdates;
+  std::sort(exdates.begin(), exdates.end());
 
   // Times of day, ascending: BYHOUR x BYMINUTE, each defaulting to DTSTART's.
   const auto start_hms = date::hh_mm_ss<seconds>{start->time_of_day};
@@ -469,8 +490,7 @@ Result<std::vector<Micros>> expand(const Rule& rule, std::string_view dtstart_lo
       std::sort(day_instants.begin(), day_instants.end());
       day_instants.erase(std::unique(day_instants.begin(), day_instants.end()), day_instants.end());
       if (!day_instants.empty()) last_hit = day;
-      const bool excluded =
-          std::binary_search(rule.exdates.begin(), rule.exdates.end(), to_local_date(day));
+      const bool excluded = std::binary_search(exdates.begin(), exdates.end(), to_local_date(day));
       for (const Micros instant : day_instants) {
         if (rule.count && produced >= *rule.count) return out;
         ++produced;

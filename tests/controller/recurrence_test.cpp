@@ -274,6 +274,49 @@ TEST(Recurrence, RefusesBadStartAndZone) {
   EXPECT_NE(zone.error().message.find("Asia/Atlantis"), std::string::npos);
 }
 
+TEST(Recurrence, RefusesOutOfRangeRulesBuiltInCode) {
+  Rule hour;
+  hour.by_hour = {25};
+  Rule interval;
+  interval.interval = 0;
+  Rule month_day;
+  month_day.frequency = Frequency::monthly;
+  month_day.by_month_day = {0};
+  Rule ordinal;
+  ordinal.frequency = Frequency::monthly;
+  ordinal.by_day = {{Weekday::monday, 6}};
+  for (const Rule& rule : {hour, interval, month_day, ordinal}) {
+    auto r = expand(rule, "2026-12-01T06:30", kHcm, 0, utc("2030-01-01T00:00:00Z"), 10);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message.rfind("RRULE: ", 0), 0u) << r.error().message;
+  }
+  // Unsorted exception dates built in code still apply.
+  Rule exdates;
+  exdates.exdates = {{2026, 12, 3}, {2026, 12, 2}};
+  auto r = expand(exdates, "2026-12-01T06:30", kHcm, 0, utc("2026-12-03T12:00:00Z"), 10);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(format_utc(r->front()), "2026-11-30T23:30:00Z");
+}
+
+TEST(Recurrence, DocumentedExamplesParse) {
+  // The rules of docs/scheduling.md, "Examples to copy".
+  for (const char* text :
+       {"FREQ=DAILY;BYHOUR=6,17;BYMINUTE=30",
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=6,17;BYMINUTE=30", "FREQ=DAILY",
+        "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;UNTIL=2027-06-30", "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", "FREQ=MONTHLY;BYDAY=1MO", "FREQ=MONTHLY;BYDAY=-1FR",
+        "FREQ=MONTHLY;BYMONTHDAY=15,-1", "FREQ=DAILY;COUNT=10",
+        "FREQ=DAILY;EXDATE=2027-01-01,2027-09-02"}) {
+    auto r = parse_rrule(text);
+    EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
+  }
+  // Weekdays only, morning and evening: Friday 4 December 2026, then Monday 7 December.
+  EXPECT_EQ(run("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=6,17;BYMINUTE=30", "2026-12-04T00:00",
+                kHcm, "2026-12-01T00:00:00Z", "2026-12-07T00:00:00Z"),
+            (Strings{"2026-12-03T23:30:00Z", "2026-12-04T10:30:00Z", "2026-12-06T23:30:00Z"}));
+}
+
 TEST(Recurrence, ParsesTheSupportedParts) {
   auto r = parse_rrule(
       "rrule:freq=monthly;interval=2;byday=1MO,-1fr,2TU;bymonthday=-1,31;byhour=17,6;"
