@@ -464,6 +464,11 @@ Result<std::vector<Micros>> expand(const Rule& rule, std::string_view dtstart_lo
   const date::local_days end_day = date::floor<date::days>(date::local_seconds{
                                        std::chrono::floor<seconds>(microseconds{end_us})}) +
                                    date::days{2};
+  // Days before this one cannot hold an instant at or after from_us; without COUNT their
+  // instants need not be computed.
+  const date::local_days skip_before = date::floor<date::days>(date::local_seconds{
+                                           std::chrono::floor<seconds>(microseconds{from_us})}) -
+                                       date::days{2};
   const date::local_days until_day =
       rule.until ? from_local_date(*rule.until) : date::local_days{date::year{9999} / 12 / 31};
 
@@ -481,6 +486,10 @@ Result<std::vector<Micros>> expand(const Rule& rule, std::string_view dtstart_lo
     for (const date::local_days day : period_dates(rule, start->day, k)) {
       if (day < start->day) continue;
       if (day > until_day) break;
+      if (!rule.count && day < skip_before) {
+        if (day > start->day || day + times.back() >= first_local) last_hit = day;
+        continue;
+      }
       day_instants.clear();
       for (const seconds t : times) {
         const date::local_seconds local = day + t;

@@ -233,6 +233,17 @@ TEST(Recurrence, MaxKeepsTheEarliest) {
             (Strings{"2036-12-01T23:30:00Z"}));
 }
 
+TEST(Recurrence, WindowYearsAfterTheStart) {
+  // 2036 is a leap year: 06:30 on 1 March is 23:30Z on 29 February.
+  EXPECT_EQ(run("FREQ=DAILY;BYHOUR=6,17;BYMINUTE=30", "2026-12-01T00:00", kHcm,
+                "2036-03-01T00:00:00Z", "2036-03-02T00:00:00Z"),
+            (Strings{"2036-03-01T10:30:00Z", "2036-03-01T23:30:00Z"}));
+  // Berlin springs forward on Sunday 2030-03-31: 02:30 that day becomes 03:30 CEST (01:30Z).
+  EXPECT_EQ(run("FREQ=DAILY", "2026-01-01T02:30", "Europe/Berlin", "2030-03-30T00:00:00Z",
+                "2030-04-01T00:00:00Z"),
+            (Strings{"2030-03-30T01:30:00Z", "2030-03-31T01:30:00Z"}));
+}
+
 TEST(Recurrence, RefusesRulesThatNeverProduce) {
   // Every 12 months from February: never a 31st, whatever the window.
   auto never = parse_rrule("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31");
