@@ -161,6 +161,12 @@ Result<Micros> local_to_utc(std::string_view local, std::string_view tz) {
   return resolve(local, *f, tz);
 }
 
+Result<date::local_seconds> parse_local_time(std::string_view text) {
+  auto f = parse_fields(text, false, false, false);
+  if (!f) return f.error();
+  return to_local(*f);
+}
+
 Result<Micros> parse_instant(std::string_view text, std::string_view tz) {
   auto f = parse_fields(text, true, true, true);
   if (!f) return f.error();

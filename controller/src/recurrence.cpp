@@ -1,5 +1,7 @@
 #include "loa/controller/recurrence.hpp"
 
+#include "loa/controller/local_time.hpp"
+
 #include <date/date.h>
 #include <date/tz.h>
 
@@ -139,31 +141,12 @@ struct DateTime {
   seconds time_of_day{0};
 };
 
-// "YYYY-MM-DDTHH:MM[:SS]".
 Result<DateTime> parse_start(std::string_view text) {
-  const auto bad = [&] {
-    return make_error("start '" + std::string(text) +
-                      "' is not a local time YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS");
-  };
-  if (text.size() != 16 && text.size() != 19) return bad();
-  if (text[10] != 'T' && text[10] != ' ') return bad();
-  const auto d = to_date(text.substr(0, 10));
-  if (!d) return bad();
-  if (text[13] != ':' || (text.size() == 19 && text[16] != ':')) return bad();
-  const auto digits2 = [&](std::size_t at) -> std::optional<int> {
-    const char a = text[at];
-    const char b = text[at + 1];
-    if (a < '0' || a > '9' || b < '0' || b > '9') return std::nullopt;
-    return (a - '0') * 10 + (b - '0');
-  };
-  const auto h = digits2(11);
-  const auto m = digits2(14);
-  const auto s = text.size() == 19 ? digits2(17) : std::optional<int>{0};
-  if (!h || !m || !s || *h > 23 || *m > 59 || *s > 59) return bad();
+  auto local = parse_local_time(text);
+  if (!local) return make_error("start: " + local.error().message);
   DateTime out;
-  out.day = date::local_days{date::year{d->year} / date::month{static_cast<unsigned>(d->month)} /
-                             date::day{static_cast<unsigned>(d->day)}};
-  out.time_of_day = std::chrono::hours{*h} + std::chrono::minutes{*m} + seconds{*s};
+  out.day = date::floor<date::days>(*local);
+  out.time_of_day = *local - out.day;
   return out;
 }
 

@@ -2,6 +2,8 @@
 // write local wall time.
 #pragma once
 
+#include <date/date.h>
+
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,10 @@
 namespace loa::controller {
 
 using protocol::Micros;
+
+// Reads "YYYY-MM-DDTHH:MM[:SS]" (or with a space for the T) as a wall time in no zone yet.
+// The error names the text and what is wrong with it.
+Result<date::local_seconds> parse_local_time(std::string_view text);
 
 // Converts "YYYY-MM-DDTHH:MM[:SS]" read as wall time in `tz` to an instant. Refuses a malformed
 // text, an unknown zone, and local times that do not exist (skipped by a daylight-saving jump) or
