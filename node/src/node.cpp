@@ -225,7 +225,9 @@ void Node::handle_plan(protocol::ByteView envelope) {
           .kv("version", offer.version)
           .kv("occurrences", effective.size())
       << "plan accepted" << (offer.detail.empty() ? "" : " (" + offer.detail + ")");
-  player_.set_schedule(std::move(effective));
+  // What the union no longer holds is cancelled by the player, naming the plan that dropped it.
+  player_.set_schedule(std::move(effective),
+                       "plan v" + std::to_string(offer.version) + " of " + offer.scope);
   BusActions actions;
   {
     std::lock_guard lock(mu_);

@@ -130,13 +130,18 @@ PlanOffer PlanBook::accept(protocol::ByteView envelope, bool persist) {
 }
 
 std::vector<protocol::Occurrence> PlanBook::effective() const {
-  std::map<std::uint64_t, protocol::Occurrence> by_id;
+  // An occurrence in several plans (it moves between scopes, or changed) is taken from the
+  // newest: plan versions increase across scopes.
+  std::map<std::uint64_t, std::pair<std::uint64_t, const protocol::Occurrence*>> by_id;
   for (const auto& [scope, held] : plans_) {
-    for (const auto& o : held.plan.occurrences) by_id.emplace(o.occurrence_id, o);
+    for (const auto& o : held.plan.occurrences) {
+      auto [it, added] = by_id.try_emplace(o.occurrence_id, held.plan.version, &o);
+      if (!added && held.plan.version > it->second.first) it->second = {held.plan.version, &o};
+    }
   }
   std::vector<protocol::Occurrence> out;
   out.reserve(by_id.size());
-  for (auto& [id, o] : by_id) out.push_back(o);
+  for (const auto& [id, from] : by_id) out.push_back(*from.second);
   std::stable_sort(out.begin(), out.end(),
                    [](const auto& a, const auto& b) { return a.start_us < b.start_us; });
   return out;

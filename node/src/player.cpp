@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <chrono>
 
-#include "loa/protocol/ogg_opus.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
 
 using protocol::Micros;
+using protocol::Occurrence;
 using protocol::Outcome;
+using protocol::PlaybackEvent;
+using protocol::Priority;
 using runtime::Log;
 using runtime::LogLevel;
 
@@ -17,13 +19,26 @@ namespace {
 
 // Longest single sleep: bounds how late a schedule change is noticed if its wake-up raced with
 // the start of the sleep (Clock has no condition to sleep on).
-constexpr Micros kMaxSleepUs = 1'000'000;
+constexpr Micros kMaxSleepUs = 250'000;
+// How often a bulletin still missing shortly before its instant is looked for in the cache.
+constexpr Micros kCachePollUs = 50'000;
 constexpr std::uint64_t kSamplesPerFrame = protocol::kOpusRate / 50;  // 20 ms
 
-bool before(const protocol::Occurrence& a, const protocol::Occurrence& b) {
+bool by_start(const Occurrence& a, const Occurrence& b) {
   if (a.start_us != b.start_us) return a.start_us < b.start_us;
   if (a.priority != b.priority) return a.priority > b.priority;
   return a.occurrence_id < b.occurrence_id;
+}
+
+// Whether `a` goes before `b` when the output is free at `now`: one whose instant has come goes
+// before one still to come; among those that wait, the higher level, then the earlier start;
+// among those to come, the earlier start, then the higher level; then the lower id.
+bool goes_before(const Occurrence& a, const Occurrence& b, Micros now) {
+  const bool a_due = a.start_us <= now;
+  const bool b_due = b.start_us <= now;
+  if (a_due != b_due) return a_due;
+  if (a_due && a.priority != b.priority) return a.priority > b.priority;
+  return by_start(a, b);
 }
 
 }  // namespace
@@ -50,6 +65,7 @@ void Player::start() {
     run();
     exited_ = true;
   });
+  thread_started_ = true;
 }
 
 void Player::stop() {
@@ -61,54 +77,68 @@ void Player::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   thread_.join();
+  thread_started_ = false;
 }
 
-void Player::set_schedule(std::vector<protocol::Occurrence> occurrences) {
-  std::vector<protocol::Occurrence> keep;
+void Player::set_schedule(std::vector<Occurrence> occurrences, const std::string& source) {
+  std::vector<Occurrence> keep;
   keep.reserve(occurrences.size());
-  for (auto& o : occurrences) {
+  for (const auto& o : occurrences) {
     if (is_handled_ && is_handled_(o.occurrence_id)) continue;
     keep.push_back(o);
   }
-  std::sort(keep.begin(), keep.end(), before);
+  std::sort(keep.begin(), keep.end(), by_start);
+  std::set<std::uint64_t> ids;
+  for (const auto& o : occurrences) ids.insert(o.occurrence_id);
+  const Micros now = clock_.now_us();
+  std::vector<PlaybackEvent> ended;
   {
     std::lock_guard lock(mu_);
     std::erase_if(keep, [&](const auto& o) { return done_.count(o.occurrence_id) != 0; });
+    for (const auto& w : schedule_) {
+      if (ids.count(w.occurrence_id)) continue;
+      done_.insert(w.occurrence_id);
+      if (now >= expiry_of(w)) {
+        ended.push_back(event(w, Outcome::expired, 0, 0, 0, "not started before expiry"));
+      } else {
+        ended.push_back(event(w, Outcome::cancelled, 0, 0, 0, "removed from " + source));
+      }
+    }
+    if (current_ && !stop_current_) {
+      const auto it = std::find_if(occurrences.begin(), occurrences.end(), [&](const auto& o) {
+        return o.occurrence_id == current_->occurrence_id;
+      });
+      if (it == occurrences.end()) {
+        stop_current_ = "removed from " + source;
+      } else if (it->start_us != current_->start_us || it->bulletin_id != current_->bulletin_id) {
+        stop_current_ = "start or bulletin changed in " + source + " while playing";
+      }
+    }
     schedule_ = std::move(keep);
-    dirty_ = true;
+    ++generation_;
   }
   clock_.wake();
+  for (auto& e : ended) record(std::move(e));
 }
 
 bool Player::cancel(std::uint64_t occurrence_id) {
-  protocol::Occurrence cancelled;
-  bool queued = false;
+  PlaybackEvent e;
   {
     std::lock_guard lock(mu_);
-    if (current_ == occurrence_id) {
-      cancel_current_ = true;
+    if (current_ && current_->occurrence_id == occurrence_id) {
+      if (!stop_current_) stop_current_ = "cancelled while playing";
     } else {
       const auto it = std::find_if(schedule_.begin(), schedule_.end(),
                                    [&](const auto& o) { return o.occurrence_id == occurrence_id; });
-      if (it == schedule_.end() || done_.count(occurrence_id)) return false;
-      cancelled = *it;
-      queued = true;
+      if (it == schedule_.end()) return false;
+      e = event(*it, Outcome::cancelled, 0, 0, 0, "cancelled before start");
       done_.insert(occurrence_id);
       schedule_.erase(it);
-      dirty_ = true;
+      ++generation_;
     }
   }
   clock_.wake();
-  if (queued) {
-    protocol::PlaybackEvent e;
-    e.node_id = config_.node_id;
-    e.occurrence_id = cancelled.occurrence_id;
-    e.bulletin_id = cancelled.bulletin_id;
-    e.outcome = Outcome::cancelled;
-    e.detail = "cancelled before start";
-    Log(LogLevel::info, "node").kv("occurrence", occurrence_id) << "queued occurrence cancelled";
-    record_(std::move(e));
-  }
+  if (e.occurrence_id != 0) record(std::move(e));
   return true;
 }
 
@@ -122,102 +152,152 @@ void Player::set_muted(bool muted) {
 
 std::optional<std::uint64_t> Player::playing() const {
   std::lock_guard lock(mu_);
-  return current_;
+  if (!current_) return std::nullopt;
+  return current_->occurrence_id;
 }
 
-std::vector<protocol::Occurrence> Player::queued() const {
+std::vector<Occurrence> Player::queued() const {
   std::lock_guard lock(mu_);
-  std::vector<protocol::Occurrence> out;
-  for (const auto& o : schedule_) {
-    if (!done_.count(o.occurrence_id) && current_ != o.occurrence_id) out.push_back(o);
-  }
-  return out;
+  return schedule_;
 }
 
-std::optional<protocol::Occurrence> Player::next_locked() const {
+std::optional<Occurrence> Player::next_locked(Micros now) const {
+  const Occurrence* best = nullptr;
   for (const auto& o : schedule_) {
-    if (!done_.count(o.occurrence_id)) return o;
+    if (!best || goes_before(o, *best, now)) best = &o;
+  }
+  if (!best) return std::nullopt;
+  return *best;
+}
+
+std::optional<Occurrence> Player::next_emergency_locked() const {
+  // schedule_ is by start, so the first emergency is the earliest (then the lowest id).
+  for (const auto& o : schedule_) {
+    if (o.priority == Priority::emergency) return o;
   }
   return std::nullopt;
 }
 
-Micros Player::expiry_of(const protocol::Occurrence& o) const {
+bool Player::take_waiting_locked(const Occurrence& o) {
+  const auto it = std::find(schedule_.begin(), schedule_.end(), o);
+  if (it == schedule_.end()) return false;
+  schedule_.erase(it);
+  done_.insert(o.occurrence_id);
+  return true;
+}
+
+std::vector<PlaybackEvent> Player::take_expired_locked(Micros now) {
+  std::vector<PlaybackEvent> out;
+  std::erase_if(schedule_, [&](const Occurrence& o) {
+    if (now < expiry_of(o)) return false;
+    done_.insert(o.occurrence_id);
+    out.push_back(event(o, Outcome::expired, 0, 0, 0, "not started before expiry"));
+    return true;
+  });
+  return out;
+}
+
+Micros Player::expiry_of(const Occurrence& o) const {
   return o.expiry_us > o.start_us ? o.expiry_us : o.start_us + config_.default_grace_us;
 }
 
-void Player::sleep_until(Micros t) {
+void Player::sleep_until(Micros t, std::uint64_t generation) {
   {
     std::lock_guard lock(mu_);
-    if (dirty_ || stopping_) return;
+    if (generation_ != generation || stopping_) return;
   }
   clock_.sleep_until(std::min(t, clock_.now_us() + kMaxSleepUs));
 }
 
+void Player::fail_waiting(const Occurrence& o, const std::string& detail) {
+  {
+    std::lock_guard lock(mu_);
+    if (!take_waiting_locked(o)) return;  // changed or cancelled meanwhile
+  }
+  record(event(o, Outcome::failed, 0, 0, 0, detail));
+}
+
 void Player::run() {
+  std::optional<Playback> takeover;
   while (!stopping_) {
-    std::optional<protocol::Occurrence> next;
-    {
-      std::lock_guard lock(mu_);
-      dirty_ = false;
-      next = next_locked();
-    }
-    const Micros now = clock_.now_us();
-    if (!next) {
-      sleep_until(now + kMaxSleepUs);
+    if (takeover) {
+      Playback p = std::move(*takeover);
+      takeover.reset();
+      takeover = play(std::move(p));
       continue;
     }
-    if (now >= expiry_of(*next)) {
-      finish(*next, Outcome::expired, 0, 0, 0, "not started before expiry");
+    record_deferred();
+    const Micros now = clock_.now_us();
+    std::vector<PlaybackEvent> ended;
+    std::optional<Occurrence> next;
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      generation = generation_;
+      ended = take_expired_locked(now);
+      next = next_locked(now);
+    }
+    if (!ended.empty()) {
+      for (auto& e : ended) record(std::move(e));
+      continue;
+    }
+    if (!next) {
+      sleep_until(now + kMaxSleepUs, generation);
       continue;
     }
     if (now < next->start_us - config_.open_ahead_us) {
-      sleep_until(next->start_us - config_.open_ahead_us);
+      sleep_until(next->start_us - config_.open_ahead_us, generation);
       continue;
     }
     if (!cache_.has(next->bulletin_id)) {
       if (now < next->start_us) {
-        sleep_until(next->start_us);
+        // The prefetcher may still bring it: look again shortly.
+        sleep_until(std::min(next->start_us, now + kCachePollUs), generation);
         continue;
       }
-      finish(*next, Outcome::failed, 0, 0, 0, "not cached");
+      fail_waiting(*next, "not cached");
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      if (done_.count(next->occurrence_id)) continue;  // cancelled meanwhile
-      current_ = next->occurrence_id;
-      cancel_current_ = false;
+    auto stream = cache_.load(next->bulletin_id);
+    if (!stream) {
+      fail_waiting(*next, stream.error().message);
+      continue;
     }
-    play(*next);
-    std::lock_guard lock(mu_);
-    current_.reset();
+    takeover = play(Playback{*next, std::move(stream).value(), nullptr, 0});
   }
+  takeover.reset();
+  record_deferred();
 }
 
-void Player::play(const protocol::Occurrence& o) {
-  auto stream = cache_.load(o.bulletin_id);
-  if (!stream) {
-    finish(o, Outcome::failed, 0, 0, 0, stream.error().message);
-    return;
+std::optional<Player::Playback> Player::play(Playback p) {
+  const Occurrence& o = p.occurrence;
+  const bool handed_over = p.sink != nullptr;
+  std::unique_ptr<Sink> sink = std::move(p.sink);
+  if (sink && (p.sink_channels != p.stream.channels || !sink->continue_with(o.occurrence_id))) {
+    sink->close();
+    sink.reset();
   }
-  auto decoder = protocol::OpusPcmDecoder::create(stream->channels);
+  auto decoder = protocol::OpusPcmDecoder::create(p.stream.channels);
   if (!decoder) {
-    finish(o, Outcome::failed, 0, 0, 0, decoder.error().message);
-    return;
+    if (sink) sink->close();
+    fail_waiting(o, decoder.error().message);
+    return std::nullopt;
   }
-  std::unique_ptr<Sink> sink = sinks_ ? sinks_(o.occurrence_id) : nullptr;
   if (!sink) {
-    finish(o, Outcome::failed, 0, 0, 0, "no sink");
-    return;
+    sink = sinks_ ? sinks_(o.occurrence_id) : nullptr;
+    if (!sink) {
+      fail_waiting(o, "no sink");
+      return std::nullopt;
+    }
+    if (loa::Status s = sink->open(protocol::kOpusRate, p.stream.channels); !s) {
+      output_ok_ = false;
+      Log(LogLevel::error, "node").kv("occurrence", o.occurrence_id)
+          << "sink open failed: " << s.message();
+      fail_waiting(o, s.message());
+      return std::nullopt;
+    }
+    output_ok_ = true;
   }
-  if (loa::Status s = sink->open(protocol::kOpusRate, stream->channels); !s) {
-    output_ok_ = false;
-    Log(LogLevel::error, "node").kv("occurrence", o.occurrence_id)
-        << "sink open failed: " << s.message();
-    finish(o, Outcome::failed, 0, 0, 0, s.message());
-    return;
-  }
-  output_ok_ = true;
   const Micros latency = sink->output_latency_us() + config_.extra_latency_us;
   // Writing starts one output latency early, so the first sample leaves at the instant.
   const Micros write_at = o.start_us - latency;
@@ -225,57 +305,84 @@ void Player::play(const protocol::Occurrence& o) {
     if (stopping_) {
       // Not started: no event, so a restart before expiry still plays it.
       sink->close();
-      return;
+      return std::nullopt;
     }
-    bool cancelled = false;
+    const Micros now = clock_.now_us();
+    std::uint64_t generation = 0;
+    bool still_next = false;
     {
       std::lock_guard lock(mu_);
-      cancelled = cancel_current_;
+      generation = generation_;
+      // Until it starts, a schedule change may cancel or change it, or put another first.
+      still_next = handed_over ? std::find(schedule_.begin(), schedule_.end(), o) != schedule_.end()
+                               : next_locked(now) == o;
     }
-    if (cancelled) {
+    if (!still_next) {
       sink->close();
-      finish(o, Outcome::cancelled, 0, 0, 0, "cancelled before start");
-      return;
+      return std::nullopt;
     }
-    if (clock_.now_us() >= write_at) break;
-    clock_.sleep_until(write_at);
+    if (now >= write_at) break;
+    sleep_until(write_at, generation);
   }
   const Micros start_us = clock_.now_us() + latency;
-  if (start_us >= expiry_of(o)) {
+  std::optional<PlaybackEvent> not_started;
+  {
+    std::lock_guard lock(mu_);
+    if (!take_waiting_locked(o)) {
+      not_started = PlaybackEvent{};  // cancelled or changed in the meantime: nothing to record
+    } else if (start_us >= expiry_of(o)) {
+      not_started = event(o, Outcome::expired, 0, 0, 0, "not started before expiry");
+    } else {
+      current_ = o;
+      stop_current_.reset();
+    }
+  }
+  if (not_started) {
     sink->close();
-    finish(o, Outcome::expired, 0, 0, 0, "not started before expiry");
-    return;
+    if (not_started->occurrence_id != 0) record(std::move(*not_started));
+    return std::nullopt;
   }
   Log(LogLevel::info, "node")
           .kv("occurrence", o.occurrence_id)
           .kv("bulletin", o.bulletin_id)
           .kv("late_us", start_us - o.start_us)
+          .kv("took_over", handed_over)
       << "playback started";
 
   // Exactly protocol::decode_stream's samples: pre-skip dropped, trimmed to total_samples.
-  const std::size_t channels = stream->channels;
-  std::uint64_t skip = std::uint64_t{stream->pre_skip} * channels;
-  std::uint64_t remaining = stream->total_samples * channels;
+  const std::size_t channels = p.stream.channels;
+  std::uint64_t skip = std::uint64_t{p.stream.pre_skip} * channels;
+  std::uint64_t remaining = p.stream.total_samples * channels;
   std::uint64_t written = 0;
   Outcome outcome = Outcome::completed;
   std::string detail;
   std::vector<std::int16_t> pcm;
-  for (std::size_t i = 0; i < stream->packets.size() && remaining > 0; ++i) {
+  // The emergency that will take over, loaded ahead of its instant.
+  std::optional<Playback> taker;
+  bool took_over = false;
+  for (std::size_t i = 0; i < p.stream.packets.size() && remaining > 0; ++i) {
     if (stopping_) {
       outcome = Outcome::partial;
       detail = "node stopping";
       break;
     }
+    const Micros now = clock_.now_us();
+    std::vector<PlaybackEvent> ended;
+    std::optional<Occurrence> emergency;
     {
       std::lock_guard lock(mu_);
-      if (cancel_current_) {
+      if (stop_current_) {
         outcome = Outcome::cancelled;
-        detail = "cancelled while playing";
+        detail = *stop_current_;
         break;
       }
+      ended = take_expired_locked(now);
+      if (o.priority < Priority::emergency) emergency = next_emergency_locked();
     }
+    for (auto& e : ended) record(std::move(e));
+
     pcm.clear();
-    auto got = decoder->decode(stream->packets[i], pcm);
+    auto got = decoder->decode(p.stream.packets[i], pcm);
     if (!got) {
       outcome = Outcome::partial;
       detail = "packet " + std::to_string(i) + ": " + got.error().message;
@@ -285,38 +392,98 @@ void Player::play(const protocol::Occurrence& o) {
     skip -= from;
     const std::uint64_t take = std::min<std::uint64_t>(remaining, pcm.size() - from);
     remaining -= take;
-    if (take == 0) continue;
     std::span<std::int16_t> out(pcm.data() + from, take);
+
+    if (emergency) {
+      // Time left until the emergency's first sample must be written.
+      const Micros until = emergency->start_us - latency - now;
+      if (taker && taker->occurrence != *emergency) taker.reset();
+      if (!taker && until <= config_.open_ahead_us) {
+        if (cache_.has(emergency->bulletin_id)) {
+          if (auto s = cache_.load(emergency->bulletin_id)) {
+            taker = Playback{*emergency, std::move(s).value(), nullptr, 0};
+          } else {
+            fail_waiting(*emergency, s.error().message);
+          }
+        } else if (until <= 0) {
+          fail_waiting(*emergency, "not cached");
+        }
+      }
+      // Samples per channel of this packet that still fit before that instant.
+      const auto room = [&]() -> std::uint64_t {
+        if (until <= 0) return 0;
+        if (until >= 1'000'000) return out.size();
+        return static_cast<std::uint64_t>(until) * protocol::kOpusRate / 1'000'000;
+      };
+      if (taker && room() * channels < out.size()) {
+        if (now + latency >= expiry_of(*emergency)) {
+          std::optional<PlaybackEvent> late;
+          {
+            std::lock_guard lock(mu_);
+            if (take_waiting_locked(*emergency)) {
+              late = event(*emergency, Outcome::expired, 0, 0, 0, "not started before expiry");
+            }
+          }
+          if (late) record(std::move(*late));
+          taker.reset();
+        } else {
+          // Stop exactly where the emergency's first sample begins.
+          out = out.first(room() * channels);
+          took_over = true;
+        }
+      }
+    }
+
     const std::int32_t factor = muted_ ? 0 : std::int32_t{volume_.load()} * o.volume;
     if (factor != 100 * 100) {
       for (auto& s : out) s = static_cast<std::int16_t>(std::int32_t{s} * factor / (100 * 100));
     }
-    if (loa::Status s = sink->write(out); !s) {
-      output_ok_ = false;
-      outcome = Outcome::partial;
-      detail = s.message();
+    if (!out.empty()) {
+      if (loa::Status s = sink->write(out); !s) {
+        output_ok_ = false;
+        outcome = Outcome::partial;
+        detail = s.message();
+        took_over = false;
+        break;
+      }
+      written += out.size();
+      if (written == out.size()) record_deferred();  // first write done: the switch is over
+    }
+    if (took_over) {
+      outcome = Outcome::preempted;
+      detail =
+          "preempted by emergency occurrence " + std::to_string(taker->occurrence.occurrence_id);
       break;
     }
-    written += take;
   }
   if (outcome == Outcome::completed && remaining > 0) {
     outcome = Outcome::partial;
     detail = "stream ended " + std::to_string(remaining / channels) + " samples short";
   }
   const Micros end_us = clock_.now_us() + latency;
-  sink->close();
   if (written == 0 && outcome == Outcome::partial) outcome = Outcome::failed;
-  finish(o, outcome, start_us, end_us, written / channels, detail);
-}
-
-void Player::finish(const protocol::Occurrence& o, Outcome outcome, Micros start_us, Micros end_us,
-                    std::uint64_t samples, std::string detail) {
+  PlaybackEvent e = event(o, outcome, start_us, end_us, written / channels, std::move(detail));
   {
     std::lock_guard lock(mu_);
-    done_.insert(o.occurrence_id);
-    std::erase_if(schedule_, [&](const auto& s) { return s.occurrence_id == o.occurrence_id; });
+    current_.reset();
+    stop_current_.reset();
   }
-  protocol::PlaybackEvent e;
+  if (took_over) {
+    record_deferred();
+    deferred_ = std::move(e);
+    taker->sink = std::move(sink);
+    taker->sink_channels = p.stream.channels;
+    return taker;
+  }
+  sink->close();
+  record_deferred();
+  record(std::move(e));
+  return std::nullopt;
+}
+
+PlaybackEvent Player::event(const Occurrence& o, Outcome outcome, Micros start_us, Micros end_us,
+                            std::uint64_t samples, std::string detail) const {
+  PlaybackEvent e;
   e.node_id = config_.node_id;
   e.occurrence_id = o.occurrence_id;
   e.bulletin_id = o.bulletin_id;
@@ -325,14 +492,27 @@ void Player::finish(const protocol::Occurrence& o, Outcome outcome, Micros start
   e.end_us = end_us;
   e.frames_played = static_cast<std::uint32_t>((samples + kSamplesPerFrame - 1) / kSamplesPerFrame);
   e.detail = std::move(detail);
-  Log(outcome == Outcome::completed ? LogLevel::info : LogLevel::warn, "node")
-          .kv("occurrence", o.occurrence_id)
-          .kv("bulletin", o.bulletin_id)
-          .kv("outcome", protocol::to_string(outcome))
+  return e;
+}
+
+void Player::record(PlaybackEvent e) {
+  const bool expected = e.outcome == Outcome::completed || e.outcome == Outcome::preempted ||
+                        e.outcome == Outcome::cancelled;
+  Log(expected ? LogLevel::info : LogLevel::warn, "node")
+          .kv("occurrence", e.occurrence_id)
+          .kv("bulletin", e.bulletin_id)
+          .kv("outcome", protocol::to_string(e.outcome))
           .kv("frames", e.frames_played)
           .kv("detail", e.detail.empty() ? "-" : e.detail)
       << "playback ended";
   record_(std::move(e));
+}
+
+void Player::record_deferred() {
+  if (!deferred_) return;
+  PlaybackEvent e = std::move(*deferred_);
+  deferred_.reset();
+  record(std::move(e));
 }
 
 }  // namespace loa::node

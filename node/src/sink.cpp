@@ -35,9 +35,11 @@ Result<SinkFactory> make_sink_factory(const SinkSpec& spec, runtime::Clock& cloc
     case SinkSpec::Kind::wav: {
       if (loa::Status s = make_directories(spec.argument); !s) return make_error(s.message());
       const std::string dir = spec.argument;
-      return SinkFactory([&clock, dir](std::uint64_t occurrence_id) {
-        const auto path = std::filesystem::path(dir) / (std::to_string(occurrence_id) + ".wav");
-        return std::make_unique<WavSink>(clock, path.string());
+      auto path_for = [dir](std::uint64_t occurrence_id) {
+        return (std::filesystem::path(dir) / (std::to_string(occurrence_id) + ".wav")).string();
+      };
+      return SinkFactory([&clock, path_for](std::uint64_t occurrence_id) {
+        return std::make_unique<WavSink>(clock, path_for(occurrence_id), path_for);
       });
     }
     case SinkSpec::Kind::portaudio: {

@@ -41,8 +41,11 @@ std::array<std::uint8_t, kHeaderSize> header(std::uint32_t rate, std::uint8_t ch
 
 }  // namespace
 
-WavSink::WavSink(runtime::Clock& clock, std::string path)
-    : clock_(clock), path_(std::move(path)), pacer_(clock_, 48000) {}
+WavSink::WavSink(runtime::Clock& clock, std::string path, PathFor path_for)
+    : clock_(clock),
+      path_(std::move(path)),
+      path_for_(std::move(path_for)),
+      pacer_(clock_, 48000) {}
 
 WavSink::~WavSink() {
   close();
@@ -82,11 +85,27 @@ loa::Status WavSink::write(std::span<const std::int16_t> samples) {
 }
 
 void WavSink::close() {
+  finish_file(true);
+}
+
+bool WavSink::continue_with(std::uint64_t occurrence_id) {
+  if (!file_ || !path_for_) return false;
+  // No fsync here: it would delay the next playback's first write.
+  finish_file(false);
+  path_ = path_for_(occurrence_id);
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (!file_) return false;
+  data_bytes_ = 0;
+  const auto h = header(rate_, channels_, 0);
+  return std::fwrite(h.data(), 1, h.size(), file_) == h.size();
+}
+
+void WavSink::finish_file(bool sync) {
   if (!file_) return;
   const auto h = header(rate_, channels_, data_bytes_);
   if (std::fseek(file_, 0, SEEK_SET) == 0) std::fwrite(h.data(), 1, h.size(), file_);
   std::fflush(file_);
-  ::fsync(::fileno(file_));
+  if (sync) ::fsync(::fileno(file_));
   std::fclose(file_);
   file_ = nullptr;
 }

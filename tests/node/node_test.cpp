@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "loa/protocol/topics.hpp"
 #include "node_test_support.hpp"
@@ -242,6 +243,116 @@ TEST_F(NodeTest, ControlCancelsAndForgedControlIsIgnored) {
   ASSERT_TRUE(test::wait_for([&] { return controller_.statuses().size() > statuses; }));
   EXPECT_EQ(controller_.statuses().back().volume, 40u);
   EXPECT_EQ(controller_.statuses().back().plan_version, 1u);
+  node->stop();
+}
+
+TEST_F(NodeTest, PlanRemovalCancelsWhatPlaysAndWhatWaits) {
+  auto node = make_node(hub_);
+  ASSERT_TRUE(node->start().ok());
+  controller_.offer_bulletin(kBulletin, test::make_stream(3.0), {});
+  const Micros start = clock_.now_us() + 700'000;
+  controller_.publish_plan(
+      plan("area:79/26734", 4, {occurrence(600, start), occurrence(601, start + 60'000'000)}));
+  ASSERT_TRUE(test::wait_for([&] { return has_report(protocol::CacheState::cached); }));
+  ASSERT_TRUE(test::wait_for([&] { return clock_.now_us() > start + 300'000; }));
+  const auto queued = node->snapshot().queued;  // the playing one has left the queue
+  ASSERT_EQ(queued.size(), 1u);
+  ASSERT_EQ(queued[0].occurrence_id, 601u);
+
+  const Micros removed_at = clock_.now_us();
+  controller_.publish_plan(plan("area:79/26734", 5, {}));
+  ASSERT_TRUE(test::wait_for([&] { return !events_for(600).empty() && !events_for(601).empty(); }));
+  const auto playing = events_for(600)[0];
+  EXPECT_EQ(playing.outcome, Outcome::cancelled);
+  EXPECT_EQ(playing.detail, "removed from plan v5 of area:79/26734");
+  EXPECT_LT(std::llabs(playing.start_us - start), 20'000);
+  std::cout << "[ measured ] playing occurrence stopped " << playing.end_us - removed_at
+            << " us after the plan that dropped it was published\n";
+  EXPECT_LT(playing.end_us - removed_at, 100'000);
+  EXPECT_LT(playing.frames_played, 100u);
+  const auto waiting = events_for(601)[0];
+  EXPECT_EQ(waiting.outcome, Outcome::cancelled);
+  EXPECT_EQ(waiting.detail, "removed from plan v5 of area:79/26734");
+  EXPECT_EQ(waiting.start_us, 0);
+  EXPECT_TRUE(node->snapshot().queued.empty());
+  node->stop();
+}
+
+TEST_F(NodeTest, NewerPlanAfterRestartCancelsWhatItDropped) {
+  const Micros start = clock_.now_us() + 60'000'000;
+  {
+    auto node = make_node(hub_);
+    ASSERT_TRUE(node->start().ok());
+    controller_.publish_plan(
+        plan("area:79/26734", 1, {occurrence(700, start), occurrence(701, start + 1'000'000)}));
+    ASSERT_TRUE(test::wait_for([&] { return node->snapshot().queued.size() == 2; }));
+    node->stop();
+  }
+  // While the node is down, the controller drops 700 (the retained plan is the newer one).
+  controller_.publish_plan(plan("area:79/26734", 2, {occurrence(701, start + 1'000'000)}));
+  ASSERT_TRUE(hub_.wait_idle());
+  auto node = make_node(hub_);
+  ASSERT_TRUE(node->start().ok());
+  ASSERT_TRUE(test::wait_for([&] { return !events_for(700).empty(); }));
+  EXPECT_EQ(events_for(700)[0].outcome, Outcome::cancelled);
+  EXPECT_EQ(events_for(700)[0].detail, "removed from plan v2 of area:79/26734");
+  const auto queued = node->snapshot().queued;
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].occurrence_id, 701u);
+  EXPECT_TRUE(events_for(701).empty());
+  node->stop();
+}
+
+TEST_F(NodeTest, ChangedStartIsHonoured) {
+  auto node = make_node(hub_);
+  ASSERT_TRUE(node->start().ok());
+  controller_.offer_bulletin(kBulletin, test::make_stream(0.4), {});
+  controller_.publish_plan(plan("node:n1", 1, {occurrence(800, clock_.now_us() + 60'000'000)}));
+  ASSERT_TRUE(test::wait_for([&] { return has_report(protocol::CacheState::cached); }));
+  const Micros new_start = clock_.now_us() + 800'000;
+  controller_.publish_plan(plan("node:n1", 2, {occurrence(800, new_start)}));
+  ASSERT_TRUE(test::wait_for([&] { return !events_for(800).empty(); }, 3000));
+  const auto e = events_for(800)[0];
+  EXPECT_EQ(e.outcome, Outcome::completed) << e.detail;
+  EXPECT_LT(std::llabs(e.start_us - new_start), 20'000);
+  EXPECT_TRUE(node->snapshot().queued.empty());
+  node->stop();
+}
+
+TEST_F(NodeTest, EmergencyPlannedAFewSecondsAheadPreemptsOnTime) {
+  constexpr std::uint64_t kAlert = kBulletin + 1;
+  const auto alert_stream = test::make_stream(1.0, 900.0);
+  auto node = make_node(hub_);
+  ASSERT_TRUE(node->start().ok());
+  controller_.offer_bulletin(kBulletin, test::make_stream(4.0), {});
+  const Occurrence normal = occurrence(900, clock_.now_us() + 500'000);
+  controller_.publish_plan(plan("area:79/26734/03", 1, {normal}));
+  ASSERT_TRUE(test::wait_for([&] { return clock_.now_us() > normal.start_us + 100'000; }));
+  ASSERT_TRUE(node->snapshot().queued.empty());  // playing
+
+  // The emergency and its audio arrive while the normal bulletin plays, 3 s ahead.
+  const Occurrence alert{901,
+                         kAlert,
+                         clock_.now_us() + 3'000'000,
+                         clock_.now_us() + 30'000'000,
+                         protocol::Priority::emergency,
+                         100};
+  controller_.publish_plan(plan("area:79/26734/03", 2, {normal, alert}));
+  controller_.offer_bulletin(kAlert, alert_stream, {});
+  ASSERT_TRUE(test::wait_for([&] { return !events_for(901).empty(); }, 8000));
+  ASSERT_FALSE(events_for(900).empty());
+  const auto preempted = events_for(900)[0];
+  const auto played = events_for(901)[0];
+  EXPECT_EQ(preempted.outcome, Outcome::preempted);
+  EXPECT_EQ(played.outcome, Outcome::completed) << played.detail;
+  std::cout << "[ measured ] emergency 3 s ahead over a playing bulletin: start error "
+            << played.start_us - alert.start_us << " us, preempted end error "
+            << preempted.end_us - alert.start_us << " us\n";
+  EXPECT_LT(std::llabs(played.start_us - alert.start_us), 200'000);
+  EXPECT_LT(std::llabs(preempted.end_us - alert.start_us), 200'000);
+  const test::Wav w = test::read_wav(wav_dir() + "/901.wav");
+  ASSERT_TRUE(w.ok);
+  EXPECT_TRUE(w.samples == *protocol::decode_stream(alert_stream));
   node->stop();
 }
 

@@ -2,15 +2,18 @@
 
 #include <opus.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
+#include "loa/node/pacer.hpp"
 #include "loa/protocol/topics.hpp"
 
 namespace loa::node::test {
@@ -95,6 +98,159 @@ bool wait_for(const std::function<bool()>& done, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return done();
+}
+
+void SimClock::sleep_until(protocol::Micros t) {
+  std::unique_lock lock(mu_);
+  if (free_) {
+    if (now_.load() < t) now_.store(t);
+    return;
+  }
+  if (now_.load() >= t) return;
+  Sleeper self{t, false};
+  parked_.push_back(&self);
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return self.released; });
+}
+
+void SimClock::wake() {
+  std::lock_guard lock(mu_);
+  for (Sleeper* s : parked_) s->released = true;
+  parked_.clear();
+  cv_.notify_all();
+}
+
+bool SimClock::settle(int timeout_ms) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                      [&] { return free_ || static_cast<int>(parked_.size()) >= threads_; });
+}
+
+bool SimClock::run_until(protocol::Micros t, int timeout_ms) {
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                      [&] { return static_cast<int>(parked_.size()) >= threads_; })) {
+      return false;
+    }
+    protocol::Micros next = std::numeric_limits<protocol::Micros>::max();
+    for (const Sleeper* s : parked_) next = std::min(next, s->until);
+    if (next > t) {
+      now_.store(std::max(now_.load(), t));
+      return true;
+    }
+    now_.store(std::max(now_.load(), next));
+    std::erase_if(parked_, [&](Sleeper* s) {
+      if (s->until > next) return false;
+      s->released = true;
+      return true;
+    });
+    cv_.notify_all();
+  }
+}
+
+void SimClock::free_run() {
+  std::lock_guard lock(mu_);
+  free_ = true;
+  for (Sleeper* s : parked_) s->released = true;
+  parked_.clear();
+  cv_.notify_all();
+}
+
+namespace {
+
+class RecordingSink final : public Sink {
+ public:
+  RecordingSink(runtime::Clock& clock, protocol::Micros latency_us, std::uint64_t occurrence,
+                Timeline& timeline, bool can_continue)
+      : clock_(clock),
+        latency_us_(latency_us),
+        occurrence_(occurrence),
+        timeline_(timeline),
+        can_continue_(can_continue),
+        pacer_(clock, 48000) {}
+  loa::Status open(std::uint32_t rate, std::uint8_t channels) override {
+    rate_ = rate;
+    channels_ = channels;
+    frames_ = 0;
+    pacer_.restart(rate);
+    return {};
+  }
+  protocol::Micros output_latency_us() const override { return latency_us_; }
+  loa::Status write(std::span<const std::int16_t> samples) override {
+    // A device plays continuously from the first write: sample n leaves at start + latency +
+    // n/rate.
+    if (frames_ == 0) start_us_ = clock_.now_us();
+    timeline_.add(
+        {occurrence_,
+         start_us_ + latency_us_ + static_cast<protocol::Micros>(frames_ * 1'000'000 / rate_),
+         std::vector<std::int16_t>(samples.begin(), samples.end())});
+    frames_ += samples.size() / channels_;
+    pacer_.advance(samples.size() / channels_);
+    return {};
+  }
+  void close() override {}
+  bool continue_with(std::uint64_t occurrence) override {
+    if (!can_continue_) return false;
+    occurrence_ = occurrence;
+    return true;
+  }
+
+ private:
+  runtime::Clock& clock_;
+  protocol::Micros latency_us_;
+  std::uint64_t occurrence_;
+  Timeline& timeline_;
+  bool can_continue_;
+  Pacer pacer_;
+  std::uint32_t rate_ = 48000;
+  std::uint8_t channels_ = 1;
+  std::uint64_t frames_ = 0;
+  protocol::Micros start_us_ = 0;
+};
+
+}  // namespace
+
+SinkFactory Timeline::factory(runtime::Clock& clock, protocol::Micros latency_us,
+                              bool can_continue) {
+  return [this, &clock, latency_us, can_continue](std::uint64_t occurrence) {
+    return std::make_unique<RecordingSink>(clock, latency_us, occurrence, *this, can_continue);
+  };
+}
+
+void Timeline::add(Span span) {
+  std::lock_guard lock(mu_);
+  spans_.push_back(std::move(span));
+}
+
+std::vector<Timeline::Span> Timeline::spans() const {
+  std::lock_guard lock(mu_);
+  return spans_;
+}
+
+protocol::Micros Timeline::first_us(std::uint64_t occurrence) const {
+  for (const auto& s : spans()) {
+    if (s.occurrence == occurrence) return s.leaves_us;
+  }
+  return 0;
+}
+
+protocol::Micros Timeline::end_us(std::uint64_t occurrence) const {
+  protocol::Micros end = 0;
+  for (const auto& s : spans()) {
+    if (s.occurrence == occurrence) {
+      end = s.leaves_us + static_cast<protocol::Micros>(s.samples.size() * 1'000'000 / 48000);
+    }
+  }
+  return end;
+}
+
+std::vector<std::int16_t> Timeline::samples(std::uint64_t occurrence) const {
+  std::vector<std::int16_t> out;
+  for (const auto& s : spans()) {
+    if (s.occurrence == occurrence) out.insert(out.end(), s.samples.begin(), s.samples.end());
+  }
+  return out;
 }
 
 NodeConfig test_config(const std::string& id, const std::string& area, const std::string& cache,

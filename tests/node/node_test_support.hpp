@@ -2,6 +2,8 @@
 // and a fake controller that seals plans, manifests, chunks, controls and receipts on a MemoryHub.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "loa/node/config.hpp"
+#include "loa/node/sink.hpp"
 #include "loa/protocol/bulletin.hpp"
 #include "loa/protocol/envelope.hpp"
 #include "loa/protocol/ogg_opus.hpp"
@@ -50,6 +53,59 @@ Wav read_wav(const std::string& path);
 
 // Polls `done` every 5 ms until it returns true or `timeout_ms` of real time pass.
 bool wait_for(const std::function<bool()>& done, int timeout_ms = 5000);
+
+// Simulated time for deterministic tests of threads that wait only on the clock. Time moves only
+// in run_until(), and only once every one of `threads` threads is parked in sleep_until() (each
+// has done all it can at the current instant); it then jumps to the earliest wake-up.
+class SimClock final : public runtime::Clock {
+ public:
+  SimClock(protocol::Micros start, int threads) : now_(start), threads_(threads) {}
+  protocol::Micros now_us() const override { return now_.load(); }
+  void sleep_until(protocol::Micros t) override;
+  void wake() override;
+  // Waits (real time, up to `timeout_ms`) until every thread is parked; false if they do not.
+  bool settle(int timeout_ms = 5000);
+  // Moves time to `t` through every wake-up before it; false if the threads stopped parking.
+  bool run_until(protocol::Micros t, int timeout_ms = 5000);
+  // From now on sleep_until() moves time itself and returns at once (to tear down freely).
+  void free_run();
+
+ private:
+  struct Sleeper {
+    protocol::Micros until = 0;
+    bool released = false;
+  };
+  std::atomic<protocol::Micros> now_;
+  const int threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Sleeper*> parked_;
+  bool free_ = false;
+};
+
+// What RecordingSinks wrote, as a loudspeaker would have played it. Thread-safe.
+class Timeline {
+ public:
+  struct Span {
+    std::uint64_t occurrence = 0;    // the playback the sink was opened or handed over for
+    protocol::Micros leaves_us = 0;  // when its first sample leaves the loudspeaker
+    std::vector<std::int16_t> samples;
+  };
+  // Sinks with output latency `latency_us`, paced by `clock`; `can_continue`: whether they
+  // accept continue_with().
+  SinkFactory factory(runtime::Clock& clock, protocol::Micros latency_us, bool can_continue = true);
+  void add(Span span);
+  std::vector<Span> spans() const;
+  // When the first sample of `occurrence` leaves, and when its last one has left (0: none).
+  protocol::Micros first_us(std::uint64_t occurrence) const;
+  protocol::Micros end_us(std::uint64_t occurrence) const;
+  // Every sample written for `occurrence` (mono).
+  std::vector<std::int16_t> samples(std::uint64_t occurrence) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Span> spans_;
+};
 
 // A NodeConfig for tests: fresh node key, short timers.
 NodeConfig test_config(const std::string& id, const std::string& area, const std::string& cache,

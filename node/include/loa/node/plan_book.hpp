@@ -41,7 +41,8 @@ class PlanBook {
 
   // True if `scope` is one of this node's.
   bool in_scope(std::string_view scope) const;
-  // Union of every held plan's occurrences, one per occurrence id, sorted by start.
+  // Union of every held plan's occurrences, one per occurrence id (the copy in the plan with the
+  // highest version), sorted by start.
   std::vector<protocol::Occurrence> effective() const;
   std::vector<protocol::HeldPlan> held() const;
   std::uint64_t highest_version() const;

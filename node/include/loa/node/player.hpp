@@ -1,9 +1,11 @@
-// The player: waits for each occurrence's instant by the node's clock and plays it from the cache.
+// The player: waits for each occurrence's instant by the node's clock and plays it from the cache,
+// arbitrating between levels (docs/architecture.md, "Levels on the node").
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -14,6 +16,7 @@
 #include "loa/node/cache.hpp"
 #include "loa/node/sink.hpp"
 #include "loa/protocol/messages.hpp"
+#include "loa/protocol/ogg_opus.hpp"
 #include "loa/runtime/clock.hpp"
 
 namespace loa::node {
@@ -28,11 +31,20 @@ struct PlayerConfig {
 };
 
 // Plays occurrences one at a time on its own thread. Every occurrence it takes on ends in exactly
-// one PlaybackEvent handed to `record` (completed, partial, cancelled, expired or failed).
+// one PlaybackEvent handed to `record` (completed, partial, preempted, cancelled, expired or
+// failed). Arbitration:
+// - an emergency takes over from a lower level at its start instant: the other playback stops
+//   where the emergency's first sample begins (same sink, no gap) and ends `preempted`; it is
+//   dropped, never resumed;
+// - otherwise nothing interrupts: an occurrence whose instant comes while another plays waits;
+//   when the output is free the waiting one with the highest level goes first, then the earliest
+//   start, then the lowest occurrence id;
+// - a waiting occurrence ends `expired` at its expiry, and is never played late.
 // Public methods are thread-safe.
 class Player {
  public:
-  // Records an event durably; called from the player thread, or from cancel()'s caller.
+  // Records an event durably; called from the player thread, or from the thread of cancel() and
+  // set_schedule(). Never called with the player's lock held.
   using Record = std::function<void(protocol::PlaybackEvent)>;
   // True if the occurrence already ended (in an earlier run too).
   using IsHandled = std::function<bool(std::uint64_t occurrence_id)>;
@@ -44,33 +56,62 @@ class Player {
   Player& operator=(const Player&) = delete;
 
   void start();
-  // Stops the thread; a playback in progress ends as `partial` ("node stopping").
+  // Stops the thread; a playback in progress ends as `partial` ("node stopping"); one that has
+  // not started records nothing (a restart before its expiry still plays it).
   void stop();
 
-  // Replaces the occurrences to play (the effective plan). Handled ones are skipped.
-  void set_schedule(std::vector<protocol::Occurrence> occurrences);
+  // Replaces the occurrences to play with the effective plan; handled ones are skipped. What the
+  // player held and `occurrences` lacks is cancelled: a waiting one ends `cancelled` ("removed
+  // from " + `source`), or `expired` if its expiry has passed; a playing one stops now and ends
+  // `cancelled`. A waiting one whose fields changed takes the new ones; a playing one whose start
+  // or bulletin changed stops and ends `cancelled` (it is not played again).
+  void set_schedule(std::vector<protocol::Occurrence> occurrences,
+                    const std::string& source = "the plan");
   // Stops the occurrence if it plays, or drops it if it waits; either ends in a `cancelled` event.
   // Returns false if the occurrence is not scheduled (or already ended).
   bool cancel(std::uint64_t occurrence_id);
+  // True while the player thread runs (started, not exited): the node's watchdog heartbeat.
+  bool alive() const { return thread_started_.load() && !exited_.load(); }
   void set_volume(std::uint8_t percent);
   void set_muted(bool muted);
   std::uint8_t volume() const { return volume_.load(); }
   // False after the sink failed to open, true again after a successful open.
   bool output_ok() const { return output_ok_.load(); }
-  // Occurrence playing now, if any.
+  // Occurrence playing now (its first sample written), if any.
   std::optional<std::uint64_t> playing() const;
-  // Occurrences still to play (not handled, not cancelled), by start.
+  // Occurrences waiting to play (not started, not ended), by start.
   std::vector<protocol::Occurrence> queued() const;
 
  private:
+  // An occurrence about to play, with its audio and, when it takes over, the open sink.
+  struct Playback {
+    protocol::Occurrence occurrence;
+    protocol::OpusStream stream;
+    std::unique_ptr<Sink> sink;      // null: open a new one
+    std::uint8_t sink_channels = 0;  // what `sink` was opened with
+  };
+
   void run();
-  std::optional<protocol::Occurrence> next_locked() const;
+  // The waiting occurrence that goes next at `now` (see the class comment).
+  std::optional<protocol::Occurrence> next_locked(protocol::Micros now) const;
+  // The waiting emergency with the earliest start.
+  std::optional<protocol::Occurrence> next_emergency_locked() const;
+  // Removes `o` from the waiting ones if it is still there unchanged, and marks it ended.
+  bool take_waiting_locked(const protocol::Occurrence& o);
+  // Ends every waiting occurrence whose expiry has passed.
+  std::vector<protocol::PlaybackEvent> take_expired_locked(protocol::Micros now);
   protocol::Micros expiry_of(const protocol::Occurrence& o) const;
-  // Sleeps until `t` unless the schedule changed or a stop was requested.
-  void sleep_until(protocol::Micros t);
-  void play(const protocol::Occurrence& o);
-  void finish(const protocol::Occurrence& o, protocol::Outcome outcome, protocol::Micros start_us,
-              protocol::Micros end_us, std::uint64_t samples, std::string detail);
+  // Sleeps until `t` unless the schedule changed since `generation` or a stop was requested.
+  void sleep_until(protocol::Micros t, std::uint64_t generation);
+  // Ends a waiting occurrence as `failed` (if it still waits unchanged).
+  void fail_waiting(const protocol::Occurrence& o, const std::string& detail);
+  // Plays one occurrence; returns the emergency that took over, if one did.
+  std::optional<Playback> play(Playback p);
+  protocol::PlaybackEvent event(const protocol::Occurrence& o, protocol::Outcome outcome,
+                                protocol::Micros start_us, protocol::Micros end_us,
+                                std::uint64_t samples, std::string detail) const;
+  void record(protocol::PlaybackEvent e);
+  void record_deferred();
 
   PlayerConfig config_;
   runtime::Clock& clock_;
@@ -80,14 +121,19 @@ class Player {
   Record record_;
 
   mutable std::mutex mu_;
-  std::vector<protocol::Occurrence> schedule_;  // not yet handled, by start
-  std::set<std::uint64_t> done_;                // ended in this run, or cancelled
-  std::optional<std::uint64_t> current_;
-  bool cancel_current_ = false;
-  bool dirty_ = false;  // schedule changed since the thread last looked
+  std::vector<protocol::Occurrence> schedule_;   // waiting: not started, not ended; by start
+  std::set<std::uint64_t> done_;                 // started or ended in this run
+  std::optional<protocol::Occurrence> current_;  // playing
+  std::optional<std::string> stop_current_;      // set: stop it, `cancelled` with this detail
+  std::uint64_t generation_ = 0;                 // bumped on every schedule change
+
+  // Player thread only: the preempted playback's event, recorded once the emergency that took
+  // over has written its first samples (so the switch waits for no disk write).
+  std::optional<protocol::PlaybackEvent> deferred_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> exited_{false};
+  std::atomic<bool> thread_started_{false};
   std::atomic<std::uint8_t> volume_{100};
   std::atomic<bool> muted_{false};
   std::atomic<bool> output_ok_{true};

@@ -27,6 +27,13 @@ class Sink {
   virtual loa::Status write(std::span<const std::int16_t> samples) = 0;
   // Plays out what was written and releases the output. Safe to call when not open.
   virtual void close() = 0;
+  // Once open: hands the output to playback `occurrence_id`, whose samples follow those written
+  // so far with no gap (an emergency taking over). False if this sink cannot; the player then
+  // closes it and opens a fresh one. The default keeps going as it is.
+  virtual bool continue_with(std::uint64_t occurrence_id) {
+    (void)occurrence_id;
+    return true;
+  }
 };
 
 // Makes the sink for one playback (a WAV sink names its file after the occurrence id).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "loa/node/pacer.hpp"
@@ -13,7 +14,11 @@ namespace loa::node {
 // its audio). The RIFF header's sizes are finalized by close(). Output latency 0.
 class WavSink final : public Sink {
  public:
-  WavSink(runtime::Clock& clock, std::string path);
+  // Names the file of each playback the sink is handed to by continue_with() (empty: it cannot
+  // be handed over).
+  using PathFor = std::function<std::string(std::uint64_t occurrence_id)>;
+
+  WavSink(runtime::Clock& clock, std::string path, PathFor path_for = {});
   ~WavSink() override;
   WavSink(const WavSink&) = delete;
   WavSink& operator=(const WavSink&) = delete;
@@ -22,10 +27,16 @@ class WavSink final : public Sink {
   protocol::Micros output_latency_us() const override { return 0; }
   loa::Status write(std::span<const std::int16_t> samples) override;
   void close() override;
+  // Finishes the current file and goes on in a new one (path_for), paced without a break.
+  bool continue_with(std::uint64_t occurrence_id) override;
 
  private:
+  // Writes the final header and closes the file; `sync`: fsync first.
+  void finish_file(bool sync);
+
   runtime::Clock& clock_;
   std::string path_;
+  PathFor path_for_;
   std::FILE* file_ = nullptr;
   Pacer pacer_;
   std::uint32_t rate_ = 48000;
