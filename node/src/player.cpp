@@ -265,6 +265,7 @@ void Player::run() {
     }
     takeover = play(Playback{*next, std::move(stream).value(), nullptr, 0});
   }
+  if (takeover && takeover->sink) takeover->sink->close();
   takeover.reset();
   record_deferred();
 }

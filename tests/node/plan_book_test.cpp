@@ -112,6 +112,26 @@ TEST_F(PlanBookTest, EffectivePlanIsUnionDeduplicatedByOccurrence) {
   EXPECT_EQ(eff[2].occurrence_id, 3u);
 }
 
+TEST_F(PlanBookTest, AnOccurrenceInSeveralPlansIsTakenFromTheNewest) {
+  // A changed occurrence moving between scopes: the node plan (v4) has the new start, the area
+  // plan (v3, sorted first) still the old one.
+  PlanBook b = book("");
+  Plan older = make_plan("area:79", 3, {1});
+  Plan newer = make_plan("node:n1", 4, {1});
+  newer.occurrences[0].start_us += 5'000'000;
+  ASSERT_EQ(b.offer(sealed(older, controller_)).verdict, PlanVerdict::accepted);
+  ASSERT_EQ(b.offer(sealed(newer, controller_)).verdict, PlanVerdict::accepted);
+  ASSERT_EQ(b.effective().size(), 1u);
+  EXPECT_EQ(b.effective()[0], newer.occurrences[0]);
+  // ... and the other way round.
+  older = make_plan("node:n1", 5, {1});
+  newer = make_plan("area:79", 6, {1});
+  newer.occurrences[0].bulletin_id = 900;
+  ASSERT_EQ(b.offer(sealed(older, controller_)).verdict, PlanVerdict::accepted);
+  ASSERT_EQ(b.offer(sealed(newer, controller_)).verdict, PlanVerdict::accepted);
+  EXPECT_EQ(b.effective()[0], newer.occurrences[0]);
+}
+
 TEST_F(PlanBookTest, PersistsAndReverifiesOnLoad) {
   {
     PlanBook b = book(dir_.path());
