@@ -152,6 +152,23 @@ TEST_F(ArbitrationTest, EmergencyTakesOverOnASinkThatCannotContinue) {
   EXPECT_TRUE(timeline_.samples(2) == pcm(kAlert));
 }
 
+TEST_F(ArbitrationTest, EmergencyCancelledOrMissingDoesNotInterrupt) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  player_->set_schedule({occurrence(1, kLong, kT0 + kSecond),
+                         occurrence(2, kAlert, kT0 + 2 * kSecond, Priority::emergency),
+                         occurrence(3, 99, kT0 + 3 * kSecond, Priority::emergency)});  // not cached
+  // 2 is already loaded to take over (within the open-ahead) when it is cancelled.
+  ASSERT_NO_FATAL_FAILURE(run_until(kT0 + 1'800'000));
+  ASSERT_TRUE(player_->cancel(2));
+  ASSERT_NO_FATAL_FAILURE(run_until(kT0 + 6 * kSecond));
+  ASSERT_EQ(events().size(), 3u);
+  EXPECT_EQ(event_for(2)->outcome, Outcome::cancelled);
+  EXPECT_EQ(event_for(3)->outcome, Outcome::failed);
+  EXPECT_EQ(event_for(3)->detail, "not cached");
+  EXPECT_EQ(event_for(1)->outcome, Outcome::completed);
+  EXPECT_TRUE(timeline_.samples(1) == pcm(kLong));
+}
+
 TEST_F(ArbitrationTest, NormalsQueueAndOneThatCannotStartBeforeItsExpiryExpires) {
   ASSERT_NO_FATAL_FAILURE(start());
   player_->set_schedule({occurrence(1, kLong, kT0 + kSecond),  // plays 1 s .. 4 s
