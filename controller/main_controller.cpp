@@ -11,6 +11,7 @@
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
 #include "loa/runtime/log.hpp"
+#include "loa/runtime/sd_notify.hpp"
 
 namespace {
 
@@ -47,8 +48,9 @@ int run(int argc, char** argv) {
 
   auto listen = loa::controller::parse_listen_address(config.listen);
   if (!listen) throw std::runtime_error(listen.error().message);
-  if (auto broker = loa::runtime::parse_broker_url(config.broker); !broker) {
-    throw std::runtime_error("broker: " + broker.error().message);
+  const loa::runtime::BusConfig bus_config = loa::controller::controller_bus_config(config);
+  if (loa::Status s = loa::runtime::validate_bus_config(bus_config); !s) {
+    throw std::runtime_error(s.message());
   }
   if (config.frame_ms != 10 && config.frame_ms != 20 && config.frame_ms != 40 &&
       config.frame_ms != 60) {
@@ -66,12 +68,6 @@ int run(int argc, char** argv) {
   auto store = loa::controller::open_sqlite_store(config.db);
   if (!store) throw std::runtime_error(store.error().message);
 
-  loa::runtime::BusConfig bus_config;
-  bus_config.url = config.broker;
-  bus_config.client_id = config.client_id;
-  bus_config.username = config.broker_username;
-  bus_config.password = config.broker_password;
-  bus_config.ca_file = config.broker_ca_file;
   auto bus = loa::runtime::make_mosquitto_bus(bus_config);
 
   loa::controller::ControllerSettings settings;
@@ -80,6 +76,13 @@ int run(int argc, char** argv) {
   settings.missed_grace_us = config.missed_grace_s * 1'000'000;
   settings.offline_after_us = config.offline_after_s * 1'000'000;
   settings.fetch_window_ms = config.fetch_window_ms;
+  if (config.plan_horizon_days < 1 || config.plan_horizon_days > 60) {
+    throw std::runtime_error("plan-horizon-days: must be 1..60");
+  }
+  if (config.tick_s < 1) throw std::runtime_error("tick-s: must be 1 or more");
+  settings.plan_horizon_days = config.plan_horizon_days;
+  settings.trust_first_key = config.trust_first_key;
+  settings.event_tolerance_us = config.event_tolerance_s * 1'000'000;
   settings.encode.bitrate = config.bitrate;
   settings.encode.frame_ms = config.frame_ms;
 
@@ -108,9 +111,26 @@ int run(int argc, char** argv) {
           .kv("audio_dir", settings.audio_dir)
           .kv("public_key", loa::runtime::to_hex(loa::protocol::ByteView(keys->public_key)))
       << "controller running";
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // systemd (Type=notify): ready once the API listens; the watchdog is fed from this loop.
+  if (auto r = loa::runtime::notify_systemd("READY=1\nSTATUS=running"); !r) {
+    Log(LogLevel::warn, "controller").kv("error", r.error().message) << "cannot notify systemd";
+  }
+  loa::runtime::WatchdogFeeder watchdog;
+  // The tick extends recurring bulletins up to the plan horizon: at start, then every tick-s.
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    watchdog.feed();
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      if (auto n = controller.tick(); !n) {
+        Log(LogLevel::warn, "controller").kv("reason", n.error().message) << "tick failed";
+      }
+      next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(config.tick_s);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 
   Log(LogLevel::info, "controller") << "stopping";
+  (void)loa::runtime::notify_systemd("STOPPING=1");
   api.stop();
   bus->stop(2000);
   Log(LogLevel::info, "controller") << "stopped";

@@ -201,9 +201,50 @@ struct ApiServer::Impl {
       if (!body) return send_error(res, body.error());
       auto request = schedule_request_from_json(*body);
       if (!request) return send_error(res, request.error());
-      reply(res, controller.schedule(*request), 201,
-            [](const OccurrenceRecord& o) { return to_json(o); });
+      auto result = controller.submit(*request);
+      if (!result) return send_error(res, result.error());
+      if (!request->dry_run && !result->series && result->occurrences.size() == 1) {
+        // A single occurrence: its record, as before, with the conflicts it causes.
+        json j = to_json(result->occurrences.front());
+        j["warnings"] = result->warnings;
+        return send_json(res, 201, j);
+      }
+      send_json(res, request->dry_run ? 200 : 201, to_json(*result));
     });
+    server.Post(R"(/api/v1/occurrences/([^/]+)/cancel)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  auto id = parse_id(req.matches[1], "occurrence");
+                  if (!id) return send_error(res, id.error());
+                  reply(res, controller.cancel_occurrence(*id), 200,
+                        [](const OccurrenceRecord& o) { return to_json(o); });
+                });
+    server.Patch(R"(/api/v1/occurrences/([^/]+))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   auto id = parse_id(req.matches[1], "occurrence");
+                   if (!id) return send_error(res, id.error());
+                   auto body = parse_body(req);
+                   if (!body) return send_error(res, body.error());
+                   auto change = change_request_from_json(*body);
+                   if (!change) return send_error(res, change.error());
+                   reply(res, controller.change_occurrence(*id, *change), 200,
+                         [](const OccurrenceRecord& o) { return to_json(o); });
+                 });
+    server.Get(R"(/api/v1/series/([^/]+))", [this](const httplib::Request& req,
+                                                   httplib::Response& res) {
+      auto id = parse_id(req.matches[1], "series");
+      if (!id) return send_error(res, id.error());
+      reply(res, controller.get_series(*id), 200, [](const SeriesRecord& r) { return to_json(r); });
+    });
+    server.Post(R"(/api/v1/series/([^/]+)/cancel)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  auto id = parse_id(req.matches[1], "series");
+                  if (!id) return send_error(res, id.error());
+                  reply(res, controller.cancel_series(*id), 200, [](const SeriesCancel& c) {
+                    json j = to_json(c.series);
+                    j["cancelled_occurrences"] = c.cancelled;
+                    return j;
+                  });
+                });
     server.Get("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
       Micros since = controller.now_us();
       if (req.has_param("since")) {
@@ -275,6 +316,53 @@ struct ApiServer::Impl {
         return json{{"events", out}};
       });
     });
+    ledger_routes();
+  }
+
+  // Issue 9: refused events, decommissioning, period reports and their verification.
+  void ledger_routes() {
+    server.Get("/api/v1/log/refused", [this](const httplib::Request& req, httplib::Response& res) {
+      RefusedQuery q;
+      q.node_id = req.get_param_value("node");
+      q.reason = req.get_param_value("reason");
+      q.since = req.get_param_value("since");
+      if (req.has_param("limit")) {
+        auto n = parse_id(req.get_param_value("limit"), "limit");
+        if (!n) return send_error(res, n.error());
+        q.limit = static_cast<std::size_t>(*n);
+      }
+      reply(res, controller.refused_log(q), 200, [](const std::vector<RefusedEventRecord>& list) {
+        json out = json::array();
+        for (const auto& r : list) out.push_back(to_json(r));
+        return json{{"refused", out}};
+      });
+    });
+    server.Post(R"(/api/v1/nodes/([^/]+)/decommission)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  reply(res, controller.decommission_node(req.matches[1]), 200,
+                        [](const NodeView& n) { return to_json(n); });
+                });
+    const auto period_query = [](const httplib::Request& req) {
+      PeriodQuery q;
+      q.period.from = req.get_param_value("from");
+      q.period.to = req.get_param_value("to");
+      q.period.month = req.get_param_value("month");
+      q.period.quarter = req.get_param_value("quarter");
+      q.period.year = req.get_param_value("year");
+      q.area = req.get_param_value("area");
+      q.by = req.get_param_value("by");
+      return q;
+    };
+    server.Get("/api/v1/reports/period",
+               [this, period_query](const httplib::Request& req, httplib::Response& res) {
+                 reply(res, controller.period_report(period_query(req)), 200,
+                       [](const PeriodReport& r) { return to_json(r); });
+               });
+    server.Get("/api/v1/reports/verify",
+               [this, period_query](const httplib::Request& req, httplib::Response& res) {
+                 reply(res, controller.verify_report(period_query(req)), 200,
+                       [](const VerifyReport& r) { return to_json(r); });
+               });
   }
 };
 

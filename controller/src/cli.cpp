@@ -14,6 +14,10 @@
 #include <sstream>
 #include <variant>
 
+#include "loa/controller/provision.hpp"
+#include "loa/runtime/bus.hpp"
+#include "loa/runtime/keys.hpp"
+
 namespace loa::controller {
 namespace {
 
@@ -48,6 +52,8 @@ std::optional<Failure> parse_args(const std::vector<std::string>& in, Args& args
     const std::string& a = in[i];
     if (a == "--help" || a == "-h") {
       args.help = true;
+    } else if (a == "--dry-run" || a == "--refused") {  // options without a value
+      args.options[a.substr(2)].push_back("true");
     } else if (a.rfind("--", 0) == 0 && a.size() > 2) {
       const auto eq = a.find('=');
       if (eq != std::string::npos) {
@@ -183,6 +189,9 @@ class Api {
   std::variant<json, Failure> post_json(const std::string& path, const json& body) {
     return handle(client_.Post(path, body.dump(), "application/json"));
   }
+  std::variant<json, Failure> patch_json(const std::string& path, const json& body) {
+    return handle(client_.Patch(path, body.dump(), "application/json"));
+  }
   std::variant<json, Failure> post_bytes(const std::string& path, const std::string& body,
                                          const std::string& type) {
     return handle(client_.Post(path, body, type));
@@ -276,10 +285,11 @@ using Outcome = std::variant<json, Failure>;
 
 class Cli {
  public:
-  Cli(const Args& args, Format format, std::ostream& out)
+  Cli(const Args& args, Format format, std::ostream& out, std::ostream& err)
       : args_(args),
         format_(format),
         out_(out),
+        err_(err),
         api_(args.get("controller", "http://127.0.0.1:8080")) {}
 
   std::optional<Failure> run() {
@@ -292,7 +302,14 @@ class Cli {
     if (cmd == "bulletin" && sub == "create") return bulletin_create();
     if (cmd == "bulletin" && sub == "list") return bulletin_list();
     if (cmd == "schedule") return schedule();
+    if (cmd == "cancel") return cancel();
+    if (cmd == "occurrence" && sub == "change") return occurrence_change();
+    if (cmd == "occurrence" && sub == "show") return occurrence_show();
     if (cmd == "report" && sub == "coverage") return coverage();
+    if (cmd == "report" && sub == "period") return report_period();
+    if (cmd == "report" && sub == "verify") return report_verify();
+    if (cmd == "node" && sub == "decommission") return node_decommission();
+    if (cmd == "node" && sub == "provision") return node_provision();
     if (cmd == "log") return log();
     std::string what;
     for (const auto& x : w) what += (what.empty() ? "" : " ") + x;
@@ -478,8 +495,10 @@ class Cli {
   std::optional<Failure> schedule() {
     const std::string c = "schedule";
     if (auto f = operands(1, c)) return f;
-    if (auto f = allow_only(
-            args_, {"bulletin", "at", "tz", "target", "priority", "volume", "expiry"}, c)) {
+    if (auto f = allow_only(args_,
+                            {"bulletin", "at", "tz", "target", "priority", "volume", "expiry",
+                             "rrule", "repeat-every", "until", "dry-run", "days"},
+                            c)) {
       return f;
     }
     if (auto f = require(args_, {"bulletin", "at", "target"}, c)) return f;
@@ -494,7 +513,143 @@ class Cli {
     if (args_.has("tz")) body["tz"] = args_.get("tz");
     if (args_.has("expiry")) body["expiry"] = args_.get("expiry");
     if (args_.has("volume")) body["volume"] = args_.get("volume");
-    return show(api_.post_json("/api/v1/occurrences", body), [&](const json& j) { print_id(j); });
+    if (args_.has("rrule")) body["rrule"] = args_.get("rrule");
+    if (args_.has("repeat-every")) body["repeat_every_min"] = args_.get("repeat-every");
+    if (args_.has("until")) body["until"] = args_.get("until");
+    if (args_.has("days")) {
+      if (!args_.has("dry-run")) return Failure{"--days goes with --dry-run", kUsage};
+      body["days"] = args_.get("days");
+    }
+    const bool dry = args_.has("dry-run");
+    if (dry) body["dry_run"] = true;
+    auto r = api_.post_json("/api/v1/occurrences", body);
+    if (auto* j = std::get_if<json>(&r); j && format_ != Format::api_json) {
+      for (const auto& w : j->value("warnings", json::array())) {
+        err_ << "loactl: warning: " << w.get<std::string>() << '\n';
+      }
+    }
+    return show(std::move(r), [&](const json& j) {
+      if (dry) return print_timelines(j);
+      if (!j.contains("occurrences")) return print_id(j);
+      // A series: its id, then the occurrences planned so far.
+      print_rows(out_, format_, {{"SERIES", "id"}}, {j.at("series")});
+      print_rows(out_, format_, {{"OCCURRENCE", "id"}, {"START", "start_local"}},
+                 j.at("occurrences").get<std::vector<json>>());
+    });
+  }
+
+  void print_timelines(const json& j) {
+    std::vector<json> rows;
+    for (const auto& g : j.at("timelines")) {
+      const std::string who = g.at("label").get<std::string>() + " (" +
+                              std::to_string(g.at("nodes").size()) +
+                              (g.at("nodes").size() == 1 ? " node)" : " nodes)");
+      for (const auto& e : g.at("entries")) {
+        json row = e;
+        row["target"] = who;
+        row["what"] = e.at("label").get<std::string>() + " bulletin " +
+                      std::to_string(e.at("bulletin").get<std::uint64_t>());
+        rows.push_back(std::move(row));
+      }
+    }
+    print_rows(out_, format_,
+               {{"TARGET", "target"},
+                {"START", "start_local"},
+                {"OCCURRENCE", "what"},
+                {"PRIORITY", "priority"},
+                {"FATE", "fate"},
+                {"PLAYS", "plays"},
+                {"BEHIND", "behind"}},
+               rows);
+    std::vector<json> conflicts;
+    for (const auto& g : j.at("timelines")) {
+      for (const auto& c : g.at("conflicts")) {
+        conflicts.push_back(json{{"target", g.at("label")}, {"conflict", c}});
+      }
+    }
+    if (format_ == Format::table) {
+      out_ << '\n' << (conflicts.empty() ? "no conflicts\n" : "");
+    }
+    if (!conflicts.empty()) {
+      print_rows(out_, format_, {{"TARGET", "target"}, {"CONFLICT", "conflict"}}, conflicts);
+    }
+  }
+
+  // An id operand (the word after the command words), or a usage failure naming `what`.
+  std::variant<std::string, Failure> id_operand(std::size_t index, const std::string& what) {
+    if (args_.words.size() != index + 1) {
+      return Failure{"give one " + what + " id (see loactl --help)", kUsage};
+    }
+    const std::string id = args_.words[index];
+    if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos) {
+      return Failure{what + " '" + id + "' is not an id", kUsage};
+    }
+    return id;
+  }
+
+  static const std::vector<Column>& occurrence_columns() {
+    static const std::vector<Column> c = {{"ID", "id"},
+                                          {"BULLETIN", "bulletin"},
+                                          {"START", "start_local"},
+                                          {"PRIORITY", "priority"},
+                                          {"STATUS", "status"},
+                                          {"SERIES", "series"},
+                                          {"NODES", "residents_targeted"}};
+    return c;
+  }
+
+  std::optional<Failure> cancel() {
+    const std::string c = "cancel";
+    if (auto f = allow_only(args_, {"series"}, c)) return f;
+    if (args_.has("series")) {
+      if (args_.words.size() != 1) return Failure{"give an occurrence id or --series ID", kUsage};
+      const std::string id = args_.get("series");
+      if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+        return Failure{"--series '" + id + "' is not a series id", kUsage};
+      }
+      return show(api_.post_json("/api/v1/series/" + id + "/cancel", json::object()),
+                  [&](const json& j) {
+                    print_rows(out_, format_, {{"SERIES", "id"}, {"STATUS", "status"}}, {j});
+                    std::vector<json> ids;
+                    for (const auto& o : j.at("cancelled_occurrences")) {
+                      ids.push_back(json{{"id", o}});
+                    }
+                    print_rows(out_, format_, {{"CANCELLED OCCURRENCE", "id"}}, ids);
+                  });
+    }
+    auto id = id_operand(1, "occurrence");
+    if (auto* f = std::get_if<Failure>(&id)) return *f;
+    return show(api_.post_json("/api/v1/occurrences/" + std::get<std::string>(id) + "/cancel",
+                               json::object()),
+                [&](const json& j) { print_rows(out_, format_, occurrence_columns(), {j}); });
+  }
+
+  std::optional<Failure> occurrence_show() {
+    const std::string c = "occurrence show";
+    if (auto f = allow_only(args_, {}, c)) return f;
+    auto id = id_operand(2, "occurrence");
+    if (auto* f = std::get_if<Failure>(&id)) return *f;
+    return show(api_.get("/api/v1/occurrences/" + std::get<std::string>(id)),
+                [&](const json& j) { print_rows(out_, format_, occurrence_columns(), {j}); });
+  }
+
+  std::optional<Failure> occurrence_change() {
+    const std::string c = "occurrence change";
+    if (auto f = allow_only(
+            args_, {"at", "tz", "target", "bulletin", "priority", "volume", "expiry"}, c)) {
+      return f;
+    }
+    auto id = id_operand(2, "occurrence");
+    if (auto* f = std::get_if<Failure>(&id)) return *f;
+    json body = json::object();
+    for (const char* k : {"at", "tz", "priority", "expiry", "volume"}) {
+      if (args_.has(k)) body[k] = args_.get(k);
+    }
+    if (args_.has("bulletin")) body["bulletin"] = args_.get("bulletin");
+    if (args_.has("target")) body["targets"] = args_.options.at("target");
+    if (body.empty()) return Failure{"'occurrence change' needs something to change", kUsage};
+    return show(api_.patch_json("/api/v1/occurrences/" + std::get<std::string>(id), body),
+                [&](const json& j) { print_rows(out_, format_, occurrence_columns(), {j}); });
   }
 
   std::optional<Failure> coverage() {
@@ -535,9 +690,251 @@ class Cli {
     });
   }
 
+  // ---- ledger (issue 9) ----
+
+  std::optional<Failure> node_decommission() {
+    const std::string c = "node decommission";
+    if (auto f = operands(3, c)) return f;
+    if (auto f = allow_only(args_, {"password-file", "acl-file"}, c)) return f;
+    if (auto f = revoke_broker(args_.words[2])) return f;
+    return show(
+        api_.post_json("/api/v1/nodes/" + encode_query(args_.words[2]) + "/decommission",
+                       json::object()),
+        [&](const json& j) {
+          print_rows(out_, format_, {{"ID", "id"}, {"DECOMMISSIONED", "decommissioned"}}, {j});
+        });
+  }
+
+  // ---- device provisioning (issue 6) ----
+
+  // With --password-file and --acl-file: removes the node's broker credential and ACL block
+  // first, so the device loses broker access even if the controller is unreachable.
+  std::optional<Failure> revoke_broker(const std::string& id) {
+    const bool passwd = args_.has("password-file");
+    if (passwd != args_.has("acl-file")) {
+      return Failure{"--password-file and --acl-file go together (broker revocation)", kUsage};
+    }
+    if (!passwd) return std::nullopt;
+    auto user = remove_password_user(args_.get("password-file"), id);
+    if (!user) return Failure{"broker password file " + user.error().message};
+    auto acl = remove_node_acl(args_.get("acl-file"), id);
+    if (!acl) return Failure{"broker ACL file " + acl.error().message};
+    err_ << "loactl: broker credential of '" << id << "' " << (*user ? "removed" : "not found")
+         << ", ACL block " << (*acl ? "removed" : "not found")
+         << "; reload the broker (systemctl reload mosquitto)\n";
+    return std::nullopt;
+  }
+
+  std::optional<Failure> node_provision() {
+    const std::string c = "node provision";
+    if (auto f = operands(3, c)) return f;
+    if (auto f = allow_only(args_,
+                            {"area", "out", "broker", "broker-ca", "tls-version", "residents",
+                             "speakers", "name", "sink", "password-file", "acl-file"},
+                            c)) {
+      return f;
+    }
+    if (auto f = require(args_, {"area", "out", "broker", "password-file", "acl-file"}, c)) {
+      return f;
+    }
+    BundleRequest req;
+    req.node_id = args_.words[2];
+    if (loa::Status s = protocol::validate_node_id(req.node_id); !s) {
+      return Failure{"node id '" + req.node_id + "': " + s.message(), kUsage};
+    }
+    auto area = protocol::AreaPath::parse(args_.get("area"));
+    if (!area) return Failure{"--area: " + area.error().message, kUsage};
+    req.area = *area;
+    req.out_dir = args_.get("out");
+    req.broker_url = args_.get("broker");
+    req.broker_ca_file = args_.get("broker-ca");
+    req.broker_tls_version = args_.get("tls-version", "tlsv1.2");
+    req.sink = args_.get("sink", "portaudio");
+    runtime::BusConfig bus;
+    bus.url = req.broker_url;
+    bus.ca_file = req.broker_ca_file;
+    bus.tls_version = req.broker_tls_version;
+    bus.username = req.node_id;
+    if (loa::Status s = runtime::validate_bus_config(bus); !s) {
+      // Name this command's options rather than node.conf's keys.
+      std::string m = s.message();
+      for (const auto& [key, flag] : {std::pair{"'broker-ca-file'", "--broker-ca"},
+                                      std::pair{"'broker-tls-version'", "--tls-version"},
+                                      std::pair{"'broker'", "--broker"}}) {
+        const std::string prefix = std::string("option ") + key;
+        if (m.rfind(prefix, 0) == 0) m = flag + m.substr(prefix.size());
+      }
+      return Failure{m, kUsage};
+    }
+
+    // The controller's public key, from the controller itself.
+    auto health = api_.get("/api/v1/health");
+    if (auto* f = std::get_if<Failure>(&health)) return *f;
+    auto key = runtime::from_hex(std::get<json>(health).value("public_key", std::string()), 32);
+    if (!key) return Failure{"the controller's /api/v1/health has no valid public_key"};
+    std::copy(key->begin(), key->end(), req.controller_key.begin());
+
+    req.broker_password = random_broker_password();
+    auto bundle = write_node_bundle(req);
+    if (!bundle) return Failure{bundle.error().message};
+
+    json body{{"id", req.node_id},
+              {"area", req.area.str()},
+              {"name", args_.get("name")},
+              {"public_key", runtime::to_hex(bundle->node_public_key)}};
+    for (const char* k : {"speakers", "residents"}) {
+      if (args_.has(k)) body[k] = args_.get(k);
+    }
+    auto added = api_.post_json("/api/v1/nodes", body);
+    if (auto* f = std::get_if<Failure>(&added)) {
+      remove_bundle(*bundle);
+      return Failure{"registration refused, no bundle written: " + f->message, f->code};
+    }
+    const std::string registered =
+        " (the node is registered: fix the file and add the broker lines by hand, or "
+        "decommission it)";
+    if (loa::Status s =
+            set_password_line(args_.get("password-file"), req.node_id,
+                              mosquitto_password_line(req.node_id, req.broker_password));
+        !s) {
+      remove_bundle(*bundle);
+      return Failure{"broker password file " + s.message() + registered};
+    }
+    if (loa::Status s =
+            set_node_acl(args_.get("acl-file"), req.node_id, node_acl_block(req.node_id, req.area));
+        !s) {
+      remove_bundle(*bundle);
+      return Failure{"broker ACL file " + s.message() + registered};
+    }
+    if (loa::Status s = make_bundle_archive(*bundle); !s) return Failure{s.message()};
+
+    const json result{{"id", req.node_id},
+                      {"area", req.area.str()},
+                      {"public_key", runtime::to_hex(bundle->node_public_key)},
+                      {"broker_user", req.node_id},
+                      {"bundle", bundle->dir},
+                      {"archive", bundle->archive}};
+    if (format_ == Format::api_json) {
+      out_ << result.dump(2) << '\n';
+      return std::nullopt;
+    }
+    print_rows(
+        out_, format_,
+        {{"ID", "id"}, {"AREA", "area"}, {"BUNDLE", "archive"}, {"PUBLIC KEY", "public_key"}},
+        {result});
+    err_ << "loactl: reload the broker so the credential and ACL take effect "
+            "(systemctl reload mosquitto)\n";
+    return std::nullopt;
+  }
+
+  // The query string of a period: --from/--to, --month, --quarter, --year (and extra keys).
+  std::string period_query(std::initializer_list<const char*> extra) const {
+    std::string q;
+    for (const char* k : {"from", "to", "month", "quarter", "year"}) {
+      if (args_.has(k))
+        q += (q.empty() ? "?" : "&") + std::string(k) + "=" + encode_query(args_.get(k));
+    }
+    for (const char* k : extra) {
+      if (args_.has(k))
+        q += (q.empty() ? "?" : "&") + std::string(k) + "=" + encode_query(args_.get(k));
+    }
+    return q;
+  }
+
+  std::optional<Failure> report_period() {
+    const std::string c = "report period";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {"from", "to", "month", "quarter", "year", "area", "by"}, c)) {
+      return f;
+    }
+    return show(api_.get("/api/v1/reports/period" + period_query({"area", "by"})),
+                [&](const json& j) {
+                  std::vector<json> rows;
+                  for (const auto& r : j.at("rows")) rows.push_back(r);
+                  json total = j.at("total");
+                  total["label"] = "total";
+                  rows.push_back(std::move(total));
+                  for (auto& r : rows) {
+                    r["completion_pct"] = r.at("completion_rate").get<double>() * 100.0;
+                  }
+                  if (format_ == Format::table) {
+                    out_ << "period " << text_of(j.at("period").at("label")) << " ("
+                         << text_of(j.at("period").at("from")) << " to "
+                         << text_of(j.at("period").at("to")) << ")";
+                    if (!j.at("area").is_null()) out_ << ", area " << text_of(j.at("area"));
+                    out_ << '\n';
+                  }
+                  print_rows(out_, format_,
+                             {{"ROW", "label"},
+                              {"OCCURRENCES", "occurrences"},
+                              {"TARGETED", "targeted"},
+                              {"COMPLETED", "completed"},
+                              {"PARTIAL", "partial"},
+                              {"FAILED", "failed"},
+                              {"PREEMPTED", "preempted"},
+                              {"EXPIRED", "expired"},
+                              {"CANCELLED", "cancelled"},
+                              {"MISSED", "missed"},
+                              {"PENDING", "pending"},
+                              {"COMPLETION_%", "completion_pct"},
+                              {"RESIDENTS_REACHED", "residents_reached"},
+                              {"HOURS_AIRED", "hours_aired"}},
+                             rows);
+                });
+  }
+
+  std::optional<Failure> report_verify() {
+    const std::string c = "report verify";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {"from", "to", "month", "quarter", "year"}, c)) return f;
+    auto r = api_.get("/api/v1/reports/verify" + period_query({}));
+    if (auto* f = std::get_if<Failure>(&r)) return *f;
+    const json& j = std::get<json>(r);
+    const auto& list = j.at("discrepancies");
+    if (format_ == Format::api_json) {
+      out_ << j.dump(2) << '\n';
+    } else if (format_ == Format::csv) {
+      std::vector<json> rows;
+      for (const auto& d : list) rows.push_back(json{{"discrepancy", d}});
+      print_rows(out_, format_, {{"DISCREPANCY", "discrepancy"}}, rows);
+    } else if (list.empty()) {
+      out_ << "verified (" << j.at("events_checked").get<std::size_t>() << " signed events, period "
+           << text_of(j.at("period").at("label")) << ")\n";
+    } else {
+      for (const auto& d : list) out_ << d.get<std::string>() << '\n';
+    }
+    if (!list.empty()) {
+      return Failure{std::to_string(list.size()) + " discrepancies: the ledger does not verify"};
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Failure> log_refused() {
+    const std::string c = "log --refused";
+    if (auto f = allow_only(args_, {"refused", "node", "reason", "since", "limit"}, c)) return f;
+    std::string path = "/api/v1/log/refused";
+    char sep = '?';
+    for (const char* k : {"node", "reason", "since", "limit"}) {
+      if (args_.has(k)) {
+        path += sep + std::string(k) + "=" + encode_query(args_.get(k));
+        sep = '&';
+      }
+    }
+    return show(api_.get(path), [&](const json& j) {
+      print_rows(out_, format_,
+                 {{"AT", "at"},
+                  {"NODE", "node"},
+                  {"OCCURRENCE", "occurrence"},
+                  {"REASON", "reason"},
+                  {"DETAIL", "detail"}},
+                 j.at("refused").get<std::vector<json>>());
+    });
+  }
+
   std::optional<Failure> log() {
     const std::string c = "log";
     if (auto f = operands(1, c)) return f;
+    if (args_.has("refused")) return log_refused();
     if (auto f =
             allow_only(args_, {"node", "area", "since", "bulletin", "occurrence", "limit"}, c)) {
       return f;
@@ -569,6 +966,7 @@ class Cli {
   const Args& args_;
   Format format_;
   std::ostream& out_;
+  std::ostream& err_;
   Api api_;
 };
 
@@ -589,9 +987,30 @@ Commands:
   bulletin list
   schedule --bulletin ID --at 2026-12-01T06:30[:SS] [--tz ZONE] --target area:PATH
            [--target node:ID ...] [--priority normal|priority|emergency] [--volume 0-100]
-           [--expiry 2026-12-01T07:00]
-                                  prints the occurrence id
+           [--expiry 2026-12-01T07:00] [--rrule 'FREQ=DAILY;BYHOUR=6,17;BYMINUTE=30']
+           [--repeat-every MIN [--until 2026-12-01T09:00]] [--dry-run [--days 7]]
+                                  prints the occurrence id (a series: its id and occurrences);
+                                  conflicts found are warnings on stderr. --dry-run stores
+                                  nothing and prints each target's timeline and conflicts
+  cancel OCCURRENCE | cancel --series ID
+  occurrence show OCCURRENCE
+  occurrence change OCCURRENCE [--at TIME] [--tz ZONE] [--target T ...] [--bulletin ID]
+                    [--priority P] [--volume N] [--expiry TIME]
   report coverage (--bulletin ID | --occurrence ID) [--by area]
+  report period (--from DATE --to DATE | --month 2026-11 | --quarter 2026-Q4 | --year 2026)
+                [--area PATH] [--by area|day|bulletin]
+                                  in the deployment's zone; definitions: docs/reports.md
+  report verify [--from DATE --to DATE | --month .. | --quarter .. | --year ..]
+                                  re-checks every stored signature and total; exit 1 if not
+  node decommission ID [--password-file FILE --acl-file FILE]
+                                  keeps its history, refuses its events from now on; with the
+                                  broker files, first removes its credential and ACL block
+  node provision ID --area PATH --broker mqtts://HOST:8883 [--broker-ca CA.pem]
+           --password-file FILE --acl-file FILE --out DIR [--speakers N] [--residents N]
+           [--name TEXT] [--sink portaudio] [--tls-version tlsv1.2|tlsv1.3]
+                                  new key pair, broker credential and ACL block, node.conf;
+                                  registers the node; writes DIR/ID/ and DIR/ID.tar.gz
+  log --refused [--node ID] [--reason REASON] [--since ..] [--limit N]
   log [--node ID] [--area PATH] [--since 2026-12-01[T06:00][Z]] [--bulletin ID]
       [--occurrence ID] [--limit N]
 
@@ -633,7 +1052,7 @@ int run_loactl(const std::vector<std::string>& argv, std::ostream& out, std::ost
     err << "loactl: --controller '" << url << "' must start with http://\n";
     return kUsage;
   }
-  Cli cli(args, format, out);
+  Cli cli(args, format, out, err);
   if (auto failure = cli.run()) {
     err << "loactl: " << failure->message << '\n';
     return failure->code;

@@ -15,7 +15,13 @@ po::options_description controller_options(ControllerConfig& c) {
   add("broker-password", po::value(&c.broker_password)->default_value(c.broker_password),
       "MQTT password");
   add("broker-ca-file", po::value(&c.broker_ca_file)->default_value(c.broker_ca_file),
-      "CA certificate for mqtts://");
+      "CA certificate (PEM) that signed the broker's; required with mqtts://");
+  add("broker-cert-file", po::value(&c.broker_cert_file)->default_value(c.broker_cert_file),
+      "client certificate (PEM) for brokers that require one; with broker-key-file");
+  add("broker-key-file", po::value(&c.broker_key_file)->default_value(c.broker_key_file),
+      "client certificate's private key (PEM)");
+  add("broker-tls-version", po::value(&c.broker_tls_version)->default_value(c.broker_tls_version),
+      "lowest TLS version accepted: tlsv1.2 or tlsv1.3");
   add("db", po::value(&c.db)->default_value(c.db), "SQLite database file");
   add("listen", po::value(&c.listen)->default_value(c.listen), "HTTP API address HOST:PORT");
   add("key", po::value(&c.key)->default_value(c.key),
@@ -28,6 +34,16 @@ po::options_description controller_options(ControllerConfig& c) {
       "seconds after an occurrence's expiry before a node without an event counts as missed");
   add("offline-after-s", po::value(&c.offline_after_s)->default_value(c.offline_after_s),
       "seconds without a message after which a node is listed offline");
+  add("trust-first-key",
+      po::value(&c.trust_first_key)->default_value(c.trust_first_key)->implicit_value(true),
+      "trust the public key in the first hello of a node registered without one (development "
+      "only; otherwise register keys with loactl node add --public-key)");
+  add("event-tolerance-s", po::value(&c.event_tolerance_s)->default_value(c.event_tolerance_s),
+      "seconds of allowance around an occurrence's window for the instants of playback events");
+  add("plan-horizon-days", po::value(&c.plan_horizon_days)->default_value(c.plan_horizon_days),
+      "days ahead that recurring bulletins are planned (nodes play that long on their own)");
+  add("tick-s", po::value(&c.tick_s)->default_value(c.tick_s),
+      "seconds between extensions of recurring bulletins' plans");
   add("fetch-window-ms", po::value(&c.fetch_window_ms)->default_value(c.fetch_window_ms),
       "milliseconds over which nodes' requests for audio are collected and served together");
   add("log-level", po::value(&c.log_level)->default_value(c.log_level),
@@ -39,6 +55,19 @@ po::options_description controller_options(ControllerConfig& c) {
   add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),
       "largest audio upload accepted by the API, in MiB");
   return d;
+}
+
+runtime::BusConfig controller_bus_config(const ControllerConfig& c) {
+  runtime::BusConfig b;
+  b.url = c.broker;
+  b.client_id = c.client_id;
+  b.username = c.broker_username;
+  b.password = c.broker_password;
+  b.ca_file = c.broker_ca_file;
+  b.cert_file = c.broker_cert_file;
+  b.key_file = c.broker_key_file;
+  b.tls_version = c.broker_tls_version;
+  return b;
 }
 
 std::string resolved_audio_dir(const ControllerConfig& c) {

@@ -17,9 +17,50 @@ CoverageCounts& CoverageCounts::operator+=(const CoverageCounts& o) {
   cancelled += o.cancelled;
   missed += o.missed;
   pending += o.pending;
+  cancelled_unheard += o.cancelled_unheard;
   residents_targeted += o.residents_targeted;
   residents_reached += o.residents_reached;
   return *this;
+}
+
+CoverageCounts classify_play(const OccurrenceRecord& o, const TargetedNode& n,
+                             const protocol::PlaybackEvent* e, bool cached, Micros now_us,
+                             Micros grace_us) {
+  CoverageCounts c;
+  c.targeted = 1;
+  c.residents_targeted = n.residents;
+  if (cached || (e && e->frames_played > 0)) c.cached = 1;
+  if (!e && o.cancelled()) {
+    c.cancelled_unheard = 1;
+    return c;
+  }
+  if (!e) {
+    (now_us > o.expiry_us + grace_us ? c.missed : c.pending) = 1;
+    return c;
+  }
+  switch (e->outcome) {
+    case protocol::Outcome::completed:
+      c.completed = 1;
+      c.residents_reached = n.residents;
+      break;
+    case protocol::Outcome::partial:
+      c.partial = 1;
+      break;
+    case protocol::Outcome::preempted:
+      c.preempted = 1;
+      break;
+    case protocol::Outcome::expired:
+      c.expired = 1;
+      break;
+    case protocol::Outcome::failed:
+    case protocol::Outcome::rejected:
+      c.failed = 1;
+      break;
+    case protocol::Outcome::cancelled:
+      c.cancelled = 1;
+      break;
+  }
+  return c;
 }
 
 CoverageReport compute_coverage(const std::vector<OccurrenceRecord>& occurrences,
@@ -44,40 +85,10 @@ CoverageReport compute_coverage(const std::vector<OccurrenceRecord>& occurrences
   std::map<std::string, CoverageCounts> areas;
   for (const auto& o : occurrences) {
     for (const auto& n : o.nodes) {
-      CoverageCounts c;
-      c.targeted = 1;
-      c.residents_targeted = n.residents;
       const auto it = by_play.find({n.node_id, o.id});
       const protocol::PlaybackEvent* e = it == by_play.end() ? nullptr : it->second;
-      if (cached.count({n.node_id, o.bulletin_id}) != 0 || (e && e->frames_played > 0)) {
-        c.cached = 1;
-      }
-      if (!e) {
-        (now_us > o.expiry_us + grace_us ? c.missed : c.pending) = 1;
-      } else {
-        switch (e->outcome) {
-          case protocol::Outcome::completed:
-            c.completed = 1;
-            c.residents_reached = n.residents;
-            break;
-          case protocol::Outcome::partial:
-            c.partial = 1;
-            break;
-          case protocol::Outcome::preempted:
-            c.preempted = 1;
-            break;
-          case protocol::Outcome::expired:
-            c.expired = 1;
-            break;
-          case protocol::Outcome::failed:
-          case protocol::Outcome::rejected:
-            c.failed = 1;
-            break;
-          case protocol::Outcome::cancelled:
-            c.cancelled = 1;
-            break;
-        }
-      }
+      const CoverageCounts c =
+          classify_play(o, n, e, cached.count({n.node_id, o.bulletin_id}) != 0, now_us, grace_us);
       areas[n.area] += c;
       report.total += c;
     }

@@ -110,6 +110,53 @@ CREATE TABLE receipts(
   node_id TEXT PRIMARY KEY,
   recorded_through INTEGER NOT NULL);
 )sql",
+    // sched (issue 4): series, cancel, keep-until, approval, area settings, groups.
+    R"sql(
+ALTER TABLE occurrences ADD COLUMN series_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE occurrences ADD COLUMN keep_until_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE occurrences ADD COLUMN cancelled_us INTEGER NOT NULL DEFAULT 0;
+UPDATE occurrences SET keep_until_us = expiry_us + 60000000;
+CREATE INDEX occurrences_keep ON occurrences(keep_until_us);
+CREATE INDEX occurrences_series ON occurrences(series_id, start_us);
+ALTER TABLE occurrence_nodes ADD COLUMN approval TEXT NOT NULL DEFAULT 'none';
+CREATE INDEX occurrence_nodes_node ON occurrence_nodes(node_id);
+CREATE TABLE series(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id INTEGER NOT NULL REFERENCES bulletins(id),
+  rrule TEXT NOT NULL,
+  repeat_every_us INTEGER NOT NULL,
+  until_us INTEGER NOT NULL,
+  local_time TEXT NOT NULL,
+  tz TEXT NOT NULL,
+  targets TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  volume INTEGER NOT NULL,
+  expiry_after_us INTEGER NOT NULL,
+  materialized_until_us INTEGER NOT NULL,
+  cancelled_us INTEGER NOT NULL DEFAULT 0,
+  created_us INTEGER NOT NULL);
+CREATE TABLE area_settings(
+  area TEXT PRIMARY KEY,
+  approval TEXT NOT NULL);
+CREATE TABLE node_groups(
+  name TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY(name, node_id));
+)sql",
+    // ledger (issue 9): decommissioned nodes, refused events.
+    R"sql(
+ALTER TABLE nodes ADD COLUMN decommissioned_us INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE refused_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  occurrence_id INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  at_us INTEGER NOT NULL,
+  UNIQUE(node_id, envelope));
+CREATE INDEX refused_events_at ON refused_events(at_us);
+)sql",
 };
 
 // Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it fails.
@@ -145,10 +192,11 @@ NodeRecord read_node(const Statement& s) {
   }
   n.last_seen_us = s.int64(6);
   n.online = s.int64(7) != 0;
+  n.decommissioned_us = s.int64(8);
   return n;
 }
 constexpr const char* kNodeColumns =
-    "id, name, area, speakers, residents, public_key, last_seen_us, online";
+    "id, name, area, speakers, residents, public_key, last_seen_us, online, decommissioned_us";
 
 BulletinRecord read_bulletin(const Statement& s) {
   BulletinRecord b;
@@ -168,7 +216,7 @@ constexpr const char* kBulletinColumns =
 
 constexpr const char* kOccurrenceColumns =
     "o.id, o.bulletin_id, o.start_us, o.expiry_us, o.priority, o.volume, o.local_time, o.tz, "
-    "o.created_us";
+    "o.created_us, o.series_id, o.keep_until_us, o.cancelled_us";
 
 OccurrenceRecord read_occurrence(const Statement& s) {
   OccurrenceRecord o;
@@ -181,7 +229,40 @@ OccurrenceRecord read_occurrence(const Statement& s) {
   o.local_time = s.text(6);
   o.tz = s.text(7);
   o.created_us = s.int64(8);
+  o.series_id = u64(s.int64(9));
+  o.keep_until_us = s.int64(10);
+  o.cancelled_us = s.int64(11);
   return o;
+}
+
+constexpr const char* kSeriesColumns =
+    "id, bulletin_id, rrule, repeat_every_us, until_us, local_time, tz, targets, priority, volume, "
+    "expiry_after_us, materialized_until_us, cancelled_us, created_us";
+
+SeriesRecord read_series(const Statement& s) {
+  SeriesRecord r;
+  r.id = u64(s.int64(0));
+  r.bulletin_id = u64(s.int64(1));
+  r.rrule = s.text(2);
+  r.repeat_every_us = s.int64(3);
+  r.until_us = s.int64(4);
+  r.local_time = s.text(5);
+  r.tz = s.text(6);
+  const std::string targets = s.text(7);
+  std::size_t pos = 0;
+  while (pos < targets.size()) {
+    const auto nl = targets.find('\n', pos);
+    r.targets.push_back(targets.substr(pos, nl == std::string::npos ? nl : nl - pos));
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  r.priority = static_cast<protocol::Priority>(s.int64(8));
+  r.volume = static_cast<std::uint8_t>(s.int64(9));
+  r.expiry_after_us = s.int64(10);
+  r.materialized_until_us = s.int64(11);
+  r.cancelled_us = s.int64(12);
+  r.created_us = s.int64(13);
+  return r;
 }
 
 constexpr const char* kEventColumns =
@@ -204,6 +285,22 @@ EventRecord read_event(const Statement& s) {
   e.detail = s.text(10);
   r.recorded_us = s.int64(11);
   r.envelope = s.blob(12);
+  r.row_id = s.int64(13);
+  return r;
+}
+
+constexpr const char* kRefusedColumns =
+    "id, node_id, occurrence_id, reason, detail, envelope, at_us";
+
+RefusedEventRecord read_refused(const Statement& s) {
+  RefusedEventRecord r;
+  r.id = s.int64(0);
+  r.node_id = s.text(1);
+  r.occurrence_id = u64(s.int64(2));
+  r.reason = s.text(3);
+  r.detail = s.text(4);
+  r.envelope = s.blob(5);
+  r.at_us = s.int64(6);
   return r;
 }
 
@@ -266,8 +363,8 @@ class SqliteStore final : public Store {
   Result<std::vector<NodeRecord>> nodes_in_area(const std::string& area) override {
     // substr rather than LIKE: '_' is a LIKE wildcard and valid in area segments.
     return query_nodes(std::string("SELECT ") + kNodeColumns +
-                           " FROM nodes WHERE area = ?1 OR substr(area, 1, length(?1) + 1) = "
-                           "?1 || '/' ORDER BY area, id",
+                           " FROM nodes WHERE decommissioned_us = 0 AND (area = ?1 OR "
+                           "substr(area, 1, length(?1) + 1) = ?1 || '/') ORDER BY area, id",
                        area);
   }
 
@@ -333,7 +430,8 @@ class SqliteStore final : public Store {
     return in_transaction(db_, [&]() -> Result<std::uint64_t> {
       auto st = db_.prepare(
           "INSERT INTO occurrences(bulletin_id, start_us, expiry_us, priority, volume, "
-          "local_time, tz, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+          "local_time, tz, created_us, series_id, keep_until_us, cancelled_us) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!st) return st.error();
       st->bind(1, i64(o.bulletin_id))
           .bind(2, o.start_us)
@@ -342,10 +440,19 @@ class SqliteStore final : public Store {
           .bind(5, std::int64_t{o.volume})
           .bind(6, o.local_time)
           .bind(7, o.tz)
-          .bind(8, o.created_us);
+          .bind(8, o.created_us)
+          .bind(9, i64(o.series_id))
+          .bind(10, o.keep_until_us == 0 ? o.expiry_us + 60'000'000 : o.keep_until_us)
+          .bind(11, o.cancelled_us);
       if (loa::Status s = st->run(); !s) return make_error("occurrence: " + s.message());
       const std::int64_t id = db_.last_insert_rowid();
+      if (loa::Status s = insert_children(id, o); !s) return make_error(s.message());
+      return u64(id);
+    });
+  }
 
+  loa::Status insert_children(std::int64_t id, const OccurrenceRecord& o) {
+    {
       auto t = db_.prepare(
           "INSERT INTO occurrence_targets(occurrence_id, position, target) VALUES (?, ?, ?)");
       if (!t) return t.error();
@@ -362,15 +469,135 @@ class SqliteStore final : public Store {
         if (loa::Status s = sc->run(); !s) return make_error("scope: " + s.message());
       }
       auto n = db_.prepare(
-          "INSERT OR IGNORE INTO occurrence_nodes(occurrence_id, node_id, area, residents) "
-          "VALUES (?, ?, ?, ?)");
+          "INSERT OR IGNORE INTO occurrence_nodes(occurrence_id, node_id, area, residents, "
+          "approval) VALUES (?, ?, ?, ?, ?)");
       if (!n) return n.error();
       for (const auto& node : o.nodes) {
-        n->bind(1, id).bind(2, node.node_id).bind(3, node.area).bind(4, node.residents);
+        n->bind(1, id)
+            .bind(2, node.node_id)
+            .bind(3, node.area)
+            .bind(4, node.residents)
+            .bind(5, node.approval);
         if (loa::Status s = n->run(); !s) return make_error("targeted node: " + s.message());
       }
-      return u64(id);
+      return {};
+    }
+  }
+
+  loa::Status cancel_occurrence(std::uint64_t id, Micros at_us) override {
+    auto st = db_.prepare("UPDATE occurrences SET cancelled_us = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, at_us).bind(2, i64(id));
+    if (loa::Status s = st->run(); !s) {
+      return make_error("occurrence " + std::to_string(id) + ": " + s.message());
+    }
+    return {};
+  }
+
+  loa::Status update_occurrence(const OccurrenceRecord& o) override {
+    return in_transaction(db_, [&]() -> loa::Status {
+      auto st = db_.prepare(
+          "UPDATE occurrences SET bulletin_id = ?, start_us = ?, expiry_us = ?, priority = ?, "
+          "volume = ?, local_time = ?, tz = ?, keep_until_us = ?, cancelled_us = ? WHERE id = ?");
+      if (!st) return st.error();
+      st->bind(1, i64(o.bulletin_id))
+          .bind(2, o.start_us)
+          .bind(3, o.expiry_us)
+          .bind(4, static_cast<std::int64_t>(o.priority))
+          .bind(5, std::int64_t{o.volume})
+          .bind(6, o.local_time)
+          .bind(7, o.tz)
+          .bind(8, o.keep_until_us)
+          .bind(9, o.cancelled_us)
+          .bind(10, i64(o.id));
+      if (loa::Status s = st->run(); !s) {
+        return make_error("occurrence " + std::to_string(o.id) + ": " + s.message());
+      }
+      for (const char* table : {"occurrence_targets", "occurrence_scopes", "occurrence_nodes"}) {
+        auto d = db_.prepare(std::string("DELETE FROM ") + table + " WHERE occurrence_id = ?");
+        if (!d) return d.error();
+        d->bind(1, i64(o.id));
+        if (loa::Status s = d->run(); !s) return s;
+      }
+      return insert_children(i64(o.id), o);
     });
+  }
+
+  Result<std::vector<OccurrenceRecord>> live_occurrences(Micros now_us, Micros to_us) override {
+    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
+                                 " FROM occurrences o WHERE o.keep_until_us > ? AND "
+                                 "o.cancelled_us = 0 AND o.start_us < ? ORDER BY o.start_us, o.id",
+                             [&](Statement& s) { s.bind(1, now_us).bind(2, to_us); });
+  }
+
+  Result<std::vector<OccurrenceRecord>> occurrences_of_series(std::uint64_t id) override {
+    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
+                                 " FROM occurrences o WHERE o.series_id = ? ORDER BY o.start_us",
+                             [&](Statement& s) { s.bind(1, i64(id)); });
+  }
+
+  Result<std::uint64_t> add_series(const SeriesRecord& r) override {
+    auto st =
+        db_.prepare(std::string("INSERT INTO series(") + std::string(kSeriesColumns).substr(4) +
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    std::string targets;
+    for (const auto& t : r.targets) targets += (targets.empty() ? "" : "\n") + t;
+    st->bind(1, i64(r.bulletin_id))
+        .bind(2, r.rrule)
+        .bind(3, r.repeat_every_us)
+        .bind(4, r.until_us)
+        .bind(5, r.local_time)
+        .bind(6, r.tz)
+        .bind(7, targets)
+        .bind(8, static_cast<std::int64_t>(r.priority))
+        .bind(9, std::int64_t{r.volume})
+        .bind(10, r.expiry_after_us)
+        .bind(11, r.materialized_until_us)
+        .bind(12, r.cancelled_us)
+        .bind(13, r.created_us);
+    if (loa::Status s = st->run(); !s) return make_error("series: " + s.message());
+    return u64(db_.last_insert_rowid());
+  }
+
+  Result<std::optional<SeriesRecord>> find_series(std::uint64_t id) override {
+    auto list = query_series(" WHERE id = ?", i64(id));
+    if (!list) return list.error();
+    if (list->empty()) return std::optional<SeriesRecord>();
+    return std::optional<SeriesRecord>(std::move(list->front()));
+  }
+
+  Result<std::vector<SeriesRecord>> active_series() override {
+    return query_series(" WHERE cancelled_us = 0 ORDER BY id", std::nullopt);
+  }
+
+  loa::Status set_series_materialized(std::uint64_t id, Micros until_us) override {
+    auto st = db_.prepare("UPDATE series SET materialized_until_us = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, until_us).bind(2, i64(id));
+    return st->run();
+  }
+
+  loa::Status cancel_series(std::uint64_t id, Micros at_us) override {
+    auto st = db_.prepare("UPDATE series SET cancelled_us = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, at_us).bind(2, i64(id));
+    return st->run();
+  }
+
+  Result<std::vector<SeriesRecord>> query_series(const std::string& where,
+                                                 std::optional<std::int64_t> arg) {
+    auto st = db_.prepare(std::string("SELECT ") + kSeriesColumns + " FROM series" + where);
+    if (!st) return st.error();
+    if (arg) st->bind(1, *arg);
+    std::vector<SeriesRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_series(*st));
+    }
+    return out;
   }
 
   Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) override {
@@ -393,7 +620,8 @@ class SqliteStore final : public Store {
     return query_occurrences(
         std::string("SELECT ") + kOccurrenceColumns +
             " FROM occurrences o JOIN occurrence_scopes s ON s.occurrence_id = o.id "
-            "WHERE s.scope = ? AND o.expiry_us > ? ORDER BY o.start_us, o.id",
+            "WHERE s.scope = ? AND o.keep_until_us > ? AND o.cancelled_us = 0 "
+            "ORDER BY o.start_us, o.id",
         [&](Statement& s) { s.bind(1, scope).bind(2, now_us); });
   }
 
@@ -523,7 +751,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<EventRecord>> events(const LogFilter& f) override {
     // Each condition adds its SQL and the values its '?' placeholders take, in order.
-    std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE 1 = 1";
+    std::string sql = std::string("SELECT ") + kEventColumns + ", id FROM events WHERE 1 = 1";
     std::vector<std::variant<std::int64_t, std::string>> args;
     const char* instant = "(CASE WHEN start_us > 0 THEN start_us ELSE recorded_us END)";
     if (!f.node_id.empty()) {
@@ -564,6 +792,106 @@ class SqliteStore final : public Store {
       out.push_back(read_event(*st));
     }
     return out;
+  }
+
+  Result<std::optional<EventRecord>> find_event(const std::string& node_id,
+                                                std::uint64_t occurrence_id) override {
+    auto st = db_.prepare(std::string("SELECT ") + kEventColumns +
+                          ", id FROM events WHERE node_id = ? AND occurrence_id = ?");
+    if (!st) return st.error();
+    st->bind(1, node_id).bind(2, i64(occurrence_id));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<EventRecord>();
+    return std::optional<EventRecord>(read_event(*st));
+  }
+
+  Result<std::vector<OccurrenceRecord>> occurrences_starting(Micros from_us,
+                                                             Micros to_us) override {
+    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
+                                 " FROM occurrences o WHERE o.start_us >= ? AND o.start_us < ? "
+                                 "ORDER BY o.start_us, o.id",
+                             [&](Statement& s) { s.bind(1, from_us).bind(2, to_us); });
+  }
+
+  Result<std::vector<EventRecord>> events_of_period(Micros from_us, Micros to_us) override {
+    auto st = db_.prepare(std::string("SELECT ") + kEventColumns +
+                          ", id FROM events WHERE occurrence_id IN (SELECT id FROM occurrences "
+                          "WHERE start_us >= ? AND start_us < ?) ORDER BY id");
+    if (!st) return st.error();
+    st->bind(1, from_us).bind(2, to_us);
+    std::vector<EventRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_event(*st));
+    }
+    return out;
+  }
+
+  Result<bool> add_refused_event(const RefusedEventRecord& r) override {
+    auto st = db_.prepare(
+        "INSERT OR IGNORE INTO refused_events(node_id, occurrence_id, reason, detail, envelope, "
+        "at_us) VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, r.node_id)
+        .bind(2, i64(r.occurrence_id))
+        .bind(3, r.reason)
+        .bind(4, r.detail)
+        .bind(5, protocol::ByteView(r.envelope))
+        .bind(6, r.at_us);
+    if (loa::Status s = st->run(); !s) return make_error("refused event: " + s.message());
+    return db_.changes() > 0;
+  }
+
+  Result<std::vector<RefusedEventRecord>> refused_events(const RefusedFilter& f) override {
+    std::string sql = std::string("SELECT ") + kRefusedColumns + " FROM refused_events WHERE 1 = 1";
+    std::vector<std::variant<std::int64_t, std::string>> args;
+    if (!f.node_id.empty()) {
+      sql += " AND node_id = ?";
+      args.emplace_back(f.node_id);
+    }
+    if (!f.reason.empty()) {
+      sql += " AND reason = ?";
+      args.emplace_back(f.reason);
+    }
+    if (f.since_us != 0) {
+      sql += " AND at_us >= ?";
+      args.emplace_back(f.since_us);
+    }
+    sql += " ORDER BY at_us DESC, id DESC LIMIT ?";
+    args.emplace_back(static_cast<std::int64_t>(f.limit == 0 ? 1000 : f.limit));
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      std::visit([&](const auto& v) { st->bind(static_cast<int>(i + 1), v); }, args[i]);
+    }
+    std::vector<RefusedEventRecord> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(read_refused(*st));
+    }
+    return out;
+  }
+
+  Result<std::size_t> decommission_node(const std::string& id, Micros at_us) override {
+    return in_transaction(db_, [&]() -> Result<std::size_t> {
+      auto st = db_.prepare(
+          "UPDATE nodes SET decommissioned_us = ? WHERE id = ? AND decommissioned_us = 0");
+      if (!st) return st.error();
+      st->bind(1, at_us).bind(2, id);
+      if (loa::Status s = st->run(); !s) return make_error("node '" + id + "': " + s.message());
+      auto del = db_.prepare(
+          "DELETE FROM occurrence_nodes WHERE node_id = ? AND occurrence_id IN "
+          "(SELECT id FROM occurrences WHERE start_us > ?)");
+      if (!del) return del.error();
+      del->bind(1, id).bind(2, at_us);
+      if (loa::Status s = del->run(); !s) return make_error("node '" + id + "': " + s.message());
+      return static_cast<std::size_t>(db_.changes());
+    });
   }
 
  private:
@@ -634,7 +962,7 @@ class SqliteStore final : public Store {
     auto scopes =
         db_.prepare("SELECT scope FROM occurrence_scopes WHERE occurrence_id = ? ORDER BY scope");
     auto nodes = db_.prepare(
-        "SELECT node_id, area, residents FROM occurrence_nodes WHERE occurrence_id = ? "
+        "SELECT node_id, area, residents, approval FROM occurrence_nodes WHERE occurrence_id = ? "
         "ORDER BY area, node_id");
     if (!targets) return targets.error();
     if (!scopes) return scopes.error();
@@ -655,7 +983,8 @@ class SqliteStore final : public Store {
         auto row = nodes->step();
         if (!row) return row.error();
         if (!*row) break;
-        o.nodes.push_back(TargetedNode{nodes->text(0), nodes->text(1), nodes->int64(2)});
+        o.nodes.push_back(
+            TargetedNode{nodes->text(0), nodes->text(1), nodes->int64(2), nodes->text(3)});
       }
       nodes->reset();
     }

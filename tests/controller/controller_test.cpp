@@ -46,6 +46,10 @@ class ControllerTest : public ::testing::Test {
     settings.audio_dir = dir_.string();
     settings.missed_grace_us = 60 * kSecond;
     settings.fetch_window_ms = fetch_window_ms();  // 0: fetches served as they arrive
+    settings.trust_first_key = true;               // TestNodes introduce their keys in their hello
+    // TestNode::completed() plays at the test's "now", before the occurrences start: these tests
+    // check other rules (ledger_test.cpp checks the window).
+    settings.event_tolerance_us = 24 * 3600 * kSecond;
     keys_ = protocol::KeyPair::generate();
     controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
     ASSERT_TRUE(controller_->attach().ok());
@@ -270,13 +274,21 @@ TEST_F(ControllerTest, PlanFanOutIsOneMessagePerTargetScope) {
   ASSERT_EQ(plan2->occurrences.size(), 2u);
   EXPECT_EQ(plan2->occurrences[1].occurrence_id, occ2.id);
 
-  // Once the first has expired, a new plan leaves it out.
+  // Plans keep an occurrence until max(expiry, start + duration) + 60 s (session decision 2),
+  // then leave it out.
+  EXPECT_EQ(occ.keep_until_us, occ.expiry_us + 60 * kSecond);
   clock_.set(occ.expiry_us + 1);
+  probe_.clear();
+  schedule(bulletin, {"area:79/26734"}, "2026-11-01T09:30");
+  auto kept = plan_of(probe_.on("loa/v1/plan/#").at(0));
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->occurrences.size(), 3u);
+  clock_.set(occ.keep_until_us);
   probe_.clear();
   schedule(bulletin, {"area:79/26734"}, "2026-11-01T10:00");
   auto plan3 = plan_of(probe_.on("loa/v1/plan/#").at(0));
   ASSERT_TRUE(plan3.has_value());
-  ASSERT_EQ(plan3->occurrences.size(), 2u);
+  ASSERT_EQ(plan3->occurrences.size(), 3u);
   EXPECT_EQ(plan3->occurrences[0].occurrence_id, occ2.id);
 }
 

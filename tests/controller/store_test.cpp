@@ -134,9 +134,12 @@ TEST(SqliteStore, OccurrencesKeepTargetsScopesAndFrozenNodes) {
   EXPECT_EQ((**back).nodes, o.nodes);
   EXPECT_EQ((**back).priority, protocol::Priority::emergency);
   EXPECT_EQ((**back).volume, 80);
-  // Active in its scope until expiry, then not.
+  // Active in its scope until keep_until (default expiry + 60 s), then not; cancelled: not.
+  EXPECT_EQ((**back).keep_until_us, 200 + 60'000'000);
   EXPECT_EQ(s->active_occurrences_in_scope("area:79", 150)->size(), 1u);
-  EXPECT_EQ(s->active_occurrences_in_scope("area:79", 200)->size(), 0u);
+  EXPECT_EQ(s->active_occurrences_in_scope("area:79", 200 + 60'000'000)->size(), 0u);
+  ASSERT_TRUE(s->cancel_occurrence(*id, 100).ok());
+  EXPECT_EQ(s->active_occurrences_in_scope("area:79", 150)->size(), 0u);
   EXPECT_EQ(s->active_occurrences_in_scope("node:a", 150)->size(), 0u);
 }
 

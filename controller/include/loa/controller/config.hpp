@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "loa/runtime/bus.hpp"
 #include "loa/runtime/options.hpp"
 
 namespace loa::controller {
@@ -14,7 +15,10 @@ struct ControllerConfig {
   std::string client_id = "loa-controller";
   std::string broker_username;
   std::string broker_password;
-  std::string broker_ca_file;  // non-empty with an mqtts:// broker: TLS
+  std::string broker_ca_file;  // required with an mqtts:// broker
+  std::string broker_cert_file;
+  std::string broker_key_file;
+  std::string broker_tls_version = "tlsv1.2";
   std::string db = "loa-controller.db";
   std::string listen = "127.0.0.1:8080";
   std::string key = "loa-controller.key";
@@ -22,6 +26,10 @@ struct ControllerConfig {
   std::string tz = "Asia/Ho_Chi_Minh";
   std::int64_t missed_grace_s = 300;
   std::int64_t offline_after_s = 180;
+  int plan_horizon_days = 8;             // series are planned this far ahead (node autonomy)
+  int tick_s = 60;                       // seconds between the controller's periodic ticks
+  bool trust_first_key = false;          // development: trust a node's first hello key
+  std::int64_t event_tolerance_s = 120;  // ledger: allowance around an occurrence's window
   int fetch_window_ms = 200;
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;
@@ -31,6 +39,9 @@ struct ControllerConfig {
 
 // The options of loa-controller bound to `config`'s fields, with its defaults.
 runtime::po::options_description controller_options(ControllerConfig& config);
+
+// The broker connection the config describes (checked with runtime::validate_bus_config).
+runtime::BusConfig controller_bus_config(const ControllerConfig& config);
 
 // The audio directory the config resolves to (audio_dir, or next to the database).
 std::string resolved_audio_dir(const ControllerConfig& config);

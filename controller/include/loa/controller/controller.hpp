@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,8 +19,10 @@
 #include "loa/controller/catalog.hpp"
 #include "loa/controller/coverage.hpp"
 #include "loa/controller/dispatcher.hpp"
+#include "loa/controller/report.hpp"
 #include "loa/controller/signer.hpp"
 #include "loa/controller/store.hpp"
+#include "loa/controller/timeline.hpp"
 #include "loa/runtime/bus.hpp"
 #include "loa/runtime/clock.hpp"
 
@@ -33,7 +36,16 @@ struct ControllerSettings {
   // Fetches from all nodes are collected for this long, then served together (each chunk
   // published once). 0: served as each arrives (tests).
   int fetch_window_ms = 200;
+  // Ledger (issue 9): trust a registered node's first hello key when it has none (development
+  // only), and the allowance around an occurrence's window for event instants.
+  bool trust_first_key = false;
+  Micros event_tolerance_us = 120'000'000;
   EncodeOptions encode;
+  // Series are materialized into occurrences (with frozen node sets) this far ahead; nodes can
+  // play that long without the controller (>= 7 days of autonomy).
+  int plan_horizon_days = 8;
+  // An emergency repeat without an end is materialized this far ahead (a rolling window).
+  Micros repeat_window_us = 24LL * 3600 * 1'000'000;
 };
 
 struct NodeInput {
@@ -59,6 +71,45 @@ struct ScheduleRequest {
   std::string priority = "normal";
   std::optional<std::int64_t> volume;  // 0..100; default 100
   std::string expiry;  // optional local wall time in the same zone; default start+duration+10min
+  // A series (docs/scheduling.md): `at` is its first start. At most one of rrule and repeat.
+  std::string rrule;                  // RRULE subset
+  std::int64_t repeat_every_min = 0;  // > 0: a repeat every N minutes from `at`
+  std::string until;                  // repeat only: last start, local wall time; empty: forever
+  bool dry_run = false;               // compute and report, store and publish nothing
+  std::int64_t days = 7;              // dry run: length of the timelines shown
+};
+
+// Fields of a future occurrence to change; unset fields keep their value.
+struct ChangeRequest {
+  std::optional<std::string> at;
+  std::optional<std::string> tz;
+  std::optional<std::string> expiry;
+  std::optional<std::vector<std::string>> targets;
+  std::optional<std::uint64_t> bulletin_id;
+  std::optional<std::string> priority;
+  std::optional<std::int64_t> volume;
+};
+
+// Nodes whose timelines over the dry run's days are identical, and that timeline.
+struct TimelineGroup {
+  std::string label;               // the nodes' common area, or "node:ID"
+  std::vector<std::string> nodes;  // ids, sorted
+  std::vector<TimelineEntry> entries;
+  std::vector<std::string> conflicts;  // describe() of the entries that conflict
+};
+
+// What a schedule request did (or would do, dry_run).
+struct ScheduleResult {
+  std::optional<SeriesRecord> series;
+  std::vector<OccurrenceRecord> occurrences;  // stored (dry run: id 0, not stored)
+  std::vector<std::string> warnings;          // conflicts the request causes
+  std::vector<TimelineGroup> timelines;       // dry run only
+  bool dry_run = false;
+};
+
+struct SeriesCancel {
+  SeriesRecord series;
+  std::vector<std::uint64_t> cancelled;  // occurrences cancelled with it
 };
 
 struct LogQuery {
@@ -68,6 +119,21 @@ struct LogQuery {
   std::uint64_t bulletin_id = 0;
   std::uint64_t occurrence_id = 0;
   std::size_t limit = 1000;
+};
+
+// Filters of the refused-events log (loactl log --refused).
+struct RefusedQuery {
+  std::string node_id;
+  std::string reason;  // a RefusalReason name (ledger.hpp)
+  std::string since;   // parse_instant() syntax; empty: no limit
+  std::size_t limit = 1000;
+};
+
+// A period report or verification request (loactl report period / verify).
+struct PeriodQuery {
+  PeriodSpec period;  // empty: all time (verify only)
+  std::string area;   // optional filter
+  std::string by;     // "", area, day or bulletin
 };
 
 struct LogEntry {
@@ -109,6 +175,22 @@ class Controller {
   // scope and prefetches the audio. Returns the stored occurrence.
   Reply<OccurrenceRecord> schedule(const ScheduleRequest& request);
   Reply<OccurrenceRecord> get_occurrence(std::uint64_t id);
+
+  // Any schedule request: a single occurrence, an RRULE series or an emergency repeat, or a dry
+  // run of one. Series are materialized up to the plan horizon now and by tick() later.
+  Reply<ScheduleResult> submit(const ScheduleRequest& request);
+  // Cancels an occurrence that has not ended: plans are republished without it (nodes stop or
+  // skip it and report `cancelled`). not_found / conflict (already cancelled or ended).
+  Reply<OccurrenceRecord> cancel_occurrence(std::uint64_t id);
+  // Cancels a series and every occurrence of it that has not ended.
+  Reply<SeriesCancel> cancel_series(std::uint64_t id);
+  Reply<SeriesRecord> get_series(std::uint64_t id);
+  // Changes a future occurrence, keeping its id (conflict if it has started or is cancelled).
+  // New targets re-freeze its node set; plans that add it go out before plans that remove it.
+  Reply<OccurrenceRecord> change_occurrence(std::uint64_t id, const ChangeRequest& change);
+  // Periodic work (call at start and every minute or so): materializes series up to the plan
+  // horizon. Idempotent. Returns the number of occurrences created.
+  Reply<std::size_t> tick();
   // Occurrences not expired before `since_us`.
   Reply<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us);
 
@@ -116,6 +198,16 @@ class Controller {
   Reply<CoverageReport> coverage(std::uint64_t bulletin_id, std::uint64_t occurrence_id,
                                  bool by_area);
   Reply<std::vector<LogEntry>> playback_log(const LogQuery& query);
+
+  // Ledger (issue 9, controller_ledger.cpp). Decommissioning keeps the node for history, refuses
+  // its events from then on and removes it from occurrences that have not started; conflict if
+  // it already is.
+  Reply<NodeView> decommission_node(const std::string& id);
+  Reply<std::vector<RefusedEventRecord>> refused_log(const RefusedQuery& query);
+  // A period report in the deployment's zone (settings().tz).
+  Reply<PeriodReport> period_report(const PeriodQuery& query);
+  // Re-verifies the stored events of the period (all time if none given); see report.hpp.
+  Reply<VerifyReport> verify_report(const PeriodQuery& query);
 
   // Handles one message from the bus (what attach() registers; public for tests).
   void on_message(const runtime::BusMessage& message);
@@ -127,8 +219,27 @@ class Controller {
  private:
   Reply<BulletinRecord> add_encoded(const std::string& title, const std::string& source,
                                     Result<EncodedAudio> encoded);
-  Reply<OccurrenceRecord> schedule_locked(const ScheduleRequest& request);
   Reply<NodeRecord> validate_node(const NodeInput& input, const std::string& where) const;
+  // The records a period report is computed from (lock held).
+  Reply<ReportInputs> report_inputs(const ReportPeriod& period);
+  // Targets to the covering set of plan scopes and the frozen node set (lock held).
+  struct Resolved {
+    std::vector<std::string> scopes;
+    std::vector<TargetedNode> nodes;
+  };
+  Reply<Resolved> resolve_targets(const std::vector<std::string>& targets);
+  Reply<ScheduleResult> submit_locked(const ScheduleRequest& request);
+  // Creates the occurrences of `series` with a start in [from_us, to_us) that do not exist yet;
+  // adds the scopes touched to `touched`. Stops (clips) before a plan would overflow.
+  Reply<std::size_t> materialize(SeriesRecord& series, Micros from_us, Micros to_us,
+                                 std::set<std::string>& touched);
+  // Publishes the plans of `scopes` (queued; lock held).
+  loa::Status publish_scopes(const std::vector<std::string>& scopes, Outbox& out);
+  // Conflicts the `fresh` occurrences cause with what is planned, per group of nodes.
+  Reply<std::vector<TimelineGroup>> timelines(const std::vector<OccurrenceRecord>& fresh,
+                                              Micros from_us, Micros to_us, bool all_entries,
+                                              std::uint64_t replacing);
+  Micros duration_of(std::uint64_t bulletin_id);
   NodeView view(NodeRecord record) const;
   // Queues messages (lock held) and publishes everything queued (lock not held).
   void enqueue(Outbox&& out);

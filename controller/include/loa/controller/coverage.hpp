@@ -12,6 +12,7 @@ namespace loa::controller {
 
 // Node-plays of one or more occurrences. Every targeted node-play is in exactly one of
 // completed, partial, failed (failed + rejected), preempted, expired, cancelled, missed, pending,
+// cancelled_unheard,
 // so those add up to `targeted`. Events from nodes not targeted are not counted.
 struct CoverageCounts {
   std::uint64_t targeted = 0;
@@ -24,6 +25,9 @@ struct CoverageCounts {
   std::uint64_t cancelled = 0;
   std::uint64_t missed = 0;   // no event once now > expiry + grace
   std::uint64_t pending = 0;  // no event yet, still within expiry + grace
+  // The occurrence was cancelled and the node sent no event for it (it had not played; a node
+  // offline since reports when it comes back, or never if it was never given the occurrence).
+  std::uint64_t cancelled_unheard = 0;
   std::int64_t residents_targeted = 0;
   std::int64_t residents_reached = 0;  // residents of the nodes that completed
   CoverageCounts& operator+=(const CoverageCounts& o);
@@ -43,6 +47,15 @@ struct CoverageReport {
   CoverageCounts total;           // equals the sum of `rows`
   Micros computed_us = 0;
 };
+
+// The one classification of a targeted node-play, used by coverage and period reports alike:
+// counts with targeted = 1, residents_targeted = the node's residents and exactly one outcome
+// field set to 1 (the event's outcome; without one, missed once now > expiry + grace, else
+// pending); residents_reached = residents when completed; cached when `cached` or some audio
+// played.
+CoverageCounts classify_play(const OccurrenceRecord& occurrence, const TargetedNode& node,
+                             const protocol::PlaybackEvent* event, bool cached, Micros now_us,
+                             Micros grace_us);
 
 // Computes coverage of `occurrences` (all of one bulletin) given every event and cache report
 // recorded for them. `grace_us` is the missed-grace after expiry.

@@ -27,6 +27,9 @@ struct NodeRecord {
   std::optional<protocol::PublicKey> public_key;  // set at registration or on first hello
   Micros last_seen_us = 0;                        // 0: never seen
   bool online = false;
+  // When it was decommissioned (0: in service). A decommissioned node stays for history; its
+  // events are refused and it is no longer targeted.
+  Micros decommissioned_us = 0;
 };
 
 // A bulletin's audio, stored as an Ogg Opus file.
@@ -47,6 +50,9 @@ struct TargetedNode {
   std::string node_id;
   std::string area;
   std::int64_t residents = 0;
+  // Approval of an occurrence pushed from above an area that requires it (docs/scheduling.md):
+  // none (not needed), pending (not given to the node yet), approved or rejected.
+  std::string approval = "none";
   friend bool operator==(const TargetedNode&, const TargetedNode&) = default;
 };
 
@@ -64,6 +70,30 @@ struct OccurrenceRecord {
   std::vector<std::string> targets;  // as given: "area:PATH" / "node:ID"
   std::vector<std::string> scopes;   // plan scopes it is published in (covering set of targets)
   std::vector<TargetedNode> nodes;   // expanded at schedule time
+  Micros created_us = 0;
+  std::uint64_t series_id = 0;  // 0: a single occurrence; else the series it was expanded from
+  // Plans keep it until then: max(expiry, start + duration) + 60 s (session decision 2).
+  Micros keep_until_us = 0;
+  Micros cancelled_us = 0;  // 0: not cancelled
+  bool cancelled() const { return cancelled_us != 0; }
+};
+
+// A recurring bulletin (RRULE) or an emergency repeat: the template its occurrences are
+// materialized from, up to the plan horizon, by the controller's tick.
+struct SeriesRecord {
+  std::uint64_t id = 0;
+  std::uint64_t bulletin_id = 0;
+  std::string rrule;           // empty for a repeat
+  Micros repeat_every_us = 0;  // 0 for an rrule
+  Micros until_us = 0;         // repeat: last start (0: until cancelled)
+  std::string local_time;      // the first start, local wall time
+  std::string tz;
+  std::vector<std::string> targets;  // as given
+  protocol::Priority priority = protocol::Priority::normal;
+  std::uint8_t volume = 100;
+  Micros expiry_after_us = 0;        // expiry - start of each occurrence
+  Micros materialized_until_us = 0;  // occurrences with a start before this exist
+  Micros cancelled_us = 0;
   Micros created_us = 0;
 };
 
@@ -88,6 +118,26 @@ struct EventRecord {
   protocol::PlaybackEvent event;
   Micros recorded_us = 0;
   protocol::Bytes envelope;
+  std::int64_t row_id = 0;  // the store's id of the row; 0 before it is stored
+};
+
+// An event the ledger refused (ledger.hpp names the reasons), kept with its raw envelope.
+struct RefusedEventRecord {
+  std::int64_t id = 0;              // 0 before it is stored
+  std::string node_id;              // as the topic named it
+  std::uint64_t occurrence_id = 0;  // 0 when the body could not be read
+  std::string reason;               // a RefusalReason's name
+  std::string detail;               // human-readable, names what did not match
+  protocol::Bytes envelope;
+  Micros at_us = 0;
+};
+
+// Filters of the refused-events log; empty/zero fields do not filter.
+struct RefusedFilter {
+  std::string node_id;
+  std::string reason;
+  Micros since_us = 0;
+  std::size_t limit = 1000;
 };
 
 // Filters of the playback log; empty/zero fields do not filter.
@@ -112,7 +162,7 @@ class Store {
   virtual loa::Status upsert_nodes(const std::vector<NodeRecord>& nodes) = 0;
   virtual Result<std::optional<NodeRecord>> find_node(const std::string& id) = 0;
   virtual Result<std::vector<NodeRecord>> list_nodes() = 0;
-  // Nodes whose area equals `area` or lies below it.
+  // Nodes in service whose area equals `area` or lies below it (decommissioned ones left out).
   virtual Result<std::vector<NodeRecord>> nodes_in_area(const std::string& area) = 0;
   virtual loa::Status set_node_public_key(const std::string& id,
                                           const protocol::PublicKey& key) = 0;
@@ -127,10 +177,25 @@ class Store {
   virtual Result<std::uint64_t> add_occurrence(const OccurrenceRecord& occurrence) = 0;
   virtual Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) = 0;
   virtual Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) = 0;
-  // Occurrences published in `scope` whose expiry is after `now_us`, by start.
+  // Occurrences published in `scope`, not cancelled, whose keep_until is after `now_us`, by start.
   virtual Result<std::vector<OccurrenceRecord>> active_occurrences_in_scope(
       const std::string& scope, Micros now_us) = 0;
   virtual Result<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us) = 0;
+
+  // Cancels the occurrence (plans leave it out from then on).
+  virtual loa::Status cancel_occurrence(std::uint64_t id, Micros at_us) = 0;
+  // Replaces every field of the stored occurrence `o.id` (targets, scopes and nodes too).
+  virtual loa::Status update_occurrence(const OccurrenceRecord& o) = 0;
+  // Occurrences with keep_until after `now_us`, not cancelled, starting before `to_us`.
+  virtual Result<std::vector<OccurrenceRecord>> live_occurrences(Micros now_us, Micros to_us) = 0;
+  virtual Result<std::vector<OccurrenceRecord>> occurrences_of_series(std::uint64_t id) = 0;
+
+  virtual Result<std::uint64_t> add_series(const SeriesRecord& series) = 0;
+  virtual Result<std::optional<SeriesRecord>> find_series(std::uint64_t id) = 0;
+  // Series not cancelled, by id.
+  virtual Result<std::vector<SeriesRecord>> active_series() = 0;
+  virtual loa::Status set_series_materialized(std::uint64_t id, Micros until_us) = 0;
+  virtual loa::Status cancel_series(std::uint64_t id, Micros at_us) = 0;
 
   // A new plan version, greater than every one handed out before (across restarts).
   virtual Result<std::uint64_t> next_plan_version() = 0;
@@ -151,6 +216,22 @@ class Store {
   virtual Result<std::uint64_t> recorded_through(const std::string& node_id) = 0;
   // Events matching the filter, newest first.
   virtual Result<std::vector<EventRecord>> events(const LogFilter& filter) = 0;
+
+  // Ledger (issue 9). The recorded event of (node, occurrence), if any.
+  virtual Result<std::optional<EventRecord>> find_event(const std::string& node_id,
+                                                        std::uint64_t occurrence_id) = 0;
+  // Occurrences starting in [from_us, to_us), by start then id, with their node sets.
+  virtual Result<std::vector<OccurrenceRecord>> occurrences_starting(Micros from_us,
+                                                                     Micros to_us) = 0;
+  // Every recorded event of an occurrence starting in [from_us, to_us), by row id.
+  virtual Result<std::vector<EventRecord>> events_of_period(Micros from_us, Micros to_us) = 0;
+  // Stores a refusal unless the same node already sent the same envelope: true if inserted.
+  virtual Result<bool> add_refused_event(const RefusedEventRecord& refused) = 0;
+  // Refusals matching the filter, newest first.
+  virtual Result<std::vector<RefusedEventRecord>> refused_events(const RefusedFilter& filter) = 0;
+  // Marks the node decommissioned at `at_us` (keeps the first time) and removes it from the
+  // node sets of occurrences starting after `at_us`; returns how many node sets it left.
+  virtual Result<std::size_t> decommission_node(const std::string& id, Micros at_us) = 0;
 };
 
 // Opens (creating and migrating) an SQLite store; ":memory:" for tests.
