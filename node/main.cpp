@@ -8,6 +8,7 @@
 #include "loa/node/node.hpp"
 #include "loa/runtime/bus.hpp"
 #include "loa/runtime/log.hpp"
+#include "loa/runtime/sd_notify.hpp"
 
 namespace {
 
@@ -43,10 +44,7 @@ int run(int argc, char** argv) {
     std::cerr << "loa-node: option 'sink': " << sinks.error().message << "\n";
     return 2;
   }
-  runtime::BusConfig bus_config;
-  bus_config.url = options.broker;
-  bus_config.client_id = "loa-node-" + config->id;
-  auto bus = runtime::make_mosquitto_bus(bus_config);
+  auto bus = runtime::make_mosquitto_bus(node::node_bus_config(options));
 
   auto node = node::Node::create(std::move(config).value(), *bus, clock, std::move(sinks).value());
   if (!node) {
@@ -59,12 +57,21 @@ int run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  // systemd (Type=notify): READY once running, WATCHDOG only from the node's housekeeping
+  // loop while the player lives, STOPPING on the way out.
+  runtime::WatchdogFeeder watchdog;
+  (*node)->on_healthy([&watchdog] { watchdog.feed(); });
   if (loa::Status s = (*node)->start(); !s) {
     std::cerr << "loa-node: " << s.message() << "\n";
     return 1;
   }
+  if (auto r = runtime::notify_systemd("READY=1\nSTATUS=running"); !r) {
+    runtime::Log(runtime::LogLevel::warn, "node").kv("error", r.error().message)
+        << "cannot notify systemd";
+  }
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   runtime::Log(runtime::LogLevel::info, "node") << "signal received, stopping";
+  (void)runtime::notify_systemd("STOPPING=1");
   (*node)->stop();
   return 0;
 }

@@ -14,7 +14,18 @@ namespace po = runtime::po;
 void add_node_options(po::options_description& desc, NodeOptions& t) {
   desc.add_options()("id", po::value(&t.id), "this node's id (1..64 of 0-9 A-Z a-z _ -); required")(
       "area", po::value(&t.area), "the node's area path, e.g. 79/26734/03; required")(
-      "broker", po::value(&t.broker)->default_value(t.broker), "MQTT broker, mqtt://HOST:PORT")(
+      "broker", po::value(&t.broker)->default_value(t.broker),
+      "MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)")(
+      "broker-username", po::value(&t.broker_username),
+      "MQTT user name (the provisioning tool uses the node id); empty: none")(
+      "broker-password", po::value(&t.broker_password), "MQTT password")(
+      "broker-ca-file", po::value(&t.broker_ca_file),
+      "CA certificate (PEM) that signed the broker's; required with mqtts://")(
+      "broker-cert-file", po::value(&t.broker_cert_file),
+      "client certificate (PEM) for brokers that require one; with broker-key-file")(
+      "broker-key-file", po::value(&t.broker_key_file), "client certificate's private key (PEM)")(
+      "broker-tls-version", po::value(&t.broker_tls_version)->default_value(t.broker_tls_version),
+      "lowest TLS version accepted: tlsv1.2 or tlsv1.3")(
       "cache", po::value(&t.cache)->default_value(t.cache),
       "directory for cached bulletins, plans, the outbox and the node key")(
       "sink", po::value(&t.sink)->default_value(t.sink),
@@ -43,7 +54,9 @@ loa::Status validate(const NodeOptions& o) {
   if (loa::Status s = protocol::validate_node_id(o.id); !s) return bad("id", s.message());
   if (o.area.empty()) return bad("area", "required");
   if (auto a = protocol::AreaPath::parse(o.area); !a) return bad("area", a.error().message);
-  if (auto b = runtime::parse_broker_url(o.broker); !b) return bad("broker", b.error().message);
+  if (loa::Status s = runtime::validate_bus_config(node_bus_config(o)); !s) {
+    return make_error(s.message());
+  }
   if (o.cache.empty()) return bad("cache", "must name a directory");
   if (auto s = parse_sink_spec(o.sink); !s) return bad("sink", s.error().message);
   if (o.controller_key.empty())
@@ -65,6 +78,19 @@ loa::Status validate(const NodeOptions& o) {
     return bad("log-level", "'" + o.log_level + "' is not one of debug, info, warn, error");
   }
   return {};
+}
+
+runtime::BusConfig node_bus_config(const NodeOptions& o) {
+  runtime::BusConfig c;
+  c.url = o.broker;
+  c.client_id = "loa-node-" + o.id;
+  c.username = o.broker_username;
+  c.password = o.broker_password;
+  c.ca_file = o.broker_ca_file;
+  c.cert_file = o.broker_cert_file;
+  c.key_file = o.broker_key_file;
+  c.tls_version = o.broker_tls_version;
+  return c;
 }
 
 Result<NodeConfig> load_node_config(const NodeOptions& o) {

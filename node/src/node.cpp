@@ -418,6 +418,7 @@ void Node::housekeeping() {
       next_status = now + config_.status_interval_us;
     }
     if (stopping_) break;
+    if (heartbeat_ && player_.alive()) heartbeat_();
     clock_.sleep_until(std::min({now + kTickUs, next_resend, next_status}));
   }
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -40,6 +41,45 @@ Result<BrokerAddress> parse_broker_url(const std::string& url) {
   return a;
 }
 
+Status validate_bus_config(const BusConfig& c) {
+  auto bad = [](const std::string& key, const std::string& why) {
+    return Status(make_error("option '" + key + "': " + why));
+  };
+  auto addr = parse_broker_url(c.url);
+  if (!addr) return bad("broker", addr.error().message);
+  auto readable = [](const std::string& path) {
+    std::ifstream in(path);
+    return in.good();
+  };
+  const std::pair<const char*, const std::string*> files[] = {{"broker-ca-file", &c.ca_file},
+                                                              {"broker-cert-file", &c.cert_file},
+                                                              {"broker-key-file", &c.key_file}};
+  for (const auto& [key, path] : files) {
+    if (path->empty()) continue;
+    if (!addr->tls) return bad(key, "set, but broker '" + c.url + "' is not mqtts://");
+    if (!readable(*path)) return bad(key, "cannot read '" + *path + "'");
+  }
+  if (addr->tls && c.ca_file.empty()) {
+    return bad("broker-ca-file",
+               "required with an mqtts:// broker (the CA that signed its "
+               "certificate)");
+  }
+  if (c.cert_file.empty() != c.key_file.empty()) {
+    return bad(c.cert_file.empty() ? "broker-cert-file" : "broker-key-file",
+               "the client certificate and its key go together");
+  }
+  if (c.tls_version != "tlsv1.2" && c.tls_version != "tlsv1.3") {
+    return bad("broker-tls-version", "'" + c.tls_version + "' is not tlsv1.2 or tlsv1.3");
+  }
+  if (c.username.empty() && !c.password.empty()) {
+    return bad("broker-password", "set without broker-username");
+  }
+  if (c.username.find(':') != std::string::npos) {
+    return bad("broker-username", "must not contain ':'");
+  }
+  return {};
+}
+
 namespace {
 
 void init_library() {
@@ -70,12 +110,19 @@ class MosquittoBus final : public Bus {
                                 config_.password.empty() ? nullptr : config_.password.c_str());
     }
     if (addr->tls || !config_.ca_file.empty()) {
-      const int rc =
+      int rc =
           mosquitto_tls_set(mosq_, config_.ca_file.c_str(), nullptr,
                             config_.cert_file.empty() ? nullptr : config_.cert_file.c_str(),
                             config_.key_file.empty() ? nullptr : config_.key_file.c_str(), nullptr);
       if (rc != MOSQ_ERR_SUCCESS) {
         return make_error(std::string("mqtt: TLS setup: ") + mosquitto_strerror(rc));
+      }
+      // Peer verification on (1); the broker's host name is checked against its certificate.
+      rc = mosquitto_tls_opts_set(
+          mosq_, 1, config_.tls_version.empty() ? nullptr : config_.tls_version.c_str(), nullptr);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        return make_error("mqtt: TLS version '" + config_.tls_version +
+                          "': " + mosquitto_strerror(rc));
       }
     }
     if (!config_.will_topic.empty()) {

@@ -84,6 +84,34 @@ TEST(NodeConfigTest, LoadsKeysAndCreatesTheNodeKeyOnce) {
   EXPECT_EQ(second->key.public_key, first->key.public_key);
 }
 
+TEST(NodeConfigTest, BrokerSecurityKeysAreChecked) {
+  test::TempDir dir;
+  const std::string ca = dir.file("ca.pem");
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\n";
+  NodeOptions o = valid();
+  o.broker = "mqtts://broker.example:8883";
+  expect_bad(o, "broker-ca-file");  // TLS without a CA to check the broker against
+  o.broker_ca_file = dir.file("missing.pem");
+  expect_bad(o, "broker-ca-file");
+  o.broker_ca_file = ca;
+  EXPECT_TRUE(validate(o).ok()) << validate(o).message();
+  o.broker_cert_file = ca;
+  expect_bad(o, "broker-key-file");  // a client certificate without its key
+  o.broker_key_file = ca;
+  EXPECT_TRUE(validate(o).ok());
+  o.broker_tls_version = "tlsv1.0";
+  expect_bad(o, "broker-tls-version");
+  o.broker_tls_version = "tlsv1.3";
+  o.broker_password = "secret";
+  expect_bad(o, "broker-password");  // a password without a user
+  o.broker_username = "n1";
+  EXPECT_TRUE(validate(o).ok());
+  o.broker = "mqtt://broker.example:1883";
+  expect_bad(o, "broker-ca-file");  // TLS files that a plain connection would ignore
+  const runtime::BusConfig bus = node_bus_config(valid());
+  EXPECT_EQ(bus.client_id, "loa-node-n1");
+}
+
 TEST(NodeConfigTest, EveryOptionIsInTheShippedConfigFile) {
   NodeOptions o;
   runtime::po::options_description desc;

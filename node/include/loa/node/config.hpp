@@ -6,6 +6,7 @@
 #include "loa/node/sink.hpp"
 #include "loa/protocol/area_path.hpp"
 #include "loa/protocol/envelope.hpp"
+#include "loa/runtime/bus.hpp"
 #include "loa/runtime/options.hpp"
 
 namespace loa::node {
@@ -15,6 +16,12 @@ struct NodeOptions {
   std::string id;
   std::string area;
   std::string broker = "mqtt://127.0.0.1:1883";
+  std::string broker_username;  // empty: connect without credentials
+  std::string broker_password;
+  std::string broker_ca_file;  // required with mqtts://
+  std::string broker_cert_file;
+  std::string broker_key_file;
+  std::string broker_tls_version = "tlsv1.2";
   std::string cache = "/var/lib/loa-node";
   std::string sink = "null";
   std::string controller_key;  // file with the controller's public key (hex)
@@ -31,6 +38,9 @@ void add_node_options(runtime::po::options_description& desc, NodeOptions& targe
 
 // Checks every value; the error names the bad key and says what is allowed.
 loa::Status validate(const NodeOptions& options);
+
+// The broker connection the options describe (client id "loa-node-<id>"; no will).
+runtime::BusConfig node_bus_config(const NodeOptions& options);
 
 // What a Node runs with. Built by load_node_config() or directly (tests, the fleet simulator).
 struct NodeConfig {

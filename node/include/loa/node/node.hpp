@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,11 @@ class Node {
   // Stops the player (a playback in progress ends as partial), the housekeeping thread and the
   // bus. Idempotent; the outbox keeps what was not receipted.
   void stop();
+
+  // Called on the housekeeping thread at every pass (about every 200 ms) while the node is
+  // healthy: housekeeping runs and the player thread is alive. loa-node feeds the systemd
+  // watchdog from it, so a hung or dead node is restarted. Set before start().
+  void on_healthy(std::function<void()> heartbeat) { heartbeat_ = std::move(heartbeat); }
 
   // For tests, the fleet simulator and the status message.
   struct Snapshot {
@@ -96,6 +102,7 @@ class Node {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> housekeeping_exited_{false};
   std::thread housekeeping_;
+  std::function<void()> heartbeat_;
 };
 
 }  // namespace loa::node

@@ -44,13 +44,14 @@ class Bus {
 };
 
 struct BusConfig {
-  std::string url = "mqtt://127.0.0.1:1883";  // mqtt://HOST:PORT
+  std::string url = "mqtt://127.0.0.1:1883";  // mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)
   std::string client_id;
   std::string username;  // empty: none
   std::string password;
-  std::string ca_file;  // non-empty: TLS (mqtts://)
-  std::string cert_file;
-  std::string key_file;
+  std::string ca_file;    // CA certificate(s) that signed the broker's; required for mqtts://
+  std::string cert_file;  // client certificate (PEM), optional, together with key_file
+  std::string key_file;   // client private key (PEM, unencrypted)
+  std::string tls_version = "tlsv1.2";  // lowest TLS version accepted: tlsv1.2 or tlsv1.3
   int keepalive_s = 30;
   // Last will, published by the broker when the connection is lost (empty topic: none).
   std::string will_topic;
@@ -67,6 +68,13 @@ struct BrokerAddress {
   bool tls = false;
 };
 Result<BrokerAddress> parse_broker_url(const std::string& url);
+
+// Checks the connection settings of a BusConfig as the daemons' options name them: "broker",
+// "broker-username", "broker-password", "broker-ca-file", "broker-cert-file", "broker-key-file",
+// "broker-tls-version". mqtts:// needs a readable CA file; TLS files with mqtt:// are refused
+// (they would be silently unused); cert and key come together; a password needs a user name.
+// The error starts with "option '<key>': ".
+Status validate_bus_config(const BusConfig& config);
 
 std::unique_ptr<Bus> make_mosquitto_bus(BusConfig config);
 
