@@ -13,6 +13,7 @@
 
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/cli.hpp"
+#include "loa/controller/config.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/node/config.hpp"
 #include "loa/runtime/keys.hpp"
@@ -164,6 +165,21 @@ TEST_F(ProvisionTest, BundleHoldsKeysConfigAndInstaller) {
   EXPECT_FALSE(write_node_bundle(r).ok());
   r.node_id = "bad id";
   EXPECT_FALSE(write_node_bundle(r).ok());
+}
+
+TEST(ControllerConfigFile, EveryKeyIsInTheShippedConfigFile) {
+  ControllerConfig config;
+  const auto desc = controller_options(config);
+  const std::string text = slurp(std::string(LOA_SOURCE_DIR) + "/firmware-config/controller.conf");
+  for (const auto& opt : desc.options()) {
+    if (opt->long_name() == "print-public-key") continue;  // a command, not a setting
+    EXPECT_NE(text.find("#" + opt->long_name() + " ="), std::string::npos) << opt->long_name();
+  }
+  // The broker's settings are checked with the bad key named.
+  config.broker = "mqtts://broker.example:8883";
+  const loa::Status s = runtime::validate_bus_config(controller_bus_config(config));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'broker-ca-file'"), std::string::npos) << s.message();
 }
 
 class ProvisionCliTest : public ProvisionTest {
