@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -15,6 +16,20 @@ namespace fs = std::filesystem;
 protocol::Micros now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string utc_wall_time(protocol::Micros t, protocol::Micros* rounded) {
+  const std::time_t secs = static_cast<std::time_t>((t + 999'999) / 1'000'000);
+  *rounded = static_cast<protocol::Micros>(secs) * 1'000'000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+std::int64_t field(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<std::int64_t>() : -1;
 }
 
 Deployment::Deployment() : dir_("loa-e2e"), broker_(std::make_unique<MosquittoBroker>()) {

@@ -4,9 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loa/protocol/messages.hpp"
@@ -68,5 +70,22 @@ std::vector<std::int16_t> read_wav_pcm16(const std::string& path);
 
 // Wall clock in µs since the epoch.
 protocol::Micros now_us();
+
+// "YYYY-MM-DDTHH:MM:SS" in UTC for an instant, rounded up to the next whole second (`rounded`).
+std::string utc_wall_time(protocol::Micros t, protocol::Micros* rounded);
+
+// A number field of a JSON object, or -1 when it is missing or not a number.
+std::int64_t field(const nlohmann::json& j, const char* key);
+
+// Polls `pred` every 200 ms until it holds or `timeout` passes; returns its last value.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return pred();
+}
 
 }  // namespace loa::test

@@ -13,37 +13,14 @@
 
 using namespace loa;
 using loa::test::Deployment;
+using loa::test::eventually;
+using loa::test::field;
+using loa::test::utc_wall_time;
 using nlohmann::json;
 
 namespace {
 
 const std::string kSamples = std::string(LOA_SOURCE_DIR) + "/samples/";
-
-// "YYYY-MM-DDTHH:MM:SS" in UTC for an instant, rounded up to the next whole second.
-std::string utc_wall_time(protocol::Micros t, protocol::Micros* rounded) {
-  const std::time_t secs = static_cast<std::time_t>((t + 999'999) / 1'000'000);
-  *rounded = static_cast<protocol::Micros>(secs) * 1'000'000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
-
-// Polls `pred` every 200 ms until it holds or `timeout` passes.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return pred();
-}
-
-std::int64_t field(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<std::int64_t>() : -1;
-}
 
 class EndToEnd : public ::testing::Test {
  protected:
