@@ -229,6 +229,92 @@ struct ApiServer::Impl {
                    reply(res, controller.change_occurrence(*id, *change), 200,
                          [](const OccurrenceRecord& o) { return to_json(o); });
                  });
+    // Approval and groups.
+    server.Get("/api/v1/areas/approval", [this](const httplib::Request&, httplib::Response& res) {
+      reply(res, controller.approval_areas(), 200, [](const std::vector<std::string>& areas) {
+        return json{{"required", areas}};
+      });
+    });
+    server.Post(
+        "/api/v1/areas/approval", [this](const httplib::Request& req, httplib::Response& res) {
+          auto body = parse_body(req);
+          if (!body) return send_error(res, body.error());
+          if (!body->is_object() || !body->value("area", json()).is_string() ||
+              !body->value("approval", json()).is_string()) {
+            return send_error(
+                res, api_error(ErrorCode::bad_request, "area, approval: both must be strings"));
+          }
+          const std::string area = (*body)["area"];
+          reply(res, controller.set_area_approval(area, (*body)["approval"]), 200,
+                [&](const std::string& a) {
+                  return json{{"area", area}, {"approval", a}};
+                });
+        });
+    server.Get("/api/v1/approvals", [this](const httplib::Request&, httplib::Response& res) {
+      reply(res, controller.list_approvals(), 200, [](const std::vector<ApprovalItem>& list) {
+        json out = json::array();
+        for (const auto& a : list) {
+          out.push_back(json{{"occurrence", a.occurrence_id},
+                             {"bulletin", a.bulletin_id},
+                             {"area", a.area},
+                             {"start", format_utc(a.start_us)},
+                             {"start_local", format_local(a.start_us, a.tz)},
+                             {"expiry", format_utc(a.expiry_us)},
+                             {"nodes", a.nodes}});
+        }
+        return json{{"approvals", out}};
+      });
+    });
+    for (const std::string verb : {"approve", "reject"}) {
+      server.Post("/api/v1/approvals/" + verb, [this, verb](const httplib::Request& req,
+                                                            httplib::Response& res) {
+        auto body = parse_body(req);
+        if (!body) return send_error(res, body.error());
+        const json occ = body->is_object() ? body->value("occurrence", json()) : json();
+        const json area = body->is_object() ? body->value("area", json()) : json();
+        if (!occ.is_number_unsigned() || occ.get<std::uint64_t>() == 0) {
+          return send_error(
+              res, api_error(ErrorCode::bad_request, "occurrence: must be an occurrence id"));
+        }
+        if (!area.is_string()) {
+          return send_error(res, api_error(ErrorCode::bad_request, "area: must be an area path"));
+        }
+        reply(res, controller.decide_approval(occ.get<std::uint64_t>(), area, verb == "approve"),
+              200, [](const OccurrenceRecord& o) { return to_json(o); });
+      });
+    }
+    server.Get("/api/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
+      reply(res, controller.list_groups(), 200,
+            [](const std::vector<std::pair<std::string, std::string>>& rows) {
+              json groups = json::object();
+              for (const auto& [name, node] : rows) groups[name].push_back(node);
+              return json{{"groups", groups}};
+            });
+    });
+    server.Post(R"(/api/v1/groups/([^/]+))", [this](const httplib::Request& req,
+                                                    httplib::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      const bool add = body->is_object() && body->contains("add");
+      const json list = body->is_object() ? body->value(add ? "add" : "remove", json()) : json();
+      if (!list.is_array()) {
+        return send_error(
+            res, api_error(ErrorCode::bad_request, "add or remove: must be an array of node ids"));
+      }
+      std::vector<std::string> ids;
+      for (const auto& id : list) {
+        if (!id.is_string()) {
+          return send_error(
+              res, api_error(ErrorCode::bad_request, "add or remove: node ids are strings"));
+        }
+        ids.push_back(id);
+      }
+      const std::string name = req.matches[1];
+      reply(res, add ? controller.add_to_group(name, ids) : controller.remove_from_group(name, ids),
+            200, [&](const std::vector<std::string>& members) {
+              return json{{"name", name}, {"nodes", members}};
+            });
+    });
     server.Get(R"(/api/v1/series/([^/]+))", [this](const httplib::Request& req,
                                                    httplib::Response& res) {
       auto id = parse_id(req.matches[1], "series");

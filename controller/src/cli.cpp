@@ -77,7 +77,7 @@ std::optional<Failure> allow_only(const Args& args, std::set<std::string> allowe
     if (!allowed.count(name)) {
       return Failure{"'" + command + "' does not take --" + name + " (see loactl --help)", kUsage};
     }
-    if (values.size() > 1 && name != "target") {
+    if (values.size() > 1 && name != "target" && name != "exclude") {
       return Failure{"--" + name + " given more than once", kUsage};
     }
   }
@@ -303,6 +303,12 @@ class Cli {
     if (cmd == "bulletin" && sub == "list") return bulletin_list();
     if (cmd == "schedule") return schedule();
     if (cmd == "cancel") return cancel();
+    if (cmd == "area" && sub == "set") return area_set();
+    if (cmd == "area" && sub == "list") return area_list();
+    if (cmd == "approval" && sub == "list") return approval_list();
+    if (cmd == "approval" && (sub == "approve" || sub == "reject")) return approval_decide(sub);
+    if (cmd == "group" && (sub == "add" || sub == "remove")) return group_edit(sub);
+    if (cmd == "group" && sub == "list") return group_list();
     if (cmd == "occurrence" && sub == "change") return occurrence_change();
     if (cmd == "occurrence" && sub == "show") return occurrence_show();
     if (cmd == "report" && sub == "coverage") return coverage();
@@ -497,7 +503,7 @@ class Cli {
     if (auto f = operands(1, c)) return f;
     if (auto f = allow_only(args_,
                             {"bulletin", "at", "tz", "target", "priority", "volume", "expiry",
-                             "rrule", "repeat-every", "until", "dry-run", "days"},
+                             "rrule", "repeat-every", "until", "dry-run", "days", "exclude"},
                             c)) {
       return f;
     }
@@ -513,6 +519,11 @@ class Cli {
     if (args_.has("tz")) body["tz"] = args_.get("tz");
     if (args_.has("expiry")) body["expiry"] = args_.get("expiry");
     if (args_.has("volume")) body["volume"] = args_.get("volume");
+    if (args_.has("exclude")) {
+      for (const auto& x : args_.options.at("exclude")) {
+        body["targets"].push_back(x.rfind('-', 0) == 0 ? x : "-" + x);
+      }
+    }
     if (args_.has("rrule")) body["rrule"] = args_.get("rrule");
     if (args_.has("repeat-every")) body["repeat_every_min"] = args_.get("repeat-every");
     if (args_.has("until")) body["until"] = args_.get("until");
@@ -624,6 +635,90 @@ class Cli {
                 [&](const json& j) { print_rows(out_, format_, occurrence_columns(), {j}); });
   }
 
+  std::optional<Failure> area_set() {
+    const std::string c = "area set";
+    if (auto f = operands(3, c)) return f;
+    if (auto f = allow_only(args_, {"approval"}, c)) return f;
+    if (auto f = require(args_, {"approval"}, c)) return f;
+    return show(api_.post_json("/api/v1/areas/approval",
+                               json{{"area", args_.words[2]}, {"approval", args_.get("approval")}}),
+                [&](const json& j) {
+                  print_rows(out_, format_, {{"AREA", "area"}, {"APPROVAL", "approval"}}, {j});
+                });
+  }
+
+  std::optional<Failure> area_list() {
+    const std::string c = "area list";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {}, c)) return f;
+    return show(api_.get("/api/v1/areas/approval"), [&](const json& j) {
+      std::vector<json> rows;
+      for (const auto& a : j.at("required"))
+        rows.push_back(json{{"area", a}, {"approval", "required"}});
+      print_rows(out_, format_, {{"AREA", "area"}, {"APPROVAL", "approval"}}, rows);
+    });
+  }
+
+  std::optional<Failure> approval_list() {
+    const std::string c = "approval list";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {}, c)) return f;
+    return show(api_.get("/api/v1/approvals"), [&](const json& j) {
+      std::vector<json> rows;
+      for (auto a : j.at("approvals")) {
+        a["node_count"] = a.at("nodes").size();
+        rows.push_back(std::move(a));
+      }
+      print_rows(out_, format_,
+                 {{"OCCURRENCE", "occurrence"},
+                  {"AREA", "area"},
+                  {"START", "start_local"},
+                  {"BULLETIN", "bulletin"},
+                  {"NODES", "node_count"}},
+                 rows);
+    });
+  }
+
+  std::optional<Failure> approval_decide(const std::string& verb) {
+    const std::string c = "approval " + verb;
+    if (auto f = allow_only(args_, {"area"}, c)) return f;
+    if (auto f = require(args_, {"area"}, c)) return f;
+    auto id = id_operand(2, "occurrence");
+    if (auto* f = std::get_if<Failure>(&id)) return *f;
+    return show(api_.post_json("/api/v1/approvals/" + verb,
+                               json{{"occurrence", std::stoull(std::get<std::string>(id))},
+                                    {"area", args_.get("area")}}),
+                [&](const json& j) { print_rows(out_, format_, occurrence_columns(), {j}); });
+  }
+
+  std::optional<Failure> group_edit(const std::string& verb) {
+    const std::string c = "group " + verb;
+    if (auto f = allow_only(args_, {}, c)) return f;
+    if (args_.words.size() < 4) return Failure{"'" + c + "' takes NAME NODE...", kUsage};
+    json ids = json::array();
+    for (std::size_t i = 3; i < args_.words.size(); ++i) ids.push_back(args_.words[i]);
+    return show(api_.post_json("/api/v1/groups/" + encode_query(args_.words[2]), json{{verb, ids}}),
+                [&](const json& j) {
+                  std::vector<json> rows;
+                  for (const auto& n : j.at("nodes"))
+                    rows.push_back(json{{"group", j.at("name")}, {"node", n}});
+                  print_rows(out_, format_, {{"GROUP", "group"}, {"NODE", "node"}}, rows);
+                });
+  }
+
+  std::optional<Failure> group_list() {
+    const std::string c = "group list";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {}, c)) return f;
+    return show(api_.get("/api/v1/groups"), [&](const json& j) {
+      std::vector<json> rows;
+      for (const auto& [name, nodes] : j.at("groups").items()) {
+        for (const auto& n : nodes) rows.push_back(json{{"group", name}, {"node", n}});
+      }
+      print_rows(out_, format_, {{"GROUP", "group"}, {"NODE", "node"}}, rows);
+    });
+  }
+
   std::optional<Failure> occurrence_show() {
     const std::string c = "occurrence show";
     if (auto f = allow_only(args_, {}, c)) return f;
@@ -684,6 +779,9 @@ class Cli {
                   {"CANCELLED", "cancelled"},
                   {"MISSED", "missed"},
                   {"PENDING", "pending"},
+                  {"CANCELLED_UNHEARD", "cancelled_unheard"},
+                  {"REJECTED", "approval_rejected"},
+                  {"EXPIRED_UNAPPROVED", "expired_unapproved"},
                   {"RESIDENTS_TARGETED", "residents_targeted"},
                   {"RESIDENTS_REACHED", "residents_reached"}},
                  rows);
@@ -992,7 +1090,14 @@ Commands:
                                   prints the occurrence id (a series: its id and occurrences);
                                   conflicts found are warnings on stderr. --dry-run stores
                                   nothing and prints each target's timeline and conflicts
+  schedule targets: area:PATH, node:ID, group:NAME; --exclude area:PATH|node:ID|group:NAME
+           (or a target with a leading '-') leaves those nodes out
   cancel OCCURRENCE | cancel --series ID
+  area set PATH --approval required|none
+                                  occurrences pushed from above PATH wait for its approval
+  area list
+  approval list | approval approve OCCURRENCE --area PATH | approval reject OCCURRENCE --area PATH
+  group add NAME NODE... | group remove NAME NODE... | group list
   occurrence show OCCURRENCE
   occurrence change OCCURRENCE [--at TIME] [--tz ZONE] [--target T ...] [--bulletin ID]
                     [--priority P] [--volume N] [--expiry TIME]

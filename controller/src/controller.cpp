@@ -202,15 +202,25 @@ Reply<NodeRecord> Controller::validate_node(const NodeInput& in, const std::stri
 Reply<NodeView> Controller::add_node(const NodeInput& input) {
   auto record = validate_node(input, "");
   if (!record) return record.error();
-  std::lock_guard lock(mu_);
-  auto existing = store_.find_node(record->id);
-  if (!existing) return existing.error();
-  if (*existing) {
-    return api_error(ErrorCode::conflict, "node '" + record->id + "' already exists");
-  }
-  if (loa::Status s = store_.add_node(*record); !s) return make_error(s.message());
-  Log(LogLevel::info, kComponent).kv("node", record->id).kv("area", record->area) << "node added";
-  return view(*record);
+  Reply<NodeView> result = [&]() -> Reply<NodeView> {
+    std::lock_guard lock(mu_);
+    auto existing = store_.find_node(record->id);
+    if (!existing) return existing.error();
+    if (*existing) {
+      return api_error(ErrorCode::conflict, "node '" + record->id + "' already exists");
+    }
+    if (loa::Status s = store_.add_node(*record); !s) return make_error(s.message());
+    Log(LogLevel::info, kComponent).kv("node", record->id).kv("area", record->area) << "node added";
+    // The new node must not get occurrences planned before it joined (issue 4).
+    Outbox out;
+    if (loa::Status s = rescope_live_occurrences(out); !s) {
+      Log(LogLevel::error, kComponent).kv("reason", s.message()) << "plans not recomputed";
+    }
+    enqueue(std::move(out));
+    return view(*record);
+  }();
+  drain();
+  return result;
 }
 
 Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs) {
@@ -224,9 +234,18 @@ Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs
     if (!ids.insert(r->id).second) return bad(where + "id appears twice");
     records.push_back(std::move(*r));
   }
-  std::lock_guard lock(mu_);
-  if (loa::Status s = store_.upsert_nodes(records); !s) return make_error(s.message());
-  Log(LogLevel::info, kComponent).kv("nodes", records.size()) << "nodes imported";
+  {
+    std::lock_guard lock(mu_);
+    if (loa::Status s = store_.upsert_nodes(records); !s) return make_error(s.message());
+    Log(LogLevel::info, kComponent).kv("nodes", records.size()) << "nodes imported";
+    // Added or moved nodes must not get occurrences planned before (issue 4).
+    Outbox out;
+    if (loa::Status s = rescope_live_occurrences(out); !s) {
+      Log(LogLevel::error, kComponent).kv("reason", s.message()) << "plans not recomputed";
+    }
+    enqueue(std::move(out));
+  }
+  drain();
   return records.size();
 }
 

@@ -18,6 +18,8 @@ CoverageCounts& CoverageCounts::operator+=(const CoverageCounts& o) {
   missed += o.missed;
   pending += o.pending;
   cancelled_unheard += o.cancelled_unheard;
+  approval_rejected += o.approval_rejected;
+  expired_unapproved += o.expired_unapproved;
   residents_targeted += o.residents_targeted;
   residents_reached += o.residents_reached;
   return *this;
@@ -30,8 +32,16 @@ CoverageCounts classify_play(const OccurrenceRecord& o, const TargetedNode& n,
   c.targeted = 1;
   c.residents_targeted = n.residents;
   if (cached || (e && e->frames_played > 0)) c.cached = 1;
+  if (!e && n.approval == "rejected") {
+    c.approval_rejected = 1;
+    return c;
+  }
   if (!e && o.cancelled()) {
     c.cancelled_unheard = 1;
+    return c;
+  }
+  if (!e && n.approval == "pending") {
+    (now_us >= o.expiry_us ? c.expired_unapproved : c.pending) = 1;
     return c;
   }
   if (!e) {

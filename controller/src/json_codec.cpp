@@ -80,7 +80,8 @@ json to_json(const OccurrenceRecord& o) {
   json nodes = json::array();
   std::int64_t residents = 0;
   for (const auto& n : o.nodes) {
-    nodes.push_back(json{{"id", n.node_id}, {"area", n.area}, {"residents", n.residents}});
+    nodes.push_back(json{
+        {"id", n.node_id}, {"area", n.area}, {"residents", n.residents}, {"approval", n.approval}});
     residents += n.residents;
   }
   return json{{"id", o.id},
@@ -114,6 +115,8 @@ json to_json(const CoverageCounts& c) {
               {"missed", c.missed},
               {"pending", c.pending},
               {"cancelled_unheard", c.cancelled_unheard},
+              {"approval_rejected", c.approval_rejected},
+              {"expired_unapproved", c.expired_unapproved},
               {"residents_targeted", c.residents_targeted},
               {"residents_reached", c.residents_reached}};
 }

@@ -1,6 +1,9 @@
 // Controller: series (RRULE and emergency repeat), cancel, change, dry run and conflicts
 // (issue 4). The single-occurrence path of schedule() goes through submit() too.
 #include <algorithm>
+#include <cctype>
+#include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <utility>
@@ -75,16 +78,115 @@ Micros Controller::duration_of(std::uint64_t bulletin_id) {
   return static_cast<Micros>((*b)->duration_s * 1e6);
 }
 
+namespace {
+
+// Targets as written, checked: the areas to cover (the smallest set: an area inside another
+// adds nothing), nodes named one by one (node: and group: members) and exclusions.
+struct ParsedTargets {
+  std::vector<protocol::AreaPath> roots;
+  std::vector<std::string> node_ids;  // with the target that named each, for messages
+  std::vector<std::string> node_targets;
+  std::vector<protocol::AreaPath> excluded_areas;
+  std::set<std::string> excluded_nodes;
+};
+
+bool valid_group_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+std::vector<protocol::AreaPath> minimal_areas(const std::vector<protocol::AreaPath>& areas) {
+  std::vector<protocol::AreaPath> kept;
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    bool covered = false;
+    for (std::size_t j = 0; j < areas.size() && !covered; ++j) {
+      if (i == j) continue;
+      // A strict ancestor covers; of equal paths the first one stays.
+      covered = areas[j].contains(areas[i]) && (!(areas[j] == areas[i]) || j < i);
+    }
+    if (!covered) kept.push_back(areas[i]);
+  }
+  return kept;
+}
+
+// The area roots of stored targets (already validated when they were given).
+std::vector<protocol::AreaPath> area_roots(const std::vector<std::string>& targets) {
+  std::vector<protocol::AreaPath> areas;
+  for (const auto& t : targets) {
+    if (!t.starts_with("area:")) continue;
+    if (auto a = protocol::AreaPath::parse(std::string_view(t).substr(5))) areas.push_back(*a);
+  }
+  return minimal_areas(areas);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Controller::scopes_for(const std::vector<std::string>& targets,
+                                                        const std::vector<TargetedNode>& nodes) {
+  std::set<std::string> deliver;
+  for (const auto& n : nodes) {
+    if (n.approval != "pending" && n.approval != "rejected") deliver.insert(n.node_id);
+  }
+  std::vector<std::string> scopes;
+  std::set<std::string> covered;
+  // Covers `members` (the registered nodes below `path`): one area scope where every member is
+  // delivered, else node scopes for the members directly in `path` and the same for each child.
+  std::function<void(const std::string&, const std::vector<const NodeRecord*>&)> cover =
+      [&](const std::string& path, const std::vector<const NodeRecord*>& members) {
+        std::size_t in = 0;
+        for (const auto* m : members) in += deliver.count(m->id);
+        if (in == 0) return;
+        if (in == members.size()) {
+          scopes.push_back("area:" + path);
+          for (const auto* m : members) covered.insert(m->id);
+          return;
+        }
+        std::map<std::string, std::vector<const NodeRecord*>> children;
+        for (const auto* m : members) {
+          if (m->area == path) {
+            if (deliver.count(m->id) && covered.insert(m->id).second) {
+              scopes.push_back(protocol::node_scope(m->id));
+            }
+            continue;
+          }
+          const std::string rest = m->area.substr(path.size() + 1);
+          children[rest.substr(0, rest.find('/'))].push_back(m);
+        }
+        for (const auto& [segment, list] : children) cover(path + "/" + segment, list);
+      };
+  for (const auto& root : area_roots(targets)) {
+    auto members = store_.nodes_in_area(root.str());
+    if (!members) return members.error();
+    std::vector<const NodeRecord*> list;
+    for (const auto& m : *members) list.push_back(&m);
+    cover(root.str(), list);
+  }
+  for (const auto& n : nodes) {
+    if (deliver.count(n.node_id) && !covered.count(n.node_id)) {
+      covered.insert(n.node_id);
+      scopes.push_back(protocol::node_scope(n.node_id));
+    }
+  }
+  return scopes;
+}
+
 Reply<Controller::Resolved> Controller::resolve_targets(const std::vector<std::string>& targets) {
   if (targets.empty()) return bad("targets: at least one target is needed");
-  // Parse and check every target, then keep the smallest covering set: an area below another
-  // targeted area, a node inside a targeted area and repeats add nothing.
+  ParsedTargets p;
   std::vector<protocol::AreaPath> areas;
-  std::vector<NodeRecord> nodes;
+  bool positive = false;
   for (const auto& target : targets) {
-    if (target.starts_with("area:")) {
-      auto area = protocol::AreaPath::parse(std::string_view(target).substr(5));
+    const bool exclude = target.starts_with("-");
+    const std::string_view t = std::string_view(target).substr(exclude ? 1 : 0);
+    positive = positive || !exclude;
+    if (t.starts_with("area:")) {
+      auto area = protocol::AreaPath::parse(t.substr(5));
       if (!area) return bad("target '" + target + "': " + area.error().message);
+      if (exclude) {
+        p.excluded_areas.push_back(std::move(*area));
+        continue;
+      }
       auto members = store_.nodes_in_area(area->str());
       if (!members) return members.error();
       if (members->empty()) {
@@ -92,8 +194,8 @@ Reply<Controller::Resolved> Controller::resolve_targets(const std::vector<std::s
                                                        " contains no registered node");
       }
       areas.push_back(std::move(*area));
-    } else if (target.starts_with("node:")) {
-      const std::string id = target.substr(5);
+    } else if (t.starts_with("node:")) {
+      const std::string id(t.substr(5));
       if (loa::Status s = protocol::validate_node_id(id); !s) {
         return bad("target '" + target + "': " + s.message());
       }
@@ -103,41 +205,95 @@ Reply<Controller::Resolved> Controller::resolve_targets(const std::vector<std::s
         return api_error(ErrorCode::not_found,
                          "target '" + target + "': unknown node '" + id + "'");
       }
-      nodes.push_back(std::move(**node));
+      if (exclude) {
+        p.excluded_nodes.insert(id);
+      } else {
+        p.node_ids.push_back(id);
+        p.node_targets.push_back(target);
+      }
+    } else if (t.starts_with("group:")) {
+      const std::string name(t.substr(6));
+      if (!valid_group_name(name)) {
+        return bad("target '" + target + "': a group name is 1..64 of [A-Za-z0-9_-]");
+      }
+      auto members = store_.group_members(name);
+      if (!members) return members.error();
+      if (members->empty()) {
+        return bad("target '" + target + "': unknown group '" + name +
+                   "' (loactl group add NAME NODE...)");
+      }
+      for (const auto& id : *members) {
+        if (exclude) {
+          p.excluded_nodes.insert(id);
+        } else {
+          p.node_ids.push_back(id);
+          p.node_targets.push_back(target);
+        }
+      }
     } else {
-      return bad("target '" + target + "': expected area:PATH or node:ID");
+      return bad("target '" + target +
+                 "': expected area:PATH, node:ID or group:NAME (a leading '-' excludes)");
     }
   }
-  std::vector<protocol::AreaPath> kept_areas;
-  for (std::size_t i = 0; i < areas.size(); ++i) {
-    bool covered = false;
-    for (std::size_t j = 0; j < areas.size() && !covered; ++j) {
-      if (i == j) continue;
-      // A strict ancestor covers; of equal paths the first one stays.
-      covered = areas[j].contains(areas[i]) && (!(areas[j] == areas[i]) || j < i);
-    }
-    if (!covered) kept_areas.push_back(areas[i]);
+  if (!positive) return bad("targets: only exclusions; name what to include too");
+  p.roots = minimal_areas(areas);
+
+  auto excluded = [&](const NodeRecord& n) {
+    if (p.excluded_nodes.count(n.id)) return true;
+    auto path = protocol::AreaPath::parse(n.area);
+    return path && std::any_of(p.excluded_areas.begin(), p.excluded_areas.end(),
+                               [&](const protocol::AreaPath& a) { return a.contains(*path); });
+  };
+  auto approval_areas = store_.approval_areas();
+  if (!approval_areas) return approval_areas.error();
+  std::vector<protocol::AreaPath> approval;
+  for (const auto& a : *approval_areas) {
+    if (auto path = protocol::AreaPath::parse(a)) approval.push_back(*path);
   }
+  // A node needs its area's approval when it is reached only from above that area: through an
+  // area target that strictly contains the area requiring approval.
+  std::set<std::string> named(p.node_ids.begin(), p.node_ids.end());
+  auto needs_approval = [&](const NodeRecord& n) {
+    if (named.count(n.id)) return false;
+    auto path = protocol::AreaPath::parse(n.area);
+    if (!path) return false;
+    for (const auto& a : approval) {
+      if (!a.contains(*path)) continue;
+      const bool from_inside = std::any_of(p.roots.begin(), p.roots.end(), [&](const auto& r) {
+        return a.contains(r) && r.contains(*path);
+      });
+      if (!from_inside) return true;
+    }
+    return false;
+  };
+
   Resolved r;
   std::map<std::string, TargetedNode> expanded;
-  for (const auto& area : kept_areas) {
-    r.scopes.push_back(protocol::area_scope(area));
-    auto members = store_.nodes_in_area(area.str());
+  for (const auto& root : p.roots) {
+    auto members = store_.nodes_in_area(root.str());
     if (!members) return members.error();
-    for (const auto& n : *members) expanded[n.id] = TargetedNode{n.id, n.area, n.residents};
+    for (const auto& n : *members) {
+      if (excluded(n)) continue;
+      expanded[n.id] =
+          TargetedNode{n.id, n.area, n.residents, needs_approval(n) ? "pending" : "none"};
+    }
   }
-  for (const auto& n : nodes) {
-    auto path = protocol::AreaPath::parse(n.area);
-    const bool covered =
-        path && std::any_of(kept_areas.begin(), kept_areas.end(),
-                            [&](const protocol::AreaPath& a) { return a.contains(*path); });
-    if (!covered) add_scopes(r.scopes, {protocol::node_scope(n.id)});
-    expanded[n.id] = TargetedNode{n.id, n.area, n.residents};
+  for (const auto& id : p.node_ids) {
+    auto node = store_.find_node(id);
+    if (!node) return node.error();
+    if (!*node || excluded(**node)) continue;  // a group may name a node since removed
+    expanded[id] = TargetedNode{id, (*node)->area, (*node)->residents, "none"};
+  }
+  if (expanded.empty()) {
+    return api_error(ErrorCode::unprocessable, "targets: the exclusions leave no node");
   }
   for (auto& [id, n] : expanded) r.nodes.push_back(std::move(n));
   std::sort(r.nodes.begin(), r.nodes.end(), [](const auto& a, const auto& b) {
     return std::tie(a.area, a.node_id) < std::tie(b.area, b.node_id);
   });
+  auto scopes = scopes_for(targets, r.nodes);
+  if (!scopes) return scopes.error();
+  r.scopes = std::move(*scopes);
   return r;
 }
 
@@ -750,6 +906,181 @@ Reply<std::vector<TimelineGroup>> Controller::timelines(const std::vector<Occurr
     groups.push_back(std::move(g));
   }
   return groups;
+}
+
+loa::Status Controller::rescope_live_occurrences(Outbox& out) {
+  const Micros now = clock_.now_us();
+  auto live = store_.live_occurrences(now, std::numeric_limits<Micros>::max());
+  if (!live) return live.error();
+  std::vector<std::string> adds;
+  std::vector<std::string> removes;
+  std::size_t changed = 0;
+  for (auto& o : *live) {
+    auto scopes = scopes_for(o.targets, o.nodes);
+    if (!scopes) return scopes.error();
+    if (*scopes == o.scopes) continue;
+    add_scopes(adds, *scopes);
+    add_scopes(removes, o.scopes);
+    o.scopes = std::move(*scopes);
+    if (loa::Status s = store_.update_occurrence(o); !s) return s;
+    ++changed;
+  }
+  if (changed == 0) return {};
+  // Add before remove (session decision 2): every new scope, then the scopes that were left.
+  add_scopes(adds, removes);
+  Log(LogLevel::info, kComponent).kv("occurrences", changed).kv("plans", adds.size())
+      << "covering sets recomputed after a change of nodes";
+  return publish_scopes(adds, out);
+}
+
+Reply<std::string> Controller::set_area_approval(const std::string& area_text,
+                                                 const std::string& approval) {
+  auto area = protocol::AreaPath::parse(area_text);
+  if (!area) return bad("area: " + area.error().message);
+  if (approval != "required" && approval != "none") {
+    return bad("approval: '" + approval + "' is not one of required, none");
+  }
+  std::lock_guard lock(mu_);
+  if (loa::Status s = store_.set_area_approval(area->str(), approval); !s) {
+    return make_error(s.message());
+  }
+  Log(LogLevel::info, kComponent).kv("area", area->str()).kv("approval", approval)
+      << "area approval set";
+  return approval;
+}
+
+Reply<std::vector<std::string>> Controller::approval_areas() {
+  std::lock_guard lock(mu_);
+  auto list = store_.approval_areas();
+  if (!list) return list.error();
+  return std::move(*list);
+}
+
+Reply<std::vector<ApprovalItem>> Controller::list_approvals() {
+  std::lock_guard lock(mu_);
+  const Micros now = clock_.now_us();
+  auto areas = store_.approval_areas();
+  if (!areas) return areas.error();
+  std::vector<protocol::AreaPath> approval;
+  for (const auto& a : *areas) {
+    if (auto p = protocol::AreaPath::parse(a)) approval.push_back(*p);
+  }
+  auto live = store_.live_occurrences(now, std::numeric_limits<Micros>::max());
+  if (!live) return live.error();
+  std::vector<ApprovalItem> out;
+  for (const auto& o : *live) {
+    if (o.expiry_us <= now) continue;
+    std::map<std::string, ApprovalItem> by_area;
+    for (const auto& n : o.nodes) {
+      if (n.approval != "pending") continue;
+      std::string where = n.area;  // the highest area requiring approval that holds the node
+      if (auto path = protocol::AreaPath::parse(n.area)) {
+        for (const auto& a : approval) {
+          if (a.contains(*path)) {
+            where = a.str();
+            break;
+          }
+        }
+      }
+      auto& item = by_area[where];
+      item.occurrence_id = o.id;
+      item.bulletin_id = o.bulletin_id;
+      item.area = where;
+      item.start_us = o.start_us;
+      item.expiry_us = o.expiry_us;
+      item.tz = o.tz;
+      item.nodes.push_back(n.node_id);
+    }
+    for (auto& [area, item] : by_area) out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Reply<OccurrenceRecord> Controller::decide_approval(std::uint64_t id, const std::string& area_text,
+                                                    bool approve) {
+  auto area = protocol::AreaPath::parse(area_text);
+  if (!area) return bad("area: " + area.error().message);
+  Reply<OccurrenceRecord> r = [&]() -> Reply<OccurrenceRecord> {
+    std::lock_guard lock(mu_);
+    const Micros now = clock_.now_us();
+    auto o = store_.find_occurrence(id);
+    if (!o) return o.error();
+    if (!*o) return api_error(ErrorCode::not_found, "unknown " + occurrence_name(id));
+    OccurrenceRecord occ = std::move(**o);
+    if (occ.cancelled())
+      return api_error(ErrorCode::conflict, occurrence_name(id) + " is cancelled");
+    if (now >= occ.expiry_us) {
+      return api_error(ErrorCode::conflict, occurrence_name(id) + " expired at " +
+                                                format_local(occ.expiry_us, occ.tz) +
+                                                " unapproved; it was not played");
+    }
+    std::size_t decided = 0;
+    for (auto& n : occ.nodes) {
+      auto path = protocol::AreaPath::parse(n.area);
+      if (n.approval != "pending" || !path || !area->contains(*path)) continue;
+      n.approval = approve ? "approved" : "rejected";
+      ++decided;
+    }
+    if (decided == 0) {
+      return api_error(ErrorCode::not_found, "area: no node of " + occurrence_name(id) + " in " +
+                                                 area->str() + " awaits approval");
+    }
+    const std::vector<std::string> old = occ.scopes;
+    auto scopes = scopes_for(occ.targets, occ.nodes);
+    if (!scopes) return scopes.error();
+    occ.scopes = std::move(*scopes);
+    if (loa::Status s = store_.update_occurrence(occ); !s) return make_error(s.message());
+    std::vector<std::string> order = occ.scopes;
+    add_scopes(order, old);
+    Outbox out;
+    loa::Status s = publish_scopes(order, out);
+    enqueue(std::move(out));
+    if (!s) return make_error(occurrence_name(id) + " decided, but " + s.message());
+    Log(LogLevel::info, kComponent)
+            .kv("occurrence", id)
+            .kv("area", area->str())
+            .kv("nodes", decided)
+        << (approve ? "approved" : "rejected");
+    return occ;
+  }();
+  drain();
+  return r;
+}
+
+Reply<std::vector<std::string>> Controller::add_to_group(const std::string& name,
+                                                         const std::vector<std::string>& ids) {
+  if (!valid_group_name(name)) return bad("name: a group name is 1..64 of [A-Za-z0-9_-]");
+  if (ids.empty()) return bad("nodes: at least one node is needed");
+  std::lock_guard lock(mu_);
+  for (const auto& id : ids) {
+    auto node = store_.find_node(id);
+    if (!node) return node.error();
+    if (!*node) return api_error(ErrorCode::not_found, "nodes: unknown node '" + id + "'");
+  }
+  if (loa::Status s = store_.add_group_members(name, ids); !s) return make_error(s.message());
+  auto members = store_.group_members(name);
+  if (!members) return members.error();
+  return std::move(*members);
+}
+
+Reply<std::vector<std::string>> Controller::remove_from_group(const std::string& name,
+                                                              const std::vector<std::string>& ids) {
+  if (!valid_group_name(name)) return bad("name: a group name is 1..64 of [A-Za-z0-9_-]");
+  std::lock_guard lock(mu_);
+  auto before = store_.group_members(name);
+  if (!before) return before.error();
+  if (before->empty()) return api_error(ErrorCode::not_found, "unknown group '" + name + "'");
+  if (loa::Status s = store_.remove_group_members(name, ids); !s) return make_error(s.message());
+  auto members = store_.group_members(name);
+  if (!members) return members.error();
+  return std::move(*members);
+}
+
+Reply<std::vector<std::pair<std::string, std::string>>> Controller::list_groups() {
+  std::lock_guard lock(mu_);
+  auto list = store_.list_groups();
+  if (!list) return list.error();
+  return std::move(*list);
 }
 
 }  // namespace loa::controller

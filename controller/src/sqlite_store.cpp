@@ -585,6 +585,83 @@ class SqliteStore final : public Store {
     return st->run();
   }
 
+  loa::Status set_area_approval(const std::string& area, const std::string& approval) override {
+    auto st = db_.prepare(
+        "INSERT INTO area_settings(area, approval) VALUES (?, ?) "
+        "ON CONFLICT(area) DO UPDATE SET approval = excluded.approval");
+    if (!st) return st.error();
+    st->bind(1, area).bind(2, approval);
+    if (loa::Status s = st->run(); !s) return make_error("area " + area + ": " + s.message());
+    return {};
+  }
+
+  Result<std::vector<std::string>> approval_areas() override {
+    auto st =
+        db_.prepare("SELECT area FROM area_settings WHERE approval = 'required' ORDER BY area");
+    if (!st) return st.error();
+    std::vector<std::string> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(st->text(0));
+    }
+    return out;
+  }
+
+  loa::Status add_group_members(const std::string& name,
+                                const std::vector<std::string>& ids) override {
+    return in_transaction(db_, [&]() -> loa::Status {
+      auto st = db_.prepare("INSERT OR IGNORE INTO node_groups(name, node_id) VALUES (?, ?)");
+      if (!st) return st.error();
+      for (const auto& id : ids) {
+        st->bind(1, name).bind(2, id);
+        if (loa::Status s = st->run(); !s) return make_error("group " + name + ": " + s.message());
+      }
+      return {};
+    });
+  }
+
+  loa::Status remove_group_members(const std::string& name,
+                                   const std::vector<std::string>& ids) override {
+    return in_transaction(db_, [&]() -> loa::Status {
+      auto st = db_.prepare("DELETE FROM node_groups WHERE name = ? AND node_id = ?");
+      if (!st) return st.error();
+      for (const auto& id : ids) {
+        st->bind(1, name).bind(2, id);
+        if (loa::Status s = st->run(); !s) return make_error("group " + name + ": " + s.message());
+      }
+      return {};
+    });
+  }
+
+  Result<std::vector<std::string>> group_members(const std::string& name) override {
+    auto st = db_.prepare("SELECT node_id FROM node_groups WHERE name = ? ORDER BY node_id");
+    if (!st) return st.error();
+    st->bind(1, name);
+    std::vector<std::string> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(st->text(0));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> list_groups() override {
+    auto st = db_.prepare("SELECT name, node_id FROM node_groups ORDER BY name, node_id");
+    if (!st) return st.error();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.emplace_back(st->text(0), st->text(1));
+    }
+    return out;
+  }
+
   Result<std::vector<SeriesRecord>> query_series(const std::string& where,
                                                  std::optional<std::int64_t> arg) {
     auto st = db_.prepare(std::string("SELECT ") + kSeriesColumns + " FROM series" + where);

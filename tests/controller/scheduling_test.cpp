@@ -492,3 +492,145 @@ TEST_F(SchedulingTest, EmergencyRepeatIsOneOccurrencePerRepeatUntilATimeOrCancel
 }
 
 }  // namespace
+
+namespace {
+
+// ---- step 5: approval ----
+
+TEST_F(SchedulingTest, ApprovalHoldsPushedOccurrencesUntilTheCommuneDecides) {
+  add_node("c1", "79/10/01");  // commune 79/10 requires approval
+  add_node("c2", "79/10/02");
+  add_node("d1", "79/20/01");  // commune 79/20 does not
+  add_node("e1", "79/30/01");  // commune 79/30 requires approval too
+  const auto bulletin = make_bulletin();
+  ASSERT_TRUE(controller_->set_area_approval("79/10", "required").ok());
+  ASSERT_TRUE(controller_->set_area_approval("79/30", "required").ok());
+  auto bad_setting = controller_->set_area_approval("79/10", "maybe");
+  ASSERT_FALSE(bad_setting.ok());
+  EXPECT_EQ(bad_setting.error().message.rfind("approval: ", 0), 0u);
+
+  // Pushed from the province: the approving communes' nodes are pending, not in any plan.
+  probe_.clear();
+  const auto o = schedule(bulletin, {"area:79"});
+  ASSERT_EQ(o.nodes.size(), 4u);
+  for (const auto& n : o.nodes) {
+    EXPECT_EQ(n.approval, n.area.starts_with("79/20") ? "none" : "pending") << n.node_id;
+  }
+  EXPECT_EQ(o.scopes, (std::vector<std::string>{"area:79/20"}));
+  EXPECT_TRUE(probe_.on("loa/v1/plan/79").empty());
+  EXPECT_EQ(plan_ids("loa/v1/plan/79/20"), (std::vector<std::uint64_t>{o.id}));
+
+  // The commune schedules for itself: no approval needed.
+  const auto own = schedule(bulletin, {"area:79/10"}, "2026-11-01T09:00");
+  EXPECT_EQ(own.nodes[0].approval, "none");
+
+  auto pending = controller_->list_approvals();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].area, "79/10");
+  EXPECT_EQ((*pending)[0].nodes, (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ((*pending)[1].area, "79/30");
+
+  // 79/10 approves: its nodes get it (the new plan first); 79/30 rejects.
+  probe_.clear();
+  auto approved = controller_->decide_approval(o.id, "79/10", true);
+  ASSERT_TRUE(approved.ok()) << approved.error().message;
+  idle();
+  EXPECT_EQ(approved->scopes, (std::vector<std::string>{"area:79/10", "area:79/20"}));
+  EXPECT_EQ(plan_ids("loa/v1/plan/79/10"), (std::vector<std::uint64_t>{o.id, own.id}));
+  auto rejected = controller_->decide_approval(o.id, "79/30", false);
+  ASSERT_TRUE(rejected.ok()) << rejected.error().message;
+  EXPECT_TRUE(probe_.on("loa/v1/plan/79/30").empty());
+  auto again = controller_->decide_approval(o.id, "79/30", true);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::not_found);
+  EXPECT_NE(again.error().message.find("awaits approval"), std::string::npos);
+  auto none_left = controller_->list_approvals();
+  ASSERT_TRUE(none_left.ok());
+  EXPECT_TRUE(none_left->empty());
+
+  // A second push left pending expires unapproved; it can no longer be approved.
+  const auto late = schedule(bulletin, {"area:79"}, "2026-11-01T10:00");
+  clock_.set(late.expiry_us + 2 * kMinute);
+  auto too_late = controller_->decide_approval(late.id, "79/10", true);
+  ASSERT_FALSE(too_late.ok());
+  EXPECT_EQ(too_late.error().code, ErrorCode::conflict);
+  EXPECT_NE(too_late.error().message.find("unapproved"), std::string::npos);
+
+  auto cov = controller_->coverage(0, o.id, false);
+  ASSERT_TRUE(cov.ok());
+  EXPECT_EQ(cov->total.approval_rejected, 1u);
+  EXPECT_EQ(cov->total.missed, 3u);  // c1, c2, d1 never answered
+  auto cov_late = controller_->coverage(0, late.id, false);
+  ASSERT_TRUE(cov_late.ok());
+  EXPECT_EQ(cov_late->total.expired_unapproved, 3u);
+  EXPECT_EQ(cov_late->total.missed, 1u);
+}
+
+// ---- step 6: groups, exclusions, nodes added later ----
+
+TEST_F(SchedulingTest, GroupsAndExclusionsSplitTheCoveringSet) {
+  add_node("m1", "79/1/01");
+  add_node("m2", "79/1/01");
+  add_node("m3", "79/1/02");
+  add_node("x1", "79/2/01");
+  add_node("x2", "79/2/02");
+  const auto bulletin = make_bulletin();
+  auto unknown_node = controller_->add_to_group("markets", {"m1", "ghost"});
+  ASSERT_FALSE(unknown_node.ok());
+  EXPECT_NE(unknown_node.error().message.find("ghost"), std::string::npos);
+  auto g = controller_->add_to_group("markets", {"m1", "x2"});
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(*g, (std::vector<std::string>{"m1", "x2"}));
+
+  auto unknown = controller_->submit(request(bulletin, {"group:fairs"}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("unknown group 'fairs'"), std::string::npos);
+
+  const auto grouped = schedule(bulletin, {"group:markets"});
+  EXPECT_EQ(grouped.scopes, (std::vector<std::string>{"node:m1", "node:x2"}));
+
+  // area:79/1 without m2: m1 alone in 79/1/01 -> node scope; 79/1/02 whole -> area scope.
+  const auto split = schedule(bulletin, {"area:79/1", "-node:m2"}, "2026-11-01T09:00");
+  EXPECT_EQ(split.scopes, (std::vector<std::string>{"node:m1", "area:79/1/02"}));
+  EXPECT_EQ(split.nodes.size(), 2u);
+  const auto no_area = schedule(bulletin, {"area:79", "-area:79/2"}, "2026-11-01T09:30");
+  EXPECT_EQ(no_area.scopes, (std::vector<std::string>{"area:79/1"}));
+  auto nothing =
+      controller_->submit(request(bulletin, {"area:79/2", "-group:markets", "-node:x1"}));
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_NE(nothing.error().message.find("leave no node"), std::string::npos);
+  auto only_minus = controller_->submit(request(bulletin, {"-area:79/2"}));
+  ASSERT_FALSE(only_minus.ok());
+  EXPECT_EQ(only_minus.error().code, ErrorCode::bad_request);
+}
+
+TEST_F(SchedulingTest, ANodeAddedLaterDoesNotGetEarlierOccurrences) {
+  add_node("a1", "79/1/01");
+  add_node("a2", "79/1/02");
+  const auto bulletin = make_bulletin();
+  const auto o = schedule(bulletin, {"area:79/1"});
+  EXPECT_EQ(o.scopes, (std::vector<std::string>{"area:79/1"}));
+
+  // n9 joins 79/1/02: the area plan would reach it, so the occurrence moves to the scopes of
+  // its frozen nodes, the plans that add going out before the one that removes.
+  probe_.clear();
+  add_node("n9", "79/1/02");
+  idle();
+  std::vector<std::string> topics;
+  for (const auto& m : probe_.on("loa/v1/#")) topics.push_back(m.topic);
+  ASSERT_EQ(topics, (std::vector<std::string>{"loa/v1/plan/79/1/01", "loa/v1/node/a2/down/plan",
+                                              "loa/v1/plan/79/1"}));
+  EXPECT_TRUE(plan_ids("loa/v1/plan/79/1").empty());
+  EXPECT_EQ(plan_ids("loa/v1/node/a2/down/plan"), (std::vector<std::uint64_t>{o.id}));
+  auto stored = controller_->get_occurrence(o.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->nodes.size(), 2u);
+
+  // Planned after it joined: it gets it.
+  const auto later = schedule(bulletin, {"area:79/1"}, "2026-11-01T09:00");
+  EXPECT_EQ(later.nodes.size(), 3u);
+  EXPECT_EQ(later.scopes, (std::vector<std::string>{"area:79/1"}));
+}
+
+}  // namespace

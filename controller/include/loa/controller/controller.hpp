@@ -107,6 +107,17 @@ struct ScheduleResult {
   bool dry_run = false;
 };
 
+// Nodes of one area waiting for that area's approval of one occurrence.
+struct ApprovalItem {
+  std::uint64_t occurrence_id = 0;
+  std::uint64_t bulletin_id = 0;
+  std::string area;  // the area whose approval is required
+  Micros start_us = 0;
+  Micros expiry_us = 0;
+  std::string tz;
+  std::vector<std::string> nodes;  // pending node ids
+};
+
 struct SeriesCancel {
   SeriesRecord series;
   std::vector<std::uint64_t> cancelled;  // occurrences cancelled with it
@@ -188,6 +199,24 @@ class Controller {
   // Changes a future occurrence, keeping its id (conflict if it has started or is cancelled).
   // New targets re-freeze its node set; plans that add it go out before plans that remove it.
   Reply<OccurrenceRecord> change_occurrence(std::uint64_t id, const ChangeRequest& change);
+  // Approval (docs/scheduling.md): "required" or "none" for an area path.
+  Reply<std::string> set_area_approval(const std::string& area, const std::string& approval);
+  Reply<std::vector<std::string>> approval_areas();
+  // Pending approvals of occurrences that have not expired, by start.
+  Reply<std::vector<ApprovalItem>> list_approvals();
+  // Approves or rejects the pending nodes of `area` for the occurrence. Approved nodes get it
+  // in their plans (plans that add go first); rejected ones never do and count as rejected.
+  // not_found (unknown occurrence, nothing pending there), conflict (expired or cancelled).
+  Reply<OccurrenceRecord> decide_approval(std::uint64_t occurrence_id, const std::string& area,
+                                          bool approve);
+
+  // Named groups of nodes: targets "group:NAME". Unknown nodes are refused (not_found).
+  Reply<std::vector<std::string>> add_to_group(const std::string& name,
+                                               const std::vector<std::string>& node_ids);
+  Reply<std::vector<std::string>> remove_from_group(const std::string& name,
+                                                    const std::vector<std::string>& node_ids);
+  Reply<std::vector<std::pair<std::string, std::string>>> list_groups();
+
   // Periodic work (call at start and every minute or so): materializes series up to the plan
   // horizon. Idempotent. Returns the number of occurrences created.
   Reply<std::size_t> tick();
@@ -228,6 +257,11 @@ class Controller {
     std::vector<TargetedNode> nodes;
   };
   Reply<Resolved> resolve_targets(const std::vector<std::string>& targets);
+  // The covering set of plan scopes for an occurrence's targets and frozen nodes: area scopes
+  // where every registered node of the area is delivered (not excluded, pending or rejected),
+  // else split into child areas and node scopes.
+  Result<std::vector<std::string>> scopes_for(const std::vector<std::string>& targets,
+                                              const std::vector<TargetedNode>& nodes);
   Reply<ScheduleResult> submit_locked(const ScheduleRequest& request);
   // Creates the occurrences of `series` with a start in [from_us, to_us) that do not exist yet;
   // adds the scopes touched to `touched`. Stops (clips) before a plan would overflow.
@@ -240,6 +274,9 @@ class Controller {
                                               Micros from_us, Micros to_us, bool all_entries,
                                               std::uint64_t replacing);
   Micros duration_of(std::uint64_t bulletin_id);
+  // After nodes were added or moved: recomputes the covering sets of every live occurrence so
+  // that no node gets an occurrence planned before it joined; publishes add before remove.
+  loa::Status rescope_live_occurrences(Outbox& out);
   NodeView view(NodeRecord record) const;
   // Queues messages (lock held) and publishes everything queued (lock not held).
   void enqueue(Outbox&& out);

@@ -12,7 +12,7 @@ namespace loa::controller {
 
 // Node-plays of one or more occurrences. Every targeted node-play is in exactly one of
 // completed, partial, failed (failed + rejected), preempted, expired, cancelled, missed, pending,
-// cancelled_unheard,
+// cancelled_unheard, approval_rejected, expired_unapproved,
 // so those add up to `targeted`. Events from nodes not targeted are not counted.
 struct CoverageCounts {
   std::uint64_t targeted = 0;
@@ -28,6 +28,10 @@ struct CoverageCounts {
   // The occurrence was cancelled and the node sent no event for it (it had not played; a node
   // offline since reports when it comes back, or never if it was never given the occurrence).
   std::uint64_t cancelled_unheard = 0;
+  // Approval (docs/scheduling.md): the node's area rejected it (it was never given to the
+  // node), or it reached its expiry still pending (never played).
+  std::uint64_t approval_rejected = 0;
+  std::uint64_t expired_unapproved = 0;
   std::int64_t residents_targeted = 0;
   std::int64_t residents_reached = 0;  // residents of the nodes that completed
   CoverageCounts& operator+=(const CoverageCounts& o);

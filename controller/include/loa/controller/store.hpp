@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loa/protocol/envelope.hpp"
@@ -196,6 +197,21 @@ class Store {
   virtual Result<std::vector<SeriesRecord>> active_series() = 0;
   virtual loa::Status set_series_materialized(std::uint64_t id, Micros until_us) = 0;
   virtual loa::Status cancel_series(std::uint64_t id, Micros at_us) = 0;
+
+  // Approval setting per area ("required" or "none"; an area without a row: none).
+  virtual loa::Status set_area_approval(const std::string& area, const std::string& approval) = 0;
+  // Areas whose setting is "required", sorted.
+  virtual Result<std::vector<std::string>> approval_areas() = 0;
+
+  // Named groups of nodes (targets "group:NAME").
+  virtual loa::Status add_group_members(const std::string& name,
+                                        const std::vector<std::string>& node_ids) = 0;
+  virtual loa::Status remove_group_members(const std::string& name,
+                                           const std::vector<std::string>& node_ids) = 0;
+  // Member ids, sorted; empty if the group does not exist.
+  virtual Result<std::vector<std::string>> group_members(const std::string& name) = 0;
+  // (group, member) pairs, sorted.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> list_groups() = 0;
 
   // A new plan version, greater than every one handed out before (across restarts).
   virtual Result<std::uint64_t> next_plan_version() = 0;
