@@ -66,16 +66,26 @@ Result<std::string> read_text(const std::string& path, bool missing_is_empty) {
   return s.str();
 }
 
-// Replaces `path` atomically: a temporary file beside it (same mode as the old file, or
-// `new_mode`), fsync, rename.
+// Replaces `path` atomically: a temporary file beside it (same mode, owner and group as the old
+// file, or `new_mode`), fsync, rename. Keeping the group matters: the broker reads its password
+// and ACL files as its own user through the group (root:mosquitto 0640).
 Status write_atomically(const std::string& path, const std::string& text, mode_t new_mode) {
   mode_t mode = new_mode;
   struct stat old {};
-  if (::stat(path.c_str(), &old) == 0) mode = old.st_mode & 07777;
+  const bool existed = ::stat(path.c_str(), &old) == 0;
+  if (existed) mode = old.st_mode & 07777;
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return make_error("'" + tmp + "': cannot create: " + std::strerror(errno));
   ::fchmod(fd, mode);  // not narrowed by the umask
+  if (existed && (old.st_uid != ::geteuid() || old.st_gid != ::getegid()) &&
+      ::fchown(fd, old.st_uid, old.st_gid) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return make_error("'" + path +
+                      "': cannot keep its owner and group (run as root?): " + std::strerror(err));
+  }
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);

@@ -93,6 +93,20 @@ TEST_F(ProvisionTest, BrokerFilesAreEditedInPlace) {
   ASSERT_TRUE(set_password_line(passwd, "a", "a:hash3").ok());
   EXPECT_EQ(slurp(passwd), "b:hash2\na:hash3\n");
   EXPECT_EQ(mode_of(passwd), 0640u);
+  // Mode and group of an existing file survive the rewrite (the broker reads it by group).
+  ::chmod(passwd.c_str(), 0604);
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(::chown(passwd.c_str(), 0, 1), 0);
+  }
+  ASSERT_TRUE(set_password_line(passwd, "b", "b:hash2").ok());
+  EXPECT_EQ(mode_of(passwd), 0604u);
+  if (root) {
+    struct stat st {};
+    ::stat(passwd.c_str(), &st);
+    EXPECT_EQ(st.st_gid, 1u);
+  }
+  ASSERT_TRUE(set_password_line(passwd, "a", "a:hash3").ok());
   auto removed = remove_password_user(passwd, "b");
   ASSERT_TRUE(removed.ok() && *removed);
   removed = remove_password_user(passwd, "b");
