@@ -699,7 +699,7 @@ class SqliteStore final : public Store {
             " FROM occurrences o JOIN occurrence_scopes s ON s.occurrence_id = o.id "
             "WHERE s.scope = ? AND o.keep_until_us > ? AND o.cancelled_us = 0 "
             "ORDER BY o.start_us, o.id",
-        [&](Statement& s) { s.bind(1, scope).bind(2, now_us); });
+        [&](Statement& s) { s.bind(1, scope).bind(2, now_us); }, false);
   }
 
   Result<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us) override {
@@ -1023,7 +1023,8 @@ class SqliteStore final : public Store {
   }
 
   template <typename Bind>
-  Result<std::vector<OccurrenceRecord>> query_occurrences(const std::string& sql, Bind&& bind) {
+  Result<std::vector<OccurrenceRecord>> query_occurrences(const std::string& sql, Bind&& bind,
+                                                          bool with_nodes = true) {
     auto st = db_.prepare(sql);
     if (!st) return st.error();
     bind(*st);
@@ -1055,6 +1056,7 @@ class SqliteStore final : public Store {
         }
         q->reset();
       }
+      if (!with_nodes) continue;
       nodes->bind(1, i64(o.id));
       for (;;) {
         auto row = nodes->step();

@@ -179,6 +179,7 @@ class Store {
   virtual Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) = 0;
   virtual Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) = 0;
   // Occurrences published in `scope`, not cancelled, whose keep_until is after `now_us`, by start.
+  // For plans: their node sets are left empty (a plan to a province would read every node).
   virtual Result<std::vector<OccurrenceRecord>> active_occurrences_in_scope(
       const std::string& scope, Micros now_us) = 0;
   virtual Result<std::vector<OccurrenceRecord>> list_occurrences(Micros since_us) = 0;
