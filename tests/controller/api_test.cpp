@@ -32,6 +32,7 @@ class ApiTest : public ::testing::Test {
     bus_ = hub_.connect("controller");
     ControllerSettings settings;
     settings.audio_dir = (dir_ / "audio").string();
+    settings.trust_first_key = true;
     controller_ = std::make_unique<Controller>(*store_, *bus_, clock_,
                                                protocol::KeyPair::generate(), settings);
     ASSERT_TRUE(controller_->attach().ok());
@@ -268,6 +269,90 @@ TEST_F(ApiTest, LoactlCommandsPrintResultsAndFailWithOneLine) {
       out, err);
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.str().find("cannot reach"), std::string::npos) << err.str();
+}
+
+TEST_F(ApiTest, LoactlSchedulingCommandsCancelChangeSeriesDryRunApprovalGroups) {
+  for (const auto& [id, area] :
+       std::vector<std::pair<std::string, std::string>>{{"a1", "79/10/01"}, {"a2", "79/20/01"}}) {
+    auto add = loactl({"node", "add", "--id", id, "--area", area});
+    ASSERT_EQ(add.code, 0) << add.err;
+  }
+  const auto wav_path = dir_ / "tone.wav";
+  const auto wav = test::tone_wav(1.0);
+  std::ofstream(wav_path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(wav.data()), static_cast<std::streamsize>(wav.size()));
+  auto created = loactl({"bulletin", "create", "--title", "Tone", "--audio", wav_path.string()});
+  ASSERT_EQ(created.code, 0) << created.err;
+  const std::string b = created.out.substr(0, created.out.find('\n'));
+
+  // Dry run: a timeline, nothing stored.
+  auto dry = loactl({"schedule", "--bulletin", b, "--at", "2026-11-01T08:00", "--target", "area:79",
+                     "--dry-run", "--days", "2"});
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("FATE"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("no conflicts"), std::string::npos) << dry.out;
+  auto none = controller_->list_occurrences(0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  // A series, then cancel it.
+  auto series = loactl({"--format", "json", "schedule", "--bulletin", b, "--at", "2026-11-01T06:30",
+                        "--target", "area:79", "--rrule", "FREQ=DAILY"});
+  ASSERT_EQ(series.code, 0) << series.err;
+  const json sj = json::parse(series.out);
+  EXPECT_EQ(sj["occurrences"].size(), 8u);
+  const std::string sid = std::to_string(sj["series"]["id"].get<std::uint64_t>());
+  auto bad_rule = loactl({"schedule", "--bulletin", b, "--at", "2026-11-01T06:30", "--target",
+                          "area:79", "--rrule", "FREQ=YEARLY"});
+  EXPECT_EQ(bad_rule.code, 1);
+  EXPECT_NE(bad_rule.err.find("rrule: "), std::string::npos) << bad_rule.err;
+  auto cancel_series = loactl({"cancel", "--series", sid});
+  ASSERT_EQ(cancel_series.code, 0) << cancel_series.err;
+
+  // One occurrence: change it, cancel it, and the refusals.
+  auto one = loactl({"schedule", "--bulletin", b, "--at", "2026-11-01T08:00", "--target", "node:a1",
+                     "--exclude", "node:a2"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::string occ = one.out.substr(0, one.out.find('\n'));
+  auto changed = loactl({"--format", "json", "occurrence", "change", occ, "--at",
+                         "2026-11-01T08:30", "--target", "area:79/20"});
+  ASSERT_EQ(changed.code, 0) << changed.err;
+  const json cj = json::parse(changed.out);
+  EXPECT_EQ(std::to_string(cj["id"].get<std::uint64_t>()), occ);
+  EXPECT_EQ(cj["start"], "2026-11-01T01:30:00Z");
+  EXPECT_EQ(cj["nodes"][0]["id"], "a2");
+  auto typo = httplib::Client(url_).Patch("/api/v1/occurrences/" + occ, R"({"att": "x"})",
+                                          "application/json");
+  EXPECT_NE(error_of(typo, 400, "bad_request").find("att"), std::string::npos);
+  auto cancelled = loactl({"cancel", occ});
+  ASSERT_EQ(cancelled.code, 0) << cancelled.err;
+  EXPECT_NE(cancelled.out.find("cancelled"), std::string::npos) << cancelled.out;
+  auto again = loactl({"cancel", occ});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("already cancelled"), std::string::npos) << again.err;
+  auto unknown = loactl({"cancel", "999"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("not_found"), std::string::npos) << unknown.err;
+
+  // Approval and groups.
+  ASSERT_EQ(loactl({"area", "set", "79/10", "--approval", "required"}).code, 0);
+  auto pushed =
+      loactl({"schedule", "--bulletin", b, "--at", "2026-11-01T09:00", "--target", "area:79"});
+  ASSERT_EQ(pushed.code, 0) << pushed.err;
+  const std::string p = pushed.out.substr(0, pushed.out.find('\n'));
+  auto pending = loactl({"--format", "csv", "approval", "list"});
+  ASSERT_EQ(pending.code, 0) << pending.err;
+  EXPECT_NE(pending.out.find(p + ",79/10,"), std::string::npos) << pending.out;
+  auto approve = loactl({"approval", "approve", p, "--area", "79/10"});
+  ASSERT_EQ(approve.code, 0) << approve.err;
+  auto group = loactl({"group", "add", "markets", "a1", "a2"});
+  ASSERT_EQ(group.code, 0) << group.err;
+  auto groups = loactl({"--format", "csv", "group", "list"});
+  EXPECT_NE(groups.out.find("markets,a2"), std::string::npos) << groups.out;
+  auto no_group =
+      loactl({"schedule", "--bulletin", b, "--at", "2026-11-01T09:00", "--target", "group:fairs"});
+  EXPECT_EQ(no_group.code, 1);
+  EXPECT_NE(no_group.err.find("unknown group 'fairs'"), std::string::npos) << no_group.err;
 }
 
 }  // namespace
