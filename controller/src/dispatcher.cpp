@@ -258,6 +258,14 @@ void Dispatcher::on_hello(const std::string& node, const std::string& topic, Byt
   if (!*found) return drop(node, "hello", "unknown node (register it with loactl node add)");
   NodeRecord& record = **found;
   const bool first_key = !record.public_key.has_value();
+  if (first_key && !trust_first_key_) {
+    Log(LogLevel::warn, kComponent)
+            .kv("node", node)
+            .kv("offered_key", runtime::to_hex(ByteView(hello->public_key)))
+        << "node has no registered public key; register it (loactl node add --public-key) or "
+           "enable trust-first-key";
+    return drop(node, "hello", "no registered public key");
+  }
   const protocol::PublicKey key = first_key ? hello->public_key : *record.public_key;
   if (!first_key && key != hello->public_key) {
     return drop(node, "hello", "public key differs from the registered one");
@@ -309,46 +317,10 @@ void Dispatcher::on_hello(const std::string& node, const std::string& topic, Byt
 }
 
 void Dispatcher::on_event(const std::string& node, ByteView payload, Outbox& out) {
-  // Events need no replay check: they are idempotent by (node, occurrence).
-  auto opened = open_from(node, "", payload, MessageType::playback_event);
-  if (!opened) return;
-  auto event = protocol::decode_playback_event(opened->body);
-  if (!event) return drop(node, "playback_event", event.error().message);
-  if (event->node_id != node) {
-    return drop(node, "playback_event",
-                "node id '" + event->node_id + "' does not match the topic");
-  }
-  (void)store_.set_node_seen(node, clock_.now_us(), true);
-  auto occurrence = store_.find_occurrence(event->occurrence_id);
-  if (!occurrence) return drop(node, "playback_event", occurrence.error().message);
-  std::uint64_t through = 0;
-  if (!*occurrence || (*occurrence)->bulletin_id != event->bulletin_id) {
-    // Signed by the node but about nothing we planned: not counted, yet acknowledged so that the
-    // node's outbox does not retry it forever.
-    Log(LogLevel::warn, kComponent)
-            .kv("node", node)
-            .kv("occurrence", event->occurrence_id)
-            .kv("bulletin", event->bulletin_id)
-        << (*occurrence ? "event names the wrong bulletin; not recorded"
-                        : "event for an unknown occurrence; not recorded");
-    auto noted = store_.note_event_seq(node, event->event_seq);
-    if (!noted) return drop(node, "playback_event", noted.error().message);
-    through = *noted;
-  } else {
-    EventRecord record{*event, clock_.now_us(), protocol::Bytes(payload.begin(), payload.end())};
-    auto inserted = store_.add_event(record);
-    if (!inserted) return drop(node, "playback_event", inserted.error().message);
-    Log(*inserted ? LogLevel::info : LogLevel::debug, kComponent)
-            .kv("node", node)
-            .kv("occurrence", event->occurrence_id)
-            .kv("outcome", protocol::to_string(event->outcome))
-            .kv("seq", event->event_seq)
-        << (*inserted ? "playback recorded" : "duplicate playback event ignored");
-    auto rt = store_.recorded_through(node);
-    if (!rt) return drop(node, "playback_event", rt.error().message);
-    through = *rt;
-  }
-  queue_receipt(node, through, out);
+  // The ledger checks, records or refuses (ledger.hpp); events need no envelope replay check:
+  // they are idempotent by (node, occurrence).
+  const LedgerVerdict verdict = ledger_.accept(node, payload);
+  if (verdict.receipt_through) queue_receipt(node, *verdict.receipt_through, out);
 }
 
 void Dispatcher::on_fetch(const std::string& node, const std::string& topic, ByteView payload) {

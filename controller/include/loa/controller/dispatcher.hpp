@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "loa/controller/catalog.hpp"
+#include "loa/controller/ledger.hpp"
 #include "loa/controller/signer.hpp"
 #include "loa/controller/store.hpp"
 #include "loa/runtime/bus.hpp"
@@ -24,7 +25,14 @@ using Outbox = std::vector<runtime::BusMessage>;
 class Dispatcher {
  public:
   Dispatcher(Store& store, Catalog& catalog, Signer& signer, runtime::Clock& clock)
-      : store_(store), catalog_(catalog), signer_(signer), clock_(clock) {}
+      : store_(store), catalog_(catalog), signer_(signer), clock_(clock), ledger_(store, clock) {}
+
+  // Whether a node registered without a public key is trusted with the key of its first hello
+  // (development only; default false: keys come from registration). And the ledger's checks.
+  void configure(bool trust_first_key, const LedgerSettings& ledger) {
+    trust_first_key_ = trust_first_key;
+    ledger_.set_settings(ledger);
+  }
 
   // Recomputes the plan of `scope` ("area:PATH" or "node:ID": every occurrence of that scope not
   // yet expired), gives it a new version, stores it and queues it sealed and retained on the
@@ -69,6 +77,8 @@ class Dispatcher {
   Catalog& catalog_;
   Signer& signer_;
   runtime::Clock& clock_;
+  Ledger ledger_;
+  bool trust_first_key_ = false;
   std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;
   struct PendingFetch {
     bool manifest = false;
