@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -68,13 +69,24 @@ void Deployment::stop_controller(int signal) {
 }
 
 void Deployment::add_node(const NodeSpec& spec) {
-  auto r = loactl({"node", "add", "--id", spec.id, "--area", spec.area, "--speakers",
-                   std::to_string(spec.speakers), "--residents", std::to_string(spec.residents),
-                   "--name", "Cụm loa " + spec.id});
-  if (r.exit_code != 0) throw std::runtime_error("node add " + spec.id + ": " + r.err);
-  specs_[spec.id] = spec;
+  // Provisioning makes the node's key pair before its first start, and the controller learns
+  // the public half from the registration (issue 9: no trust on first use). The node's default
+  // key file is <cache>/node.key; the controller binary writes a key pair file in that format.
   fs::create_directories(node_wav_dir(spec.id));
   fs::create_directories(node_cache_dir(spec.id));
+  auto key = run_command({LOA_CONTROLLER_BIN, "--key",
+                          (fs::path(node_cache_dir(spec.id)) / "node.key").string(),
+                          "--print-public-key"});
+  if (key.exit_code != 0) throw std::runtime_error("node key " + spec.id + ": " + key.err);
+  std::string public_key = key.out;
+  while (!public_key.empty() && std::isspace(static_cast<unsigned char>(public_key.back()))) {
+    public_key.pop_back();
+  }
+  auto r = loactl({"node", "add", "--id", spec.id, "--area", spec.area, "--speakers",
+                   std::to_string(spec.speakers), "--residents", std::to_string(spec.residents),
+                   "--name", "Cụm loa " + spec.id, "--public-key", public_key});
+  if (r.exit_code != 0) throw std::runtime_error("node add " + spec.id + ": " + r.err);
+  specs_[spec.id] = spec;
   start_node(spec.id);
 }
 
