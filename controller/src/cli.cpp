@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -954,6 +955,9 @@ class Cli {
                   rows.push_back(std::move(total));
                   for (auto& r : rows) {
                     r["completion_pct"] = r.at("completion_rate").get<double>() * 100.0;
+                    char hours[32];  // a bulletin is minutes long: hours need three decimals
+                    std::snprintf(hours, sizeof hours, "%.3f", r.at("hours_aired").get<double>());
+                    r["hours_aired"] = hours;
                   }
                   if (format_ == Format::table) {
                     out_ << "period " << text_of(j.at("period").at("label")) << " ("

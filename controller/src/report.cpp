@@ -118,6 +118,9 @@ void compare(std::vector<std::string>& out, const std::string& where, const Repo
   check("cancelled", s.cancelled, g.cancelled);
   check("missed", s.missed, g.missed);
   check("pending", s.pending, g.pending);
+  check("cancelled unheard", s.cancelled_unheard, g.cancelled_unheard);
+  check("approval rejected", s.approval_rejected, g.approval_rejected);
+  check("expired unapproved", s.expired_unapproved, g.expired_unapproved);
   check("residents reached", s.residents_reached, g.residents_reached);
   check("frames aired", stored.frames_aired, signed_.frames_aired);
 }

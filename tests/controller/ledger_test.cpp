@@ -482,7 +482,7 @@ void expect_rows_add_up(const PeriodReport& r, bool occurrences_additive) {
   // Every node-play is in exactly one outcome.
   const auto& p = r.total.plays;
   EXPECT_EQ(p.completed + p.partial + p.failed + p.preempted + p.expired + p.cancelled + p.missed +
-                p.pending,
+                p.pending + p.cancelled_unheard + p.approval_rejected + p.expired_unapproved,
             p.targeted);
 }
 
