@@ -255,6 +255,15 @@ TEST(LedgerMonth, PeriodReportEqualsTheRawEventsAndVerifyCatchesAnAlteredRow) {
                      ", signed events give " + std::to_string(want.completed)),
             std::string::npos)
       << out;
+
+  // The refused log and decommissioning through loactl.
+  EXPECT_EQ(loactl({"log", "--refused", "--reason", "not_targeted"}, out), 0) << out;
+  EXPECT_NE(out.find("did not target node 'b1'"), std::string::npos) << out;
+  EXPECT_EQ(loactl({"--format", "csv", "log", "--refused", "--node", "a1"}, out), 0) << out;
+  EXPECT_EQ(out, "at,node,occurrence,reason,detail\n");
+  EXPECT_EQ(loactl({"node", "decommission", "b2"}, out), 0) << out;
+  EXPECT_EQ(loactl({"node", "decommission", "b2"}, out), 1) << out;
+  EXPECT_NE(out.find("already decommissioned"), std::string::npos) << out;
   api.stop();
   bus->stop(0);
   std::filesystem::remove_all(dir);
