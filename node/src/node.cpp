@@ -19,6 +19,10 @@ namespace topics = protocol::topics;
 namespace {
 
 constexpr Micros kTickUs = 200'000;
+// After a start, items already late wait this long at most for the plans retained on the broker
+// (which may cancel them), and this long once connected.
+constexpr Micros kPlanSyncGraceUs = 3'000'000;
+constexpr Micros kPlanSyncUs = 1'000'000;
 // Control messages older than this are refused (PROTOCOL.md suggests 60 s; a little more
 // tolerates devices whose clock is not yet disciplined).
 constexpr Micros kControlMaxAgeUs = 120LL * 1'000'000;
@@ -82,6 +86,7 @@ loa::Status Node::start() {
     effective = book_.effective();
   }
   player_.set_schedule(std::move(effective));
+  player_.hold_late_starts_until(started_us_ + kPlanSyncGraceUs);
 
   bus_.on_message([this](const runtime::BusMessage& m) { on_message(m); });
   bus_.on_connection([this](bool connected) { on_connection(connected); });
@@ -194,6 +199,11 @@ void Node::on_connection(bool connected) {
     return;
   }
   Log(LogLevel::info, "node").kv("id", config_.id) << "connected";
+  // Retained plans arrive right after the subscriptions: a short wait is enough once connected.
+  const Micros now = clock_.now_us();
+  if (now < started_us_ + kPlanSyncGraceUs) {
+    player_.hold_late_starts_until(std::min(started_us_ + kPlanSyncGraceUs, now + kPlanSyncUs));
+  }
   publish_hello();
   publish_pending_events();
   publish_status();

@@ -142,6 +142,15 @@ bool Player::cancel(std::uint64_t occurrence_id) {
   return true;
 }
 
+void Player::hold_late_starts_until(Micros t) {
+  {
+    std::lock_guard lock(mu_);
+    hold_late_until_ = t;
+    ++generation_;
+  }
+  clock_.wake();
+}
+
 void Player::set_volume(std::uint8_t percent) {
   volume_ = std::min<std::uint8_t>(percent, 100);
 }
@@ -231,11 +240,13 @@ void Player::run() {
     std::vector<PlaybackEvent> ended;
     std::optional<Occurrence> next;
     std::uint64_t generation = 0;
+    Micros hold_until = 0;
     {
       std::lock_guard lock(mu_);
       generation = generation_;
       ended = take_expired_locked(now);
       next = next_locked(now);
+      hold_until = hold_late_until_;
     }
     if (!ended.empty()) {
       for (auto& e : ended) record(std::move(e));
@@ -247,6 +258,10 @@ void Player::run() {
     }
     if (now < next->start_us - config_.open_ahead_us) {
       sleep_until(next->start_us - config_.open_ahead_us, generation);
+      continue;
+    }
+    if (next->start_us < now && now < hold_until) {
+      sleep_until(hold_until, generation);  // late already: first hear what the broker holds
       continue;
     }
     if (!cache_.has(next->bulletin_id)) {

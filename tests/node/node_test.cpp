@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "loa/protocol/topics.hpp"
 #include "node_test_support.hpp"
@@ -300,6 +301,59 @@ TEST_F(NodeTest, NewerPlanAfterRestartCancelsWhatItDropped) {
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].occurrence_id, 701u);
   EXPECT_TRUE(events_for(701).empty());
+  node->stop();
+}
+
+TEST_F(NodeTest, LateAfterRestartWaitsForTheRetainedPlanThatCancelledIt) {
+  const auto stream = test::make_stream(0.5);
+  const Micros start = clock_.now_us() + 1'500'000;
+  {
+    auto node = make_node(hub_);
+    ASSERT_TRUE(node->start().ok());
+    controller_.offer_bulletin(kBulletin, stream, {});
+    controller_.publish_plan(plan("area:79/26734", 1, {occurrence(720, start, 60'000'000)}));
+    ASSERT_TRUE(test::wait_for([&] { return has_report(protocol::CacheState::cached); }));
+    node->stop();
+  }
+  // Cancelled while the node was down; it comes back after the instant, before the expiry.
+  controller_.publish_plan(plan("area:79/26734", 2, {}));
+  ASSERT_TRUE(hub_.wait_idle());
+  std::this_thread::sleep_for(std::chrono::microseconds(start + 300'000 - clock_.now_us()));
+  auto node = make_node(hub_);
+  ASSERT_TRUE(node->start().ok());
+  ASSERT_TRUE(test::wait_for([&] { return !events_for(720).empty(); }));
+  EXPECT_EQ(events_for(720)[0].outcome, Outcome::cancelled);
+  EXPECT_EQ(events_for(720)[0].frames_played, 0u);
+  EXPECT_FALSE(std::filesystem::exists(wav_dir() + "/720.wav"));
+  node->stop();
+}
+
+TEST_F(NodeTest, LateAfterRestartWithoutBrokerPlaysAfterAShortHold) {
+  const auto stream = test::make_stream(0.5);
+  const Micros start = clock_.now_us() + 1'500'000;
+  {
+    auto node = make_node(hub_);
+    ASSERT_TRUE(node->start().ok());
+    controller_.offer_bulletin(kBulletin, stream, {});
+    controller_.publish_plan(plan("area:79/26734", 1, {occurrence(730, start, 60'000'000)}));
+    ASSERT_TRUE(test::wait_for([&] { return has_report(protocol::CacheState::cached); }));
+    node->stop();
+  }
+  std::this_thread::sleep_for(std::chrono::microseconds(start + 300'000 - clock_.now_us()));
+  runtime::MemoryHub empty;
+  empty.set_online(false);
+  auto node = make_node(empty);
+  const Micros restarted = clock_.now_us();
+  ASSERT_TRUE(node->start().ok());
+  // Held while plans from the broker could still cancel it...
+  std::this_thread::sleep_for(std::chrono::microseconds(restarted + 1'500'000 - clock_.now_us()));
+  EXPECT_FALSE(std::filesystem::exists(wav_dir() + "/730.wav"));
+  EXPECT_EQ(node->snapshot().queued.size(), 1u);
+  // ...then, nothing having cancelled it, played late but before its expiry.
+  ASSERT_TRUE(test::wait_for([&] { return node->snapshot().unreceipted_events == 1; }, 8000));
+  const test::Wav w = test::read_wav(wav_dir() + "/730.wav");
+  ASSERT_TRUE(w.ok);
+  EXPECT_TRUE(w.samples == *protocol::decode_stream(stream));
   node->stop();
 }
 

@@ -70,6 +70,10 @@ class Player {
   // Stops the occurrence if it plays, or drops it if it waits; either ends in a `cancelled` event.
   // Returns false if the occurrence is not scheduled (or already ended).
   bool cancel(std::uint64_t occurrence_id);
+  // Items whose instant has already passed are not started before `t`, so that a node back from
+  // a restart first hears the plans retained on the broker, which may cancel or change what it
+  // missed; items due later are not affected. A smaller value releases the hold early.
+  void hold_late_starts_until(protocol::Micros t);
   // True while the player thread runs (started, not exited): the node's watchdog heartbeat.
   bool alive() const { return thread_started_.load() && !exited_.load(); }
   void set_volume(std::uint8_t percent);
@@ -125,6 +129,7 @@ class Player {
   std::set<std::uint64_t> done_;                 // started or ended in this run
   std::optional<protocol::Occurrence> current_;  // playing
   std::optional<std::string> stop_current_;      // set: stop it, `cancelled` with this detail
+  protocol::Micros hold_late_until_ = 0;         // see hold_late_starts_until()
   std::uint64_t generation_ = 0;                 // bumped on every schedule change
 
   // Player thread only: the preempted playback's event, recorded once the emergency that took
