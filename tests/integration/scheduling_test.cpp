@@ -7,71 +7,17 @@
 #include <filesystem>
 #include <set>
 
-#include "deployment.hpp"
-#include "loa/protocol/ogg_opus.hpp"
+#include "deployment_test.hpp"
 
 using namespace loa;
-using loa::test::Deployment;
 using loa::test::eventually;
 using loa::test::field;
-using loa::test::utc_wall_time;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kSamples = std::string(LOA_SOURCE_DIR) + "/samples/";
-
-class Scheduling : public ::testing::Test {
- protected:
-  void SetUp() override {
-    d_ = std::make_unique<Deployment>();
-    d_->start_controller();
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << d_->logs();
-  }
-
-  std::int64_t make_tts_bulletin(const std::string& text_file) {
-    auto r = d_->loactl({"bulletin", "create", "--title", text_file, "--text", kSamples + text_file,
-                         "--voice", "vi"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return field(r.json, "id");
-  }
-
-  // Schedules `bulletin` `ahead` from now (UTC wall time) with extra arguments; returns the
-  // occurrence id and its instant.
-  std::pair<std::int64_t, protocol::Micros> schedule(std::int64_t bulletin,
-                                                     std::chrono::milliseconds ahead,
-                                                     std::vector<std::string> extra) {
-    protocol::Micros at = 0;
-    const std::string wall = utc_wall_time(test::now_us() + ahead.count() * 1000, &at);
-    std::vector<std::string> args = {
-        "schedule", "--bulletin", std::to_string(bulletin), "--at", wall, "--tz", "UTC"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto r = d_->loactl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
-    return {field(r.json, "id"), at};
-  }
-
-  json coverage(std::int64_t occurrence) {
-    auto r = d_->loactl({"report", "coverage", "--occurrence", std::to_string(occurrence)});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.json;
-  }
-
-  // The playback log rows of one occurrence, by node id.
-  std::map<std::string, json> events_of(std::int64_t occurrence) {
-    auto r = d_->loactl({"log", "--occurrence", std::to_string(occurrence)});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::map<std::string, json> out;
-    const json& rows = r.json.is_array() ? r.json : r.json["events"];
-    for (const auto& row : rows) out[row.at("node").get<std::string>()] = row;
-    return out;
-  }
-
-  std::unique_ptr<Deployment> d_;
-};
+class Scheduling : public test::DeploymentTest {};
 
 TEST_F(Scheduling, EmergencyInterruptsANormalBulletinOnEveryNode) {
   const std::vector<std::string> nodes = {"n1", "n2", "n3"};
@@ -110,16 +56,11 @@ TEST_F(Scheduling, EmergencyInterruptsANormalBulletinOnEveryNode) {
   }
 
   // The emergency went out whole on every node: sample for sample what the controller encoded.
-  const std::string ogg = d_->http_get("/api/v1/bulletins/" + std::to_string(emergency) + "/audio");
-  auto stream = protocol::read_ogg_opus(
-      protocol::ByteView(reinterpret_cast<const std::uint8_t*>(ogg.data()), ogg.size()));
-  ASSERT_TRUE(stream.ok()) << stream.error().message;
-  auto expected = protocol::decode_stream(*stream);
-  ASSERT_TRUE(expected.ok());
+  const auto expected = expected_pcm(emergency);
+  ASSERT_FALSE(expected.empty());
   for (const auto& id : nodes) {
-    const auto pcm =
-        test::read_wav_pcm16(d_->node_wav_dir(id) + "/" + std::to_string(emergency_occ) + ".wav");
-    EXPECT_TRUE(pcm == *expected) << id << ": emergency samples differ";
+    EXPECT_TRUE(test::read_wav_pcm16(wav_of(id, emergency_occ)) == expected)
+        << id << ": emergency samples differ";
   }
 }
 
@@ -172,13 +113,11 @@ TEST_F(Scheduling, CancelStopsPlayingAndQueuedEverywhereAlsoOnANodeThatWasOfflin
   }
   wait_until(queued_at + 2'000'000);
   for (const auto occ : {playing, queued}) {
-    EXPECT_FALSE(
-        std::filesystem::exists(d_->node_wav_dir("n3") + "/" + std::to_string(occ) + ".wav"))
+    EXPECT_FALSE(std::filesystem::exists(wav_of("n3", occ)))
         << "n3 played cancelled occurrence " << occ;
   }
   for (const char* id : {"n1", "n2"}) {
-    EXPECT_FALSE(
-        std::filesystem::exists(d_->node_wav_dir(id) + "/" + std::to_string(queued) + ".wav"))
+    EXPECT_FALSE(std::filesystem::exists(wav_of(id, queued)))
         << id << " played the cancelled queued occurrence";
   }
   EXPECT_EQ(field(coverage(queued), "completed"), 0);
@@ -218,8 +157,7 @@ TEST_F(Scheduling, ACommuneApprovesOneBulletinFromAboveAndRejectsAnother) {
   const json cov = coverage(rejected);
   EXPECT_EQ(field(cov, "approval_rejected"), 1) << cov.dump(2);
   EXPECT_EQ(field(cov, "residents_reached"), 700) << cov.dump(2);
-  EXPECT_FALSE(
-      std::filesystem::exists(d_->node_wav_dir("n2") + "/" + std::to_string(rejected) + ".wav"));
+  EXPECT_FALSE(std::filesystem::exists(wav_of("n2", rejected)));
   (void)approved_at;
   (void)rejected_at;
 }
