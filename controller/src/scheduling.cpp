@@ -619,23 +619,37 @@ Reply<std::size_t> Controller::tick() {
     auto list = store_.active_series();
     if (!list) return list.error();
     std::set<std::string> touched;
-    for (auto& series : *list) {
-      const bool rolling = series.repeat_every_us > 0 && series.until_us == 0;
-      const Micros end = now + (rolling ? std::min<Micros>(settings_.plan_horizon_days * kDay,
-                                                           settings_.repeat_window_us)
-                                        : settings_.plan_horizon_days * kDay);
-      auto n = materialize(series, now, end, touched);
-      if (!n) {
-        Log(LogLevel::warn, kComponent).kv("series", series.id).kv("reason", n.error().message)
-            << "series not extended";
-        continue;
-      }
-      created += *n;
-    }
     Outbox out;
-    if (loa::Status s = publish_scopes({touched.begin(), touched.end()}, out); !s) {
-      Log(LogLevel::error, kComponent).kv("reason", s.message()) << "tick";
-    }
+    // One durable commit for the whole tick: a series that fails is rolled back alone (its
+    // own savepoint) and logged, the others are kept.
+    loa::Status stored = store_.batch([&]() -> loa::Status {
+      for (auto& series : *list) {
+        const bool rolling = series.repeat_every_us > 0 && series.until_us == 0;
+        const Micros end = now + (rolling ? std::min<Micros>(settings_.plan_horizon_days * kDay,
+                                                             settings_.repeat_window_us)
+                                          : settings_.plan_horizon_days * kDay);
+        std::size_t n = 0;
+        std::set<std::string> scopes;
+        loa::Status s = store_.batch([&]() -> loa::Status {
+          auto made = materialize(series, now, end, scopes);
+          if (!made) return make_error(made.error().message);
+          n = *made;
+          return {};
+        });
+        if (!s) {
+          Log(LogLevel::warn, kComponent).kv("series", series.id).kv("reason", s.message())
+              << "series not extended";
+          continue;
+        }
+        created += n;
+        touched.insert(scopes.begin(), scopes.end());
+      }
+      if (loa::Status s = publish_scopes({touched.begin(), touched.end()}, out); !s) {
+        Log(LogLevel::error, kComponent).kv("reason", s.message()) << "tick";
+      }
+      return {};
+    });
+    if (!stored) return make_error("tick: " + stored.message());
     enqueue(std::move(out));
     if (created > 0)
       Log(LogLevel::info, kComponent).kv("occurrences", created) << "series extended";

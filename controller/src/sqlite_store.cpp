@@ -159,17 +159,20 @@ CREATE INDEX refused_events_at ON refused_events(at_us);
 )sql",
 };
 
-// Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it fails.
+// Runs `fn` inside a savepoint, rolling back to it when `fn` fails. Outermost, the savepoint is
+// the transaction (one commit); nested inside Store::batch(), it commits with the batch.
 template <typename Fn>
 auto in_transaction(Database& db, Fn&& fn) -> decltype(fn()) {
-  if (loa::Status s = db.exec("BEGIN IMMEDIATE"); !s) return make_error(s.message());
+  if (loa::Status s = db.exec("SAVEPOINT loa"); !s) return make_error(s.message());
   auto r = fn();
   if (!r.ok()) {
-    (void)db.exec("ROLLBACK");
+    (void)db.exec("ROLLBACK TO loa");
+    (void)db.exec("RELEASE loa");
     return r;
   }
-  if (loa::Status c = db.exec("COMMIT"); !c) {
-    (void)db.exec("ROLLBACK");
+  if (loa::Status c = db.exec("RELEASE loa"); !c) {
+    (void)db.exec("ROLLBACK TO loa");
+    (void)db.exec("RELEASE loa");
     return make_error(c.message());
   }
   return r;
@@ -952,6 +955,10 @@ class SqliteStore final : public Store {
       out.push_back(read_refused(*st));
     }
     return out;
+  }
+
+  loa::Status batch(const std::function<loa::Status()>& fn) override {
+    return in_transaction(db_, fn);
   }
 
   Result<std::size_t> decommission_node(const std::string& id, Micros at_us) override {

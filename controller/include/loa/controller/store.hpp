@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -249,6 +250,10 @@ class Store {
   // Marks the node decommissioned at `at_us` (keeps the first time) and removes it from the
   // node sets of occurrences starting after `at_us`; returns how many node sets it left.
   virtual Result<std::size_t> decommission_node(const std::string& id, Micros at_us) = 0;
+
+  // Runs `fn`, whose writes are then made durable together (one commit instead of one per
+  // write); if `fn` fails, none of them is kept. Calls may nest.
+  virtual loa::Status batch(const std::function<loa::Status()>& fn) = 0;
 };
 
 // Opens (creating and migrating) an SQLite store; ":memory:" for tests.
