@@ -534,9 +534,10 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<OccurrenceRecord>> occurrences_of_series(std::uint64_t id) override {
-    return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
-                                 " FROM occurrences o WHERE o.series_id = ? ORDER BY o.start_us",
-                             [&](Statement& s) { s.bind(1, i64(id)); });
+    return query_occurrences(
+        std::string("SELECT ") + kOccurrenceColumns +
+            " FROM occurrences o WHERE o.series_id = ? ORDER BY o.start_us",
+        [&](Statement& s) { s.bind(1, i64(id)); }, /*with_nodes=*/false);
   }
 
   Result<std::uint64_t> add_series(const SeriesRecord& r) override {

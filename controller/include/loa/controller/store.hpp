@@ -191,6 +191,9 @@ class Store {
   virtual loa::Status update_occurrence(const OccurrenceRecord& o) = 0;
   // Occurrences with keep_until after `now_us`, not cancelled, starting before `to_us`.
   virtual Result<std::vector<OccurrenceRecord>> live_occurrences(Micros now_us, Micros to_us) = 0;
+  // Occurrences of a series by start, WITHOUT their node sets (10,000 rows each in a province;
+  // reading them made every tick of a year-long series slower than the last): find_occurrence()
+  // has them.
   virtual Result<std::vector<OccurrenceRecord>> occurrences_of_series(std::uint64_t id) = 0;
 
   virtual Result<std::uint64_t> add_series(const SeriesRecord& series) = 0;
