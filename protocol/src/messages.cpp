@@ -212,7 +212,7 @@ Bytes encode(const Control& m) {
 Result<Control> decode_control(ByteView body) {
   Reader r(body, "control");
   Control m;
-  m.command = static_cast<ControlCommand>(r.enum8("command", 4));
+  m.command = static_cast<ControlCommand>(r.enum8("command", 7));
   m.value = r.u64("value");
   return r.finish(m);
 }
@@ -274,7 +274,11 @@ Result<Receipt> decode_receipt(ByteView body) {
 
 Bytes encode(const Status& m) {
   const std::string version = clip_text(m.version);
-  Writer w(2 + m.node_id.size() + 2 + version.size() + 6 * 8 + 2);
+  const std::string device = clip_text(m.output_device);
+  const std::string error = clip_text(m.output_error);
+  const std::string site = clip_text(m.site_output);
+  Writer w(2 + m.node_id.size() + 2 + version.size() + 6 * 8 + 2 + 1 + 8 + 2 + 8 + 8 + 1 + 2 +
+           device.size() + 2 + error.size() + 1 + 4 + 2 + site.size());
   w.str16(m.node_id, kMaxIdLength);
   w.str16(version, kMaxTextLength);
   w.u64(m.uptime_s);
@@ -287,6 +291,18 @@ Bytes encode(const Status& m) {
   return w.take();
 }
 
+  w.boolean(m.online);
+  w.u64(m.session);
+  w.boolean(m.clock_corrected);
+  w.boolean(m.muted);
+  w.u64(m.last_occurrence_id);
+  w.i64(m.last_end_us);
+  w.u8(static_cast<std::uint8_t>(m.last_outcome));
+  w.str16(device, kMaxTextLength);
+  w.str16(error, kMaxTextLength);
+  w.boolean(m.cpu_temp_mc.has_value());
+  w.u32(static_cast<std::uint32_t>(m.cpu_temp_mc.value_or(0)));
+  w.str16(site, kMaxTextLength);
 Result<Status> decode_status(ByteView body) {
   Reader r(body, "status");
   Status m;
@@ -302,6 +318,19 @@ Result<Status> decode_status(ByteView body) {
   return r.finish(std::move(m));
 }
 
+  m.online = r.boolean("online");
+  m.session = r.u64("session");
+  m.clock_corrected = r.boolean("clock_corrected");
+  m.muted = r.boolean("muted");
+  m.last_occurrence_id = r.u64("last_occurrence_id");
+  m.last_end_us = r.i64("last_end_us");
+  m.last_outcome = static_cast<Outcome>(r.enum8("last_outcome", 6));
+  m.output_device = r.str16("output_device", kMaxTextLength);
+  m.output_error = r.str16("output_error", kMaxTextLength);
+  const bool has_temp = r.boolean("has_cpu_temp");
+  const auto temp = static_cast<std::int32_t>(r.u32("cpu_temp_mc"));
+  if (has_temp) m.cpu_temp_mc = temp;
+  m.site_output = r.str16("site_output", kMaxTextLength);
 // ---- Hello
 
 Bytes encode(const Hello& m) {
@@ -456,6 +485,12 @@ const char* to_string(ControlCommand c) {
   }
   return "unknown";
 }
+    case ControlCommand::restart:
+      return "restart";
+    case ControlCommand::reload:
+      return "reload";
+    case ControlCommand::time:
+      return "time";
 
 Result<Priority> parse_priority(std::string_view text) {
   for (const auto p : {Priority::normal, Priority::priority, Priority::emergency}) {

@@ -121,7 +121,8 @@ TEST(Messages, ExtremeValuesRoundTrip) {
     expect_round_trip(event, decode_playback_event);
   }
   for (const auto c : {ControlCommand::volume, ControlCommand::mute, ControlCommand::cancel,
-                       ControlCommand::ping, ControlCommand::test_tone}) {
+                       ControlCommand::ping, ControlCommand::test_tone, ControlCommand::restart,
+                       ControlCommand::reload, ControlCommand::time}) {
     expect_round_trip(Control{c, UINT64_MAX}, decode_control);
   }
   for (const auto s : {CacheState::cached, CacheState::rejected, CacheState::failed}) {
@@ -139,6 +140,11 @@ TEST(Messages, EveryTruncationIsRefusedWithItsOffset) {
     ASSERT_EQ(c.error_of(c.sample), "") << c.name;
     for (std::size_t len = 0; len < c.sample.size(); ++len) {
       const std::string error = c.error_of(ByteView(c.sample.data(), len));
+  status.cpu_temp_mc = -40000;
+  status.online = false;
+  status.last_outcome = Outcome::cancelled;
+  expect_round_trip(status, decode_status);
+  status.cpu_temp_mc.reset();
       EXPECT_THAT(error, HasSubstr("truncated")) << c.name << " cut to " << len;
       EXPECT_THAT(error, ::testing::StartsWith(c.name + ": ")) << error;
     }
@@ -166,8 +172,8 @@ TEST(Messages, UnknownEnumValuesNameFieldAndOffset) {
             "plan: occurrences[0].volume: value 101 above 100 at offset 58");
 
   Bytes control = encode(samples::control());
-  control[0] = 5;
-  EXPECT_EQ(error_of(control, decode_control), "control: command: unknown value 5 at offset 0");
+  control[0] = 8;
+  EXPECT_EQ(error_of(control, decode_control), "control: command: unknown value 8 at offset 0");
 
   Bytes event = encode(samples::playback_event());
   event[2 + 10 + 16] = 7;
@@ -180,12 +186,12 @@ TEST(Messages, UnknownEnumValuesNameFieldAndOffset) {
             "cache_report: state: unknown value 3 at offset 20");
 
   Bytes status = encode(samples::status());
-  const std::size_t ok_at = status.size() - 2;
+  const std::size_t ok_at = 2 + 10 + 2 + 5 + 5 * 8;
   status[ok_at] = 2;
   EXPECT_EQ(error_of(status, decode_status),
             "status: output_ok: invalid boolean 2 (0 or 1) at offset " + std::to_string(ok_at));
   status = encode(samples::status());
-  status.back() = 200;
+  status[ok_at + 1] = 200;
   EXPECT_THAT(error_of(status, decode_status), HasSubstr("status: volume: value 200 above 100"));
 
   Bytes fetch = encode(samples::fetch());

@@ -89,6 +89,17 @@ inline Status status() {
   m.clock_offset_us = -2500;
   m.output_ok = true;
   m.volume = 90;
+  m.online = true;
+  m.session = 1717199000000000;
+  m.clock_corrected = false;
+  m.muted = false;
+  m.last_occurrence_id = 9001;
+  m.last_end_us = 1717200045000000;
+  m.last_outcome = Outcome::completed;
+  m.output_device = "portaudio:USB";
+  m.output_error = "";
+  m.cpu_temp_mc = 48500;
+  m.site_output = "rssi -71";
   return m;
 }
 

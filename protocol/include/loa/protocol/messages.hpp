@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,11 +86,15 @@ enum class ControlCommand : std::uint8_t {
   mute = 1,
   cancel = 2,
   ping = 3,
-  test_tone = 4
+  test_tone = 4,
+  restart = 5,  // the node exits so that systemd restarts it; value unused
+  reload = 6,   // the node re-reads its config file; value unused
+  time = 7      // answer to a Status: value = that Status's envelope sequence (clock offset)
 };
 
 // A direct order to a node or an area. `value` is the volume percent, mute 0/1, the
-// occurrence id to cancel, the ping nonce, or the test tone's length in milliseconds.
+// occurrence id to cancel, the ping nonce, the test tone's length in milliseconds, or (time)
+// the sequence of the Status answered; the envelope's sender time is the controller's clock.
 struct Control {
   ControlCommand command = ControlCommand::ping;
   std::uint64_t value = 0;
@@ -146,6 +151,21 @@ struct Status {
 
 struct HeldPlan {
   std::string scope;
+  // Appended in session 3 (issue 6); see PROTOCOL.md.
+  // False only in the node's last will: the broker publishes it when the connection is lost.
+  bool online = true;
+  // The envelope sequence of this run's will (sealed at start); a will whose session is older
+  // than the newest online status's is stale. 0: no will.
+  std::uint64_t session = 0;
+  bool clock_corrected = false;  // the node plays by its clock plus clock_offset_us
+  bool muted = false;
+  std::uint64_t last_occurrence_id = 0;  // the last playback that ended; 0: none yet
+  Micros last_end_us = 0;
+  Outcome last_outcome = Outcome::completed;
+  std::string output_device;  // the audio output as configured ("portaudio:USB", "wav:/x")
+  std::string output_error;   // why the output failed last; empty when it works
+  std::optional<std::int32_t> cpu_temp_mc;  // milli-degrees Celsius, where the board has one
+  std::string site_output;                  // first line(s) of the site script's output
   std::uint64_t version = 0;
   friend bool operator==(const HeldPlan&, const HeldPlan&) = default;
 };
