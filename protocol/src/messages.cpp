@@ -16,7 +16,7 @@ constexpr std::string_view kAreaPrefix = "area:";
 constexpr std::string_view kNodePrefix = "node:";
 
 // Fixed sizes, used to refuse counts that cannot fit before allocating for them.
-constexpr std::size_t kOccurrenceSize = 8 + 8 + 8 + 8 + 1 + 1;
+constexpr std::size_t kOccurrenceSize = 8 + 8 + 8 + 8 + 1 + 1 + 1;
 constexpr std::size_t kMinPacketSize = 2 + 1;
 constexpr std::size_t kMinHeldPlanSize = 2 + 8;
 constexpr std::uint8_t kMaxVolume = 100;
@@ -96,6 +96,7 @@ Bytes encode(const Plan& m) {
     w.i64(o.expiry_us);
     w.u8(static_cast<std::uint8_t>(o.priority));
     w.u8(o.volume);
+    w.boolean(o.live);
   }
   return w.take();
 }
@@ -116,6 +117,7 @@ Result<Plan> decode_plan(ByteView body) {
     o.expiry_us = r.i64("expiry_us");
     o.priority = static_cast<Priority>(r.enum8("priority", 2));
     o.volume = r.bounded8("volume", kMaxVolume);
+    o.live = r.boolean("live");
     m.occurrences.push_back(o);
   }
   r.end_items();
@@ -190,7 +192,8 @@ Result<AudioChunk> decode_audio_chunk(ByteView body) {
   m.stream_id = r.u64("stream_id");
   m.index = r.u32("index");
   m.sender_us = r.i64("sender_us");
-  const std::size_t n = r.count16("packets", 1, kMaxPacketsPerChunk, kMinPacketSize);
+  // No packets: the end of a live stream (a bulletin chunk never matches its digest empty).
+  const std::size_t n = r.count16("packets", 0, kMaxPacketsPerChunk, kMinPacketSize);
   m.packets.reserve(n);
   for (std::size_t i = 0; i < n && !r.failed(); ++i) {
     r.item("packets", i);

@@ -123,6 +123,7 @@ std::map<std::string, std::map<std::string, Bytes>> corpus() {
   c["fuzz_manifest"]["one_chunk.bin"] = encode(stereo);
   AudioChunk one{1, 0, 0, {Bytes{0xf8}}};
   c["fuzz_audio_chunk"]["one_packet.bin"] = encode(one);
+  c["fuzz_audio_chunk"]["live_end.bin"] = encode(AudioChunk{1, 9, samples::kMorning, {}});
   c["fuzz_control"]["ping.bin"] = encode(Control{ControlCommand::ping, 99});
   PlaybackEvent done = samples::playback_event();
   done.outcome = Outcome::completed;

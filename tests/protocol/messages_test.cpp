@@ -80,12 +80,20 @@ TEST(Messages, EverySampleRoundTrips) {
   expect_round_trip(samples::cache_report(), decode_cache_report);
 }
 
+TEST(Messages, LiveEndChunkHasNoPackets) {
+  const AudioChunk end{77, 42, samples::kMorning + 3'360'000, {}};
+  const Bytes body = encode(end);
+  EXPECT_EQ(body.size(), 8u + 4 + 8 + 2);
+  expect_round_trip(end, decode_audio_chunk);
+}
+
 TEST(Messages, ExtremeValuesRoundTrip) {
   Plan plan;
   plan.scope = "node:" + std::string(kMaxIdLength, 'z');
   plan.version = UINT64_MAX;
   for (std::size_t i = 0; i < kMaxOccurrencesPerPlan; ++i) {
-    plan.occurrences.push_back({i, UINT64_MAX - i, INT64_MIN, INT64_MAX, Priority::priority, 0});
+    plan.occurrences.push_back(
+        {i, UINT64_MAX - i, INT64_MIN, INT64_MAX, Priority::priority, 0, i % 2 == 1});
   }
   expect_round_trip(plan, decode_plan);
 
@@ -163,9 +171,13 @@ TEST(Messages, TrailingBytesAreRefused) {
 TEST(Messages, UnknownEnumValuesNameFieldAndOffset) {
   // scope "area:79/26734": 2 + 13 bytes, version 8, count 2 -> occurrences start at 25.
   Bytes plan = encode(samples::plan());
-  plan[25 + 34 + 32] = 7;
+  plan[25 + 35 + 32] = 7;
   EXPECT_EQ(error_of(plan, decode_plan),
-            "plan: occurrences[1].priority: unknown value 7 at offset 91");
+            "plan: occurrences[1].priority: unknown value 7 at offset 92");
+  plan = encode(samples::plan());
+  plan[25 + 34] = 2;
+  EXPECT_EQ(error_of(plan, decode_plan),
+            "plan: occurrences[0].live: invalid boolean 2 (0 or 1) at offset 59");
   plan = encode(samples::plan());
   plan[25 + 33] = 101;
   EXPECT_EQ(error_of(plan, decode_plan),
@@ -207,7 +219,7 @@ TEST(Messages, CountCapsAreEnforced) {
             "plan: occurrences: count 1025 exceeds limit 1024 at offset 23");
   put_u16(plan, 23, 3);  // within the cap, but only two occurrences follow
   EXPECT_THAT(error_of(plan, decode_plan),
-              HasSubstr("plan: occurrences: truncated: count 3 needs at least 102 bytes"));
+              HasSubstr("plan: occurrences: truncated: count 3 needs at least 105 bytes"));
 
   Bytes manifest = encode(samples::manifest());
   const std::size_t digests_at = 8 + 4 + 1 + 2 + 4 + 2 + 8;
@@ -222,8 +234,8 @@ TEST(Messages, CountCapsAreEnforced) {
   put_u16(chunk, 20, kMaxPacketsPerChunk + 1);
   EXPECT_EQ(error_of(chunk, decode_audio_chunk),
             "audio_chunk: packets: count 251 exceeds limit 250 at offset 20");
-  put_u16(chunk, 20, 0);
-  EXPECT_THAT(error_of(chunk, decode_audio_chunk), HasSubstr("count 0 below minimum 1"));
+  put_u16(chunk, 20, 0);  // no packets: a live stream's end chunk, but two packets follow
+  EXPECT_THAT(error_of(chunk, decode_audio_chunk), HasSubstr("trailing bytes at offset 22"));
 
   Bytes hello = encode(samples::hello());
   const std::size_t plans_at = 2 + 10 + 2 + 5 + 32;

@@ -22,7 +22,7 @@ inline Plan plan() {
   m.occurrences.push_back(
       {9001, kBulletin, kMorning, kMorning + 600LL * 1000000, Priority::normal, 80});
   m.occurrences.push_back({9002, 4243, kMorning + 3600LL * 1000000, kMorning + 3900LL * 1000000,
-                           Priority::emergency, 100});
+                           Priority::emergency, 100, true});
   return m;
 }
 

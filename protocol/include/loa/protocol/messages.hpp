@@ -47,6 +47,10 @@ struct Occurrence {
   Micros expiry_us = 0;  // not started by then: reported expired, never played late
   Priority priority = Priority::normal;
   std::uint8_t volume = 100;  // percent of the node's configured level, 0..100
+  // A live broadcast: the audio is streamed on loa/v1/live/<bulletin_id> (bulletin_id = the live
+  // stream id = the bulletin it is archived as), start_us is the capture instant of its first
+  // sample; nodes play it at sender time + their live latency and never fetch it.
+  bool live = false;
   friend bool operator==(const Occurrence&, const Occurrence&) = default;
 };
 
@@ -72,7 +76,8 @@ struct Manifest {
   friend bool operator==(const Manifest&, const Manifest&) = default;
 };
 
-// A batch of consecutive Opus packets of a bulletin or a live stream.
+// A batch of consecutive Opus packets of a bulletin or a live stream. A live stream ends with a
+// chunk without packets (index = last index + 1, sender_us = the instant after its last sample).
 struct AudioChunk {
   std::uint64_t stream_id = 0;  // bulletin id, or live stream id
   std::uint32_t index = 0;
