@@ -291,9 +291,6 @@ Bytes encode(const Status& m) {
   w.i64(m.clock_offset_us);
   w.boolean(m.output_ok);
   w.u8(m.volume);
-  return w.take();
-}
-
   w.boolean(m.online);
   w.u64(m.session);
   w.boolean(m.clock_corrected);
@@ -306,6 +303,9 @@ Bytes encode(const Status& m) {
   w.boolean(m.cpu_temp_mc.has_value());
   w.u32(static_cast<std::uint32_t>(m.cpu_temp_mc.value_or(0)));
   w.str16(site, kMaxTextLength);
+  return w.take();
+}
+
 Result<Status> decode_status(ByteView body) {
   Reader r(body, "status");
   Status m;
@@ -318,9 +318,6 @@ Result<Status> decode_status(ByteView body) {
   m.clock_offset_us = r.i64("clock_offset_us");
   m.output_ok = r.boolean("output_ok");
   m.volume = r.bounded8("volume", kMaxVolume);
-  return r.finish(std::move(m));
-}
-
   m.online = r.boolean("online");
   m.session = r.u64("session");
   m.clock_corrected = r.boolean("clock_corrected");
@@ -334,6 +331,9 @@ Result<Status> decode_status(ByteView body) {
   const auto temp = static_cast<std::int32_t>(r.u32("cpu_temp_mc"));
   if (has_temp) m.cpu_temp_mc = temp;
   m.site_output = r.str16("site_output", kMaxTextLength);
+  return r.finish(std::move(m));
+}
+
 // ---- Hello
 
 Bytes encode(const Hello& m) {
@@ -485,15 +485,15 @@ const char* to_string(ControlCommand c) {
       return "ping";
     case ControlCommand::test_tone:
       return "test_tone";
-  }
-  return "unknown";
-}
     case ControlCommand::restart:
       return "restart";
     case ControlCommand::reload:
       return "reload";
     case ControlCommand::time:
       return "time";
+  }
+  return "unknown";
+}
 
 Result<Priority> parse_priority(std::string_view text) {
   for (const auto p : {Priority::normal, Priority::priority, Priority::emergency}) {

@@ -151,11 +151,6 @@ struct Status {
   std::int64_t clock_offset_us = 0;
   bool output_ok = true;
   std::uint8_t volume = 100;
-  friend bool operator==(const Status&, const Status&) = default;
-};
-
-struct HeldPlan {
-  std::string scope;
   // Appended in session 3 (issue 6); see PROTOCOL.md.
   // False only in the node's last will: the broker publishes it when the connection is lost.
   bool online = true;
@@ -171,6 +166,11 @@ struct HeldPlan {
   std::string output_error;   // why the output failed last; empty when it works
   std::optional<std::int32_t> cpu_temp_mc;  // milli-degrees Celsius, where the board has one
   std::string site_output;                  // first line(s) of the site script's output
+  friend bool operator==(const Status&, const Status&) = default;
+};
+
+struct HeldPlan {
+  std::string scope;
   std::uint64_t version = 0;
   friend bool operator==(const HeldPlan&, const HeldPlan&) = default;
 };
