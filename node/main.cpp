@@ -1,11 +1,17 @@
 // loa-node: parses options, builds the node and runs it until SIGTERM or SIGINT.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "loa/node/config.hpp"
 #include "loa/node/node.hpp"
+#include "loa/node/outbox.hpp"
 #include "loa/runtime/bus.hpp"
 #include "loa/runtime/log.hpp"
 #include "loa/runtime/sd_notify.hpp"
@@ -16,6 +22,25 @@ volatile std::sig_atomic_t g_stop = 0;
 
 extern "C" void on_signal(int) {
   g_stop = 1;
+}
+
+// Test hook: LOA_TEST_CRASH_AT=POINT[:N] kills the process (SIGKILL, like a power cut as far as
+// the process can tell) the N-th time (default 1) it reaches POINT (see Outbox::crash_point).
+void install_crash_hook() {
+  const char* spec = std::getenv("LOA_TEST_CRASH_AT");
+  if (spec == nullptr || *spec == '\0') return;
+  std::string point = spec;
+  int nth = 1;
+  if (const auto colon = point.find(':'); colon != std::string::npos) {
+    nth = std::max(1, std::atoi(point.c_str() + colon + 1));
+    point.resize(colon);
+  }
+  loa::runtime::Log(loa::runtime::LogLevel::warn, "node").kv("point", point).kv("nth", nth)
+      << "test hook: crashing at a point (LOA_TEST_CRASH_AT)";
+  auto hits = std::make_shared<std::atomic<int>>(0);
+  loa::node::Outbox::set_crash_hook([point, nth, hits](std::string_view at) {
+    if (at == point && ++*hits == nth) std::raise(SIGKILL);
+  });
 }
 
 int run(int argc, char** argv) {
@@ -36,6 +61,7 @@ int run(int argc, char** argv) {
   runtime::parse_log_level(options.log_level, level);
   runtime::set_log_level(level);
 
+  install_crash_hook();
   runtime::SystemClock clock;
   auto spec = node::parse_sink_spec(options.sink);
   auto sinks =

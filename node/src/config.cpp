@@ -42,6 +42,8 @@ void add_node_options(po::options_description& desc, NodeOptions& t) {
       "seconds between status messages")(
       "fetch-timeout-ms", po::value(&t.fetch_timeout_ms)->default_value(t.fetch_timeout_ms),
       "quiet time before missing bulletin chunks are asked for again, in ms")(
+      "cache-limit-mb", po::value(&t.cache_limit_mb)->default_value(t.cache_limit_mb),
+      "most MiB of cached bulletins (unneeded ones are evicted first); 0: no limit")(
       "log-level", po::value(&t.log_level)->default_value(t.log_level),
       "debug, info, warn or error");
 }
@@ -72,6 +74,9 @@ loa::Status validate(const NodeOptions& o) {
   }
   if (o.fetch_timeout_ms < 100 || o.fetch_timeout_ms > 600000) {
     return bad("fetch-timeout-ms", std::to_string(o.fetch_timeout_ms) + " is not in 100..600000");
+  }
+  if (o.cache_limit_mb < 0 || o.cache_limit_mb > 1048576) {
+    return bad("cache-limit-mb", std::to_string(o.cache_limit_mb) + " is not in 0..1048576");
   }
   runtime::LogLevel level{};
   if (!runtime::parse_log_level(o.log_level, level)) {
@@ -114,6 +119,7 @@ Result<NodeConfig> load_node_config(const NodeOptions& o) {
   c.volume = static_cast<std::uint8_t>(o.volume);
   c.status_interval_us = protocol::Micros{o.status_interval} * 1'000'000;
   c.fetch_timeout_us = protocol::Micros{o.fetch_timeout_ms} * 1000;
+  c.cache_limit_bytes = static_cast<std::uint64_t>(o.cache_limit_mb) * 1024 * 1024;
   return c;
 }
 

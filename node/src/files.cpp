@@ -17,34 +17,32 @@ Error sys_error(const std::string& path, const char* what) {
 
 }  // namespace
 
-loa::Status write_file_atomic(const std::string& path, protocol::ByteView data) {
+loa::Status write_file_atomic(const std::string& path, protocol::ByteView data, int* error_number) {
   const std::string tmp = path + ".tmp";
+  // Records errno, closes and removes the temporary file: a failed write leaves nothing behind.
+  auto fail = [&](int fd, const std::string& name, const char* what) -> Error {
+    const int err = errno;
+    Error e = sys_error(name, what);
+    if (error_number) *error_number = err;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (error_number) *error_number = 0;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return sys_error(tmp, "open");
+  if (fd < 0) return fail(-1, tmp, "open");
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Error e = sys_error(tmp, "write");
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
+    if (n == 0) errno = ENOSPC;  // a regular file accepts no byte only when there is no room
+    if (n <= 0) return fail(fd, tmp, "write");
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    Error e = sys_error(tmp, "fsync");
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = sys_error(path, "rename");
-    ::unlink(tmp.c_str());
-    return e;
-  }
+  if (::fsync(fd) != 0) return fail(fd, tmp, "fsync");
+  // Some file systems report a full disk only when the file is closed.
+  if (::close(fd) != 0) return fail(-1, tmp, "close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(-1, path, "rename");
   // The rename is durable only once the directory entry is.
   const std::string dir = std::filesystem::path(path).parent_path().string();
   const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -44,7 +44,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, runtime::Bus& bus,
   if (loa::Status s = protocol::validate_node_id(config.id); !s) {
     return make_error("node id: " + s.message());
   }
-  auto cache = Cache::open(config.cache_dir);
+  auto cache = Cache::open(config.cache_dir, config.cache_limit_bytes);
   if (!cache) return cache.error();
   const std::string db = (std::filesystem::path(config.cache_dir) / "outbox.db").string();
   auto outbox = Outbox::open(db);
@@ -70,7 +70,21 @@ Node::Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache ca
           PlayerConfig{config_.id, config_.extra_output_latency_us, config_.volume}, clock_, cache_,
           std::move(sinks),
           [this](std::uint64_t occurrence) { return outbox_->handled(occurrence); },
-          [this](protocol::PlaybackEvent e) { record_event(std::move(e)); }) {}
+          [this](protocol::PlaybackEvent e) { record_event(std::move(e)); }) {
+  player_.on_progress([this](const protocol::PlaybackEvent& e) {
+    std::lock_guard lock(progress_mu_);
+    progress_ = e;
+  });
+  // Called with mu_ held (every prefetcher call is): the bulletins of the plan union's
+  // occurrences that have not ended (waiting or playing) are never evicted.
+  prefetcher_.keep_with([this] {
+    std::set<std::uint64_t> keep;
+    for (const auto& o : book_.effective()) {
+      if (!outbox_->handled(o.occurrence_id)) keep.insert(o.bulletin_id);
+    }
+    return keep;
+  });
+}
 
 Node::~Node() {
   stop();
@@ -79,6 +93,19 @@ Node::~Node() {
 loa::Status Node::start() {
   if (running_) return {};
   started_us_ = clock_.now_us();
+  // A playback cut short by a crash or power loss ends now, once (docs/architecture.md).
+  if (auto recovered = outbox_->recover_interrupted()) {
+    for (const auto& e : *recovered) {
+      Log(LogLevel::warn, "node")
+              .kv("occurrence", e.occurrence_id)
+              .kv("outcome", protocol::to_string(e.outcome))
+              .kv("frames", e.frames_played)
+              .kv("event_seq", e.event_seq)
+          << "playback interrupted by the last stop; recorded";
+    }
+  } else {
+    Log(LogLevel::error, "node") << recovered.error().message;
+  }
   std::vector<protocol::Occurrence> effective;
   {
     std::lock_guard lock(mu_);
@@ -361,6 +388,21 @@ void Node::record_event(protocol::PlaybackEvent event) {
   const protocol::Bytes envelope =
       seal(protocol::MessageType::playback_event, protocol::encode(*stored), stored->event_seq);
   (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::event), envelope);
+  Outbox::crash_point("event-after-publish");
+}
+
+void Node::persist_progress() {
+  std::optional<protocol::PlaybackEvent> note;
+  {
+    std::lock_guard lock(progress_mu_);
+    note.swap(progress_);
+  }
+  if (!note) return;
+  note->node_id = config_.id;
+  if (loa::Status s = outbox_->note_playing(*note); !s) {
+    Log(LogLevel::warn, "node").kv("occurrence", note->occurrence_id)
+        << "playback progress not noted: " << s.message();
+  }
 }
 
 void Node::publish_pending_events() {
@@ -401,6 +443,7 @@ void Node::publish_status() {
     s.plan_version = book_.highest_version();
   }
   s.cache_bytes = cache_.bytes_used();
+  s.cache_limit_bytes = cache_.limit_bytes();
   s.output_ok = player_.output_ok();
   s.volume = player_.volume();
   (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::status),
@@ -419,6 +462,7 @@ void Node::housekeeping() {
       actions = prefetcher_.tick(now);
     }
     apply(std::move(actions));
+    persist_progress();
     if (now >= next_resend) {
       if (bus_.connected()) publish_pending_events();
       next_resend = now + config_.event_resend_us;

@@ -12,7 +12,15 @@ const std::vector<std::string> kSchema = {
     "CREATE TABLE handled(occurrence_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL);"
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT INTO counters(name, value) VALUES('next_event_seq', 1);",
+    // The playback in progress (at most one, two during an emergency's takeover): its latest
+    // progress as an encoded partial PlaybackEvent.
+    "CREATE TABLE playing(occurrence_id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
 };
+
+Outbox::CrashHook& crash_hook() {
+  static Outbox::CrashHook hook;
+  return hook;
+}
 
 // SQLite integers are signed 64-bit; ids travel through them bit for bit.
 std::int64_t to_db(std::uint64_t v) {
@@ -28,8 +36,20 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
   return std::unique_ptr<Outbox>(new Outbox(std::move(db).value()));
 }
 
+void Outbox::set_crash_hook(CrashHook hook) {
+  crash_hook() = std::move(hook);
+}
+
+void Outbox::crash_point(std::string_view point) {
+  if (crash_hook()) crash_hook()(point);
+}
+
 Result<protocol::PlaybackEvent> Outbox::add(protocol::PlaybackEvent event) {
   std::lock_guard lock(mu_);
+  return add_locked(std::move(event));
+}
+
+Result<protocol::PlaybackEvent> Outbox::add_locked(protocol::PlaybackEvent event) {
   if (loa::Status s = db_.exec("BEGIN IMMEDIATE"); !s) return make_error("outbox: " + s.message());
   auto fail = [&](const std::string& message) -> Error {
     (void)db_.exec("ROLLBACK");
@@ -50,18 +70,84 @@ Result<protocol::PlaybackEvent> Outbox::add(protocol::PlaybackEvent event) {
       .bind(3, protocol::ByteView(body));
   if (loa::Status s = ins->run(); !s) return fail(s.message());
 
-  auto done = db_.prepare("INSERT OR REPLACE INTO handled(occurrence_id, seq) VALUES(?, ?)");
+  // A plain INSERT: a second event for a handled occurrence fails and rolls back (never two).
+  auto done = db_.prepare("INSERT INTO handled(occurrence_id, seq) VALUES(?, ?)");
   if (!done) return fail(done.error().message);
   done->bind(1, to_db(event.occurrence_id)).bind(2, to_db(event.event_seq));
   if (loa::Status s = done->run(); !s) return fail(s.message());
+
+  auto unmark = db_.prepare("DELETE FROM playing WHERE occurrence_id = ?");
+  if (!unmark) return fail(unmark.error().message);
+  unmark->bind(1, to_db(event.occurrence_id));
+  if (loa::Status s = unmark->run(); !s) return fail(s.message());
 
   auto next = db_.prepare("UPDATE counters SET value = ? WHERE name = 'next_event_seq'");
   if (!next) return fail(next.error().message);
   next->bind(1, to_db(event.event_seq + 1));
   if (loa::Status s = next->run(); !s) return fail(s.message());
 
+  crash_point("outbox-before-commit");
   if (loa::Status s = db_.exec("COMMIT"); !s) return fail(s.message());
+  crash_point("outbox-after-commit");
   return event;
+}
+
+loa::Status Outbox::note_playing(const protocol::PlaybackEvent& progress) {
+  std::lock_guard lock(mu_);
+  // The guard makes a note that races with the final event harmless.
+  auto q = db_.prepare(
+      "INSERT OR REPLACE INTO playing(occurrence_id, body) SELECT ?, ?"
+      " WHERE NOT EXISTS (SELECT 1 FROM handled WHERE occurrence_id = ?)");
+  if (!q) return make_error("outbox: " + q.error().message);
+  const protocol::Bytes body = protocol::encode(progress);
+  q->bind(1, to_db(progress.occurrence_id))
+      .bind(2, protocol::ByteView(body))
+      .bind(3, to_db(progress.occurrence_id));
+  if (loa::Status s = q->run(); !s) return make_error("outbox: " + s.message());
+  return {};
+}
+
+Result<std::vector<protocol::PlaybackEvent>> Outbox::recover_interrupted() {
+  std::lock_guard lock(mu_);
+  std::vector<protocol::PlaybackEvent> marked;
+  {
+    auto q = db_.prepare("SELECT occurrence_id, body FROM playing ORDER BY occurrence_id");
+    if (!q) return make_error("outbox: " + q.error().message);
+    while (true) {
+      auto row = q->step();
+      if (!row) return make_error("outbox: " + row.error().message);
+      if (!*row) break;
+      auto e = protocol::decode_playback_event(q->blob(1));
+      if (!e) {
+        return make_error("outbox: playing marker of occurrence " + std::to_string(q->int64(0)) +
+                          ": " + e.error().message);
+      }
+      marked.push_back(std::move(e).value());
+    }
+  }
+  std::vector<protocol::PlaybackEvent> out;
+  for (auto& e : marked) {
+    auto handled_q = db_.prepare("SELECT 1 FROM handled WHERE occurrence_id = ?");
+    if (!handled_q) return make_error("outbox: " + handled_q.error().message);
+    handled_q->bind(1, to_db(e.occurrence_id));
+    auto row = handled_q->step();
+    if (!row) return make_error("outbox: " + row.error().message);
+    if (*row) {
+      if (auto del = db_.prepare("DELETE FROM playing WHERE occurrence_id = ?")) {
+        del->bind(1, to_db(e.occurrence_id));
+        (void)del->run();
+      }
+      continue;
+    }
+    e.outcome = e.frames_played > 0 ? protocol::Outcome::partial : protocol::Outcome::failed;
+    e.detail =
+        "interrupted: the node stopped without shutting down (power loss or crash) while "
+        "playing; frames_played is what had been written at the last note";
+    auto stored = add_locked(std::move(e));
+    if (!stored) return stored.error();
+    out.push_back(std::move(stored).value());
+  }
+  return out;
 }
 
 Result<std::vector<protocol::PlaybackEvent>> Outbox::pending() const {

@@ -373,6 +373,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
   Outcome outcome = Outcome::completed;
   std::string detail;
   std::vector<std::int16_t> pcm;
+  std::uint64_t noted = 0;  // `written` at the last progress note
   // The emergency that will take over, loaded ahead of its instant.
   std::optional<Playback> taker;
   bool took_over = false;
@@ -464,6 +465,11 @@ std::optional<Player::Playback> Player::play(Playback p) {
       }
       written += out.size();
       if (written == out.size()) record_deferred();  // first write done: the switch is over
+      if (progress_ && (noted == 0 || written - noted >= protocol::kOpusRate * channels)) {
+        noted = written;
+        progress_(event(o, Outcome::partial, start_us, clock_.now_us() + latency,
+                        written / channels, ""));
+      }
     }
     if (took_over) {
       outcome = Outcome::preempted;

@@ -16,6 +16,18 @@ Prefetcher::Prefetcher(Config config, const Cache& cache, Sealer sealer)
 
 BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::Micros now) {
   BusActions out;
+  wanted_ = bulletins;
+  // A changed plan may have freed room: try the refused stores again now.
+  for (auto it = unstored_.begin(); it != unstored_.end();) {
+    if (!bulletins.count(it->first)) {
+      it = unstored_.erase(it);
+      continue;
+    }
+    const std::uint64_t id = it->first;
+    protocol::OpusStream stream = std::move(it->second.stream);
+    ++it;
+    store(id, std::move(stream), now, out);
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (bulletins.count(it->first)) {
       ++it;
@@ -26,7 +38,7 @@ BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::
     it = pending_.erase(it);
   }
   for (std::uint64_t id : bulletins) {
-    if (pending_.count(id)) continue;
+    if (pending_.count(id) || unstored_.count(id)) continue;
     if (cache_.has(id)) {
       // Once per run, so a controller that lost track (or a restarted node) learns it again.
       if (reported_cached_.insert(id).second) report(id, protocol::CacheState::cached, "", out);
@@ -115,7 +127,7 @@ BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView
   p.early_bytes = 0;
   for (const auto& body : early) add_chunk(bulletin_id, p, body, now);
   if (p.assembler->complete()) {
-    finish(bulletin_id, out);
+    finish(bulletin_id, now, out);
   } else {
     // The controller publishes chunks when asked (coalescing all nodes' requests), and this
     // node is already subscribed to the bulletin's topics: ask now rather than wait.
@@ -145,7 +157,7 @@ BusActions Prefetcher::on_chunk(std::uint64_t bulletin_id, protocol::ByteView en
     return out;
   }
   add_chunk(bulletin_id, p, opened->body, now);
-  if (p.assembler->complete()) finish(bulletin_id, out);
+  if (p.assembler->complete()) finish(bulletin_id, now, out);
   return out;
 }
 
@@ -166,17 +178,56 @@ void Prefetcher::add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::Byte
   p.next_fetch_us = 0;
 }
 
-void Prefetcher::finish(std::uint64_t bulletin_id, BusActions& out) {
+void Prefetcher::finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out) {
   const auto it = pending_.find(bulletin_id);
   auto stream = it->second.assembler->stream();
-  loa::Status stored = stream ? cache_.store(bulletin_id, *stream) : loa::Status(stream.error());
   out.unsubscribe.push_back(topics::bulletin_filter(bulletin_id));
   pending_.erase(it);
-  if (!stored) {
+  if (!stream) {
+    ++stats_.store_failures;
     Log(LogLevel::error, "node").kv("bulletin", bulletin_id)
-        << "cache failed: " << stored.message();
-    report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
+        << "cache failed: " << stream.error().message;
+    report(bulletin_id, protocol::CacheState::failed, stream.error().message, out);
     return;
+  }
+  store(bulletin_id, std::move(stream).value(), now, out);
+}
+
+void Prefetcher::store(std::uint64_t bulletin_id, protocol::OpusStream stream, protocol::Micros now,
+                       BusActions& out) {
+  std::set<std::uint64_t> keep = keep_ ? keep_() : wanted_;
+  keep.insert(bulletin_id);
+  StoreFailure why = StoreFailure::none;
+  const loa::Status stored = cache_.store(bulletin_id, stream, keep, &why);
+  if (!stored) {
+    ++stats_.store_failures;
+    if (why == StoreFailure::other) {
+      unstored_.erase(bulletin_id);
+      Log(LogLevel::error, "node").kv("bulletin", bulletin_id)
+          << "cache failed: " << stored.message();
+      report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
+      return;
+    }
+    // No room: keep the verified stream and store it later, when the plan changes (bulletins it
+    // no longer needs become evictable) or after a back-off (the disk may have been cleaned).
+    Unstored& u = unstored_[bulletin_id];
+    u.stream = std::move(stream);
+    const int shift = std::min(u.attempts, 16);
+    u.next_try_us = now + std::min(config_.store_retry_us << shift, config_.max_backoff_us);
+    ++u.attempts;
+    Log(LogLevel::warn, "node")
+            .kv("bulletin", bulletin_id)
+            .kv("attempt", u.attempts)
+            .kv("retry_in_ms", (u.next_try_us - now) / 1000)
+        << "not cached: " << stored.message();
+    if (u.last_detail != stored.message()) {
+      u.last_detail = stored.message();
+      report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
+    }
+    return;
+  }
+  if (unstored_.erase(bulletin_id)) {
+    Log(LogLevel::info, "node").kv("bulletin", bulletin_id) << "stored after an earlier refusal";
   }
   ++stats_.bulletins_cached;
   reported_cached_.insert(bulletin_id);
@@ -187,6 +238,14 @@ void Prefetcher::finish(std::uint64_t bulletin_id, BusActions& out) {
 
 BusActions Prefetcher::tick(protocol::Micros now) {
   BusActions out;
+  std::vector<std::uint64_t> due;
+  for (const auto& [id, u] : unstored_) {
+    if (now >= u.next_try_us) due.push_back(id);
+  }
+  for (std::uint64_t id : due) {
+    protocol::OpusStream stream = std::move(unstored_.at(id).stream);
+    store(id, std::move(stream), now, out);
+  }
   for (auto& [id, p] : pending_) {
     if (now - p.last_progress_us < config_.fetch_timeout_us || now < p.next_fetch_us) continue;
     send_fetch(id, p, now, out);

@@ -83,5 +83,62 @@ TEST(OutboxTest, ReceiptBelowEverythingDeletesNothing) {
   EXPECT_EQ((*box)->pending()->size(), 1u);
 }
 
+TEST(OutboxTest, PlaybackCutShortByACrashEndsOnceAsPartial) {
+  test::TempDir dir;
+  const std::string path = dir.file("outbox.db");
+  {
+    auto box = Outbox::open(path);
+    ASSERT_TRUE(box.ok());
+    ASSERT_TRUE((*box)->add(event(1, protocol::Outcome::completed)).ok());
+    auto note = event(2, protocol::Outcome::partial);
+    note.frames_played = 50;
+    ASSERT_TRUE((*box)->note_playing(note).ok());
+    note.frames_played = 120;
+    note.end_us = 3400;
+    ASSERT_TRUE((*box)->note_playing(note).ok());
+    ASSERT_TRUE((*box)->note_playing(event(3, protocol::Outcome::partial)).ok());
+    auto zero = event(4, protocol::Outcome::partial);
+    zero.frames_played = 0;
+    ASSERT_TRUE((*box)->note_playing(zero).ok());
+    // The process dies here: no final event for 2 and 4; 3 ends normally.
+    ASSERT_TRUE((*box)->add(event(3, protocol::Outcome::completed)).ok());
+  }
+  auto box = Outbox::open(path);
+  ASSERT_TRUE(box.ok());
+  EXPECT_FALSE((*box)->handled(2));
+  auto recovered = (*box)->recover_interrupted();
+  ASSERT_TRUE(recovered.ok()) << recovered.error().message;
+  ASSERT_EQ(recovered->size(), 2u);
+  EXPECT_EQ((*recovered)[0].occurrence_id, 2u);
+  EXPECT_EQ((*recovered)[0].outcome, protocol::Outcome::partial);
+  EXPECT_EQ((*recovered)[0].frames_played, 120u);
+  EXPECT_EQ((*recovered)[0].end_us, 3400);
+  EXPECT_EQ((*recovered)[0].event_seq, 3u);  // after 1 and 3: no gap
+  EXPECT_NE((*recovered)[0].detail.find("interrupted"), std::string::npos);
+  EXPECT_EQ((*recovered)[1].occurrence_id, 4u);
+  EXPECT_EQ((*recovered)[1].outcome, protocol::Outcome::failed);  // nothing written
+  EXPECT_TRUE((*box)->handled(2));
+  // Exactly once: a second recovery, a late note and a second event change nothing.
+  EXPECT_TRUE((*box)->recover_interrupted()->empty());
+  ASSERT_TRUE((*box)->note_playing(event(2, protocol::Outcome::partial)).ok());
+  EXPECT_TRUE((*box)->recover_interrupted()->empty());
+  EXPECT_FALSE((*box)->add(event(2, protocol::Outcome::completed)).ok());
+  auto pending = (*box)->pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 4u);
+  for (std::size_t i = 0; i < pending->size(); ++i) EXPECT_EQ((*pending)[i].event_seq, i + 1);
+  EXPECT_EQ((*box)->next_seq(), 5u);
+}
+
+TEST(OutboxTest, CrashHookSeesBothSidesOfTheCommit) {
+  std::vector<std::string> points;
+  Outbox::set_crash_hook([&](std::string_view p) { points.emplace_back(p); });
+  auto box = Outbox::open(":memory:");
+  ASSERT_TRUE(box.ok());
+  ASSERT_TRUE((*box)->add(event(1, protocol::Outcome::completed)).ok());
+  Outbox::set_crash_hook(nullptr);
+  EXPECT_EQ(points, (std::vector<std::string>{"outbox-before-commit", "outbox-after-commit"}));
+}
+
 }  // namespace
 }  // namespace loa::node

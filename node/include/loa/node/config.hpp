@@ -30,6 +30,7 @@ struct NodeOptions {
   int volume = 100;
   int status_interval = 60;  // seconds
   int fetch_timeout_ms = 3000;
+  int cache_limit_mb = 256;  // 0: no limit but the disk
   std::string log_level = "info";
 };
 
@@ -53,6 +54,7 @@ struct NodeConfig {
   std::uint8_t volume = 100;
   protocol::Micros status_interval_us = 60'000'000;
   protocol::Micros fetch_timeout_us = 3'000'000;
+  std::uint64_t cache_limit_bytes = 0;           // 0: no limit but the disk
   protocol::Micros event_resend_us = 5'000'000;  // re-publish unreceipted events this often
 };
 

@@ -74,6 +74,8 @@ class Node {
   void handle_receipt(const std::string& topic, protocol::ByteView envelope);
   BusActions refresh_locked(protocol::Micros now);
   void record_event(protocol::PlaybackEvent event);
+  // Writes the latest progress note of the playing occurrence to the outbox (housekeeping).
+  void persist_progress();
   void publish_pending_events();
   void publish_hello();
   void publish_status();
@@ -96,6 +98,11 @@ class Node {
   std::uint64_t controls_rejected_ = 0;
   std::map<std::string, std::uint64_t> last_sequence_;  // controller messages, per topic
   std::atomic<std::uint64_t> next_sequence_{0};         // envelope sequence of non-event messages
+
+  // The player's latest progress note, persisted by the housekeeping thread (no disk write on
+  // the player thread).
+  std::mutex progress_mu_;
+  std::optional<protocol::PlaybackEvent> progress_;
 
   Player player_;
   std::atomic<bool> running_{false};

@@ -55,6 +55,12 @@ class Player {
   Player(const Player&) = delete;
   Player& operator=(const Player&) = delete;
 
+  // Called on the player thread after the first samples of a playback are written and then
+  // about every second of audio: a `partial` event with start_us, end_us (now) and frames_played
+  // so far. It must not block (the node persists it from another thread). Set before start().
+  using Progress = std::function<void(const protocol::PlaybackEvent&)>;
+  void on_progress(Progress progress) { progress_ = std::move(progress); }
+
   void start();
   // Stops the thread; a playback in progress ends as `partial` ("node stopping"); one that has
   // not started records nothing (a restart before its expiry still plays it).
@@ -123,6 +129,7 @@ class Player {
   SinkFactory sinks_;
   IsHandled is_handled_;
   Record record_;
+  Progress progress_;
 
   mutable std::mutex mu_;
   std::vector<protocol::Occurrence> schedule_;   // waiting: not started, not ended; by start

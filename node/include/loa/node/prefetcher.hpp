@@ -28,7 +28,12 @@ class Prefetcher {
     protocol::Micros fetch_timeout_us = 3'000'000;  // quiet time before a Fetch
     protocol::Micros max_backoff_us = 60'000'000;   // cap on the doubling retry interval
     std::size_t max_early_bytes = 4 << 20;          // chunks kept while the manifest is awaited
+    // First wait before storing again a bulletin the cache refused (limit or full disk); it
+    // doubles up to max_backoff_us. A changed plan (want()) retries at once.
+    protocol::Micros store_retry_us = 10'000'000;
   };
+  // The bulletins the plan union still needs (never evicted to make room); asked before each store.
+  using KeepSet = std::function<std::set<std::uint64_t>()>;
   // Seals a node -> controller message body with the node's key.
   using Sealer = std::function<protocol::Bytes(protocol::MessageType, const protocol::Bytes&)>;
 
@@ -38,9 +43,12 @@ class Prefetcher {
     std::uint64_t fetches_sent = 0;
     std::uint64_t manifests_rejected = 0;
     std::uint64_t bulletins_cached = 0;
+    std::uint64_t store_failures = 0;  // cache limit reached, disk full or another write error
   };
 
   Prefetcher(Config config, const Cache& cache, Sealer sealer);
+  // Without it, only the bulletins of the last want() are kept when the cache makes room.
+  void keep_with(KeepSet keep) { keep_ = std::move(keep); }
 
   // The bulletins that must be in the cache. Starts fetching the missing ones, stops fetching the
   // others, and reports `cached` once per bulletin for those already there.
@@ -50,10 +58,12 @@ class Prefetcher {
                          protocol::Micros now);
   // An AudioChunk envelope from loa/v1/bulletin/<id>/chunk.
   BusActions on_chunk(std::uint64_t bulletin_id, protocol::ByteView envelope, protocol::Micros now);
-  // Sends the Fetches that are due.
+  // Sends the Fetches that are due and retries the stores that are due.
   BusActions tick(protocol::Micros now);
 
   bool fetching(std::uint64_t bulletin_id) const { return pending_.count(bulletin_id) != 0; }
+  // Complete bulletins the cache refused so far (kept in memory, stored again later).
+  std::size_t unstored() const { return unstored_.size(); }
   const Stats& stats() const { return stats_; }
 
  private:
@@ -72,7 +82,17 @@ class Prefetcher {
                                                 protocol::MessageType want, std::string& why) const;
   void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
                  protocol::Micros now);
-  void finish(std::uint64_t bulletin_id, BusActions& out);
+  void finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out);
+  // A complete bulletin the cache refused for lack of room, stored again later.
+  struct Unstored {
+    protocol::OpusStream stream;
+    protocol::Micros next_try_us = 0;
+    int attempts = 0;
+    std::string last_detail;
+  };
+  // Stores a complete bulletin; on a limit or full disk keeps it in unstored_ for a retry.
+  void store(std::uint64_t bulletin_id, protocol::OpusStream stream, protocol::Micros now,
+             BusActions& out);
   // Publishes a Fetch for what is missing (the manifest, or the missing chunks) and sets the
   // next retry with backoff.
   void send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now, BusActions& out);
@@ -84,6 +104,9 @@ class Prefetcher {
   Sealer sealer_;
   std::map<std::uint64_t, Pending> pending_;
   std::set<std::uint64_t> reported_cached_;
+  std::map<std::uint64_t, Unstored> unstored_;
+  std::set<std::uint64_t> wanted_;  // the last want()
+  KeepSet keep_;
   Stats stats_;
 };
 
