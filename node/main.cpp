@@ -19,9 +19,15 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+std::atomic<bool> g_restart{false};
 
 extern "C" void on_signal(int) {
   g_stop = 1;
+}
+
+extern "C" void on_hangup(int) {
+  g_reload = 1;
 }
 
 // Test hook: LOA_TEST_CRASH_AT=POINT[:N] kills the process (SIGKILL, like a power cut as far as
@@ -70,7 +76,15 @@ int run(int argc, char** argv) {
     std::cerr << "loa-node: option 'sink': " << sinks.error().message << "\n";
     return 2;
   }
-  auto bus = runtime::make_mosquitto_bus(node::node_bus_config(options));
+  // The last will, sealed now with the node's key: the broker publishes it when the connection
+  // is lost (PROTOCOL.md, "Status and last will").
+  const node::LastWill will = node::make_last_will(*config, clock.now_us());
+  config->will_session = will.session;
+  runtime::BusConfig bus_config = node::node_bus_config(options);
+  bus_config.will_topic = will.topic;
+  bus_config.will_payload = will.payload;
+  bus_config.will_retain = true;
+  auto bus = runtime::make_mosquitto_bus(bus_config);
 
   auto node = node::Node::create(std::move(config).value(), *bus, clock, std::move(sinks).value());
   if (!node) {
@@ -82,6 +96,31 @@ int run(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_hangup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
+
+  // Remote control: restart stops the node and exits with kRestartExitCode (systemd restarts
+  // it); reload (the Control, or SIGHUP) re-reads the config file, the command line still wins.
+  (*node)->on_restart([] {
+    g_restart = true;
+    g_stop = 1;
+  });
+  const node::NodeOptions started_with = options;
+  (*node)->on_reload([argc, argv, started_with]() -> Result<node::RuntimeSettings> {
+    try {
+      node::NodeOptions again;
+      runtime::po::options_description d("Node options");
+      node::add_node_options(d, again);
+      runtime::po::variables_map m;
+      runtime::parse_options(argc, argv, d, m, "loa-node", "");
+      if (loa::Status s = node::validate(again); !s) return make_error(s.message());
+      return node::runtime_settings(again, started_with);
+    } catch (const std::exception& e) {
+      return make_error(e.what());
+    }
+  });
 
   // systemd (Type=notify): READY once running, WATCHDOG only from the node's housekeeping
   // loop while the player lives, STOPPING on the way out.
@@ -95,11 +134,18 @@ int run(int argc, char** argv) {
     runtime::Log(runtime::LogLevel::warn, "node").kv("error", r.error().message)
         << "cannot notify systemd";
   }
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  runtime::Log(runtime::LogLevel::info, "node") << "signal received, stopping";
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (g_reload) {
+      g_reload = 0;
+      (*node)->reload();
+    }
+  }
+  runtime::Log(runtime::LogLevel::info, "node")
+      << (g_restart ? "restart requested, stopping" : "signal received, stopping");
   (void)runtime::notify_systemd("STOPPING=1");
   (*node)->stop();
-  return 0;
+  return g_restart ? node::kRestartExitCode : 0;
 }
 
 }  // namespace

@@ -45,7 +45,13 @@ void add_node_options(po::options_description& desc, NodeOptions& t) {
       "cache-limit-mb", po::value(&t.cache_limit_mb)->default_value(t.cache_limit_mb),
       "most MiB of cached bulletins (unneeded ones are evicted first); 0: no limit")(
       "log-level", po::value(&t.log_level)->default_value(t.log_level),
-      "debug, info, warn or error");
+      "debug, info, warn or error")(
+      "clock-offset-bound-ms",
+      po::value(&t.clock_offset_bound_ms)->default_value(t.clock_offset_bound_ms),
+      "beyond this offset from the controller's clock the node plays by the corrected time, ms")(
+      "site-script", po::value(&t.site_script),
+      "shell command whose first output lines go into each status (e.g. modem signal); "
+      "empty: none");
 }
 
 loa::Status validate(const NodeOptions& o) {
@@ -77,6 +83,10 @@ loa::Status validate(const NodeOptions& o) {
   }
   if (o.cache_limit_mb < 0 || o.cache_limit_mb > 1048576) {
     return bad("cache-limit-mb", std::to_string(o.cache_limit_mb) + " is not in 0..1048576");
+  }
+  if (o.clock_offset_bound_ms < 10 || o.clock_offset_bound_ms > 3600000) {
+    return bad("clock-offset-bound-ms",
+               std::to_string(o.clock_offset_bound_ms) + " is not in 10..3600000");
   }
   runtime::LogLevel level{};
   if (!runtime::parse_log_level(o.log_level, level)) {
@@ -119,6 +129,9 @@ Result<NodeConfig> load_node_config(const NodeOptions& o) {
   c.volume = static_cast<std::uint8_t>(o.volume);
   c.status_interval_us = protocol::Micros{o.status_interval} * 1'000'000;
   c.fetch_timeout_us = protocol::Micros{o.fetch_timeout_ms} * 1000;
+  c.clock_offset_bound_us = protocol::Micros{o.clock_offset_bound_ms} * 1000;
+  c.site_script = o.site_script;
+  c.output_device = o.sink;
   c.cache_limit_bytes = static_cast<std::uint64_t>(o.cache_limit_mb) * 1024 * 1024;
   return c;
 }

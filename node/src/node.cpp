@@ -93,6 +93,7 @@ Node::~Node() {
 loa::Status Node::start() {
   if (running_) return {};
   started_us_ = clock_.now_us();
+  start_health();
   // A playback cut short by a crash or power loss ends now, once (docs/architecture.md).
   if (auto recovered = outbox_->recover_interrupted()) {
     for (const auto& e : *recovered) {
@@ -309,13 +310,22 @@ std::optional<protocol::Opened> Node::open_from_controller(const std::string& to
 void Node::handle_control(const std::string& topic, protocol::ByteView envelope) {
   std::string why;
   std::optional<protocol::Control> control;
-  if (const auto opened = open_from_controller(topic, envelope, protocol::MessageType::control,
-                                               kControlMaxAgeUs, why)) {
+  std::optional<protocol::EnvelopeHeader> header;
+  // No age check here: a `time` answer must get through however far off this clock is;
+  // apply_control checks the age of every other command.
+  if (const auto opened =
+          open_from_controller(topic, envelope, protocol::MessageType::control, 0, why)) {
     if (auto c = protocol::decode_control(opened->body)) {
       control = *c;
+      header = opened->header;
     } else {
       why = c.error().message;
     }
+  }
+  if (control && control->command != protocol::ControlCommand::time &&
+      header->sender_us < clock_.now_us() - kControlMaxAgeUs) {
+    control.reset();
+    why = "envelope refused: expired";
   }
   if (!control) {
     {
@@ -325,34 +335,7 @@ void Node::handle_control(const std::string& topic, protocol::ByteView envelope)
     Log(LogLevel::warn, "node") << "control rejected: " << why;
     return;
   }
-  Log(LogLevel::info, "node")
-          .kv("command", protocol::to_string(control->command))
-          .kv("value", control->value)
-      << "control";
-  switch (control->command) {
-    case protocol::ControlCommand::volume:
-      if (control->value > 100) {
-        Log(LogLevel::warn, "node").kv("value", control->value) << "volume beyond 100 ignored";
-        return;
-      }
-      player_.set_volume(static_cast<std::uint8_t>(control->value));
-      return;
-    case protocol::ControlCommand::mute:
-      player_.set_muted(control->value != 0);
-      return;
-    case protocol::ControlCommand::cancel:
-      if (!player_.cancel(control->value)) {
-        Log(LogLevel::info, "node").kv("occurrence", control->value)
-            << "cancel: occurrence not scheduled here";
-      }
-      return;
-    case protocol::ControlCommand::ping:
-      publish_status();
-      return;
-    case protocol::ControlCommand::test_tone:
-      Log(LogLevel::warn, "node") << "test tone not supported yet";
-      return;
-  }
+  apply_control(*header, *control);
 }
 
 void Node::handle_receipt(const std::string& topic, protocol::ByteView envelope) {
@@ -380,6 +363,7 @@ void Node::handle_receipt(const std::string& topic, protocol::ByteView envelope)
 
 void Node::record_event(protocol::PlaybackEvent event) {
   event.node_id = config_.id;
+  note_playback(event);
   auto stored = outbox_->add(std::move(event));
   if (!stored) {
     Log(LogLevel::error, "node") << "event not stored: " << stored.error().message;
@@ -446,13 +430,17 @@ void Node::publish_status() {
   s.cache_limit_bytes = cache_.limit_bytes();
   s.output_ok = player_.output_ok();
   s.volume = player_.volume();
+  add_health(s);
+  // The controller answers with a `time` Control naming this sequence: one clock sample.
+  const std::uint64_t sequence = next_sequence(clock_.now_us());
+  offset_.sent(sequence, clock_.base().now_us());
   (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::status),
-                     seal(protocol::MessageType::status, protocol::encode(s)), true);
+                     seal(protocol::MessageType::status, protocol::encode(s), sequence), true);
 }
 
 void Node::housekeeping() {
   Micros now = clock_.now_us();
-  Micros next_status = now + config_.status_interval_us;
+  Micros next_status = now + status_interval_us_.load();
   Micros next_resend = now + config_.event_resend_us;
   while (!stopping_) {
     now = clock_.now_us();
@@ -469,7 +457,7 @@ void Node::housekeeping() {
     }
     if (now >= next_status) {
       if (bus_.connected()) publish_status();
-      next_status = now + config_.status_interval_us;
+      next_status = now + status_interval_us_.load();
     }
     if (stopping_) break;
     if (heartbeat_ && player_.alive()) heartbeat_();
@@ -498,11 +486,7 @@ protocol::Bytes Node::seal(protocol::MessageType type, const protocol::Bytes& bo
   if (sequence) {
     seq = *sequence;
   } else {
-    // Increasing across restarts without storing anything: at least the current time in µs.
-    std::uint64_t prev = next_sequence_.load();
-    do {
-      seq = std::max(prev + 1, static_cast<std::uint64_t>(std::max<Micros>(now, 0)));
-    } while (!next_sequence_.compare_exchange_weak(prev, seq));
+    seq = next_sequence(now);
   }
   return protocol::seal(type, config_.key, now, seq, body);
 }

@@ -96,7 +96,8 @@ void Player::set_schedule(std::vector<Occurrence> occurrences, const std::string
     std::lock_guard lock(mu_);
     std::erase_if(keep, [&](const auto& o) { return done_.count(o.occurrence_id) != 0; });
     for (const auto& w : schedule_) {
-      if (ids.count(w.occurrence_id)) continue;
+      if (is_test_tone(w.occurrence_id)) keep.push_back(w);  // no plan holds a test tone
+      if (ids.count(w.occurrence_id) || is_test_tone(w.occurrence_id)) continue;
       done_.insert(w.occurrence_id);
       if (now >= expiry_of(w)) {
         ended.push_back(event(w, Outcome::expired, 0, 0, 0, "not started before expiry"));
@@ -104,7 +105,8 @@ void Player::set_schedule(std::vector<Occurrence> occurrences, const std::string
         ended.push_back(event(w, Outcome::cancelled, 0, 0, 0, "removed from " + source));
       }
     }
-    if (current_ && !stop_current_) {
+    std::sort(keep.begin(), keep.end(), by_start);
+    if (current_ && !stop_current_ && !is_test_tone(current_->occurrence_id)) {
       const auto it = std::find_if(occurrences.begin(), occurrences.end(), [&](const auto& o) {
         return o.occurrence_id == current_->occurrence_id;
       });
@@ -149,6 +151,23 @@ void Player::hold_late_starts_until(Micros t) {
     ++generation_;
   }
   clock_.wake();
+}
+
+std::uint64_t Player::play_test_tone(protocol::OpusStream tone) {
+  const Micros now = clock_.now_us();
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    id = (std::uint64_t{1} << 63) | ++tones_queued_;
+    // Due at once (the sink opens now); waits for what plays, gives up after a minute.
+    const Micros start = now + config_.open_ahead_us;
+    Occurrence o{id, id, start, start + 60'000'000, Priority::priority, 100};
+    tones_[id] = std::move(tone);
+    schedule_.insert(std::upper_bound(schedule_.begin(), schedule_.end(), o, by_start), o);
+    ++generation_;
+  }
+  clock_.wake();
+  return id;
 }
 
 void Player::set_volume(std::uint8_t percent) {
@@ -262,6 +281,15 @@ void Player::run() {
     }
     if (next->start_us < now && now < hold_until) {
       sleep_until(hold_until, generation);  // late already: first hear what the broker holds
+      continue;
+    }
+    if (is_test_tone(next->occurrence_id)) {
+      protocol::OpusStream tone;
+      {
+        std::lock_guard lock(mu_);
+        if (const auto it = tones_.find(next->occurrence_id); it != tones_.end()) tone = it->second;
+      }
+      takeover = play(Playback{*next, std::move(tone), nullptr, 0});
       continue;
     }
     if (!cache_.has(next->bulletin_id)) {
@@ -518,6 +546,18 @@ PlaybackEvent Player::event(const Occurrence& o, Outcome outcome, Micros start_u
 }
 
 void Player::record(PlaybackEvent e) {
+  if (is_test_tone(e.occurrence_id)) {
+    {
+      std::lock_guard lock(mu_);
+      tones_.erase(e.occurrence_id);
+    }
+    Log(LogLevel::info, "node")
+            .kv("outcome", protocol::to_string(e.outcome))
+            .kv("frames", e.frames_played)
+            .kv("detail", e.detail.empty() ? "-" : e.detail)
+        << "test tone ended";
+    return;
+  }
   const bool expected = e.outcome == Outcome::completed || e.outcome == Outcome::preempted ||
                         e.outcome == Outcome::cancelled;
   Log(expected ? LogLevel::info : LogLevel::warn, "node")

@@ -352,6 +352,11 @@ void FakeController::set_auto_receipt(bool on) {
   auto_receipt_ = on;
 }
 
+void FakeController::set_answer_status_time(bool on) {
+  std::lock_guard lock(mu_);
+  answer_status_time_ = on;
+}
+
 void FakeController::set_answer_fetches(bool on) {
   std::lock_guard lock(mu_);
   answer_fetches_ = on;
@@ -443,8 +448,15 @@ void FakeController::on_message(const runtime::BusMessage& m) {
     case topics::UpKind::status: {
       auto s = protocol::decode_status(body);
       if (!s) return;
-      std::lock_guard lock(mu_);
-      statuses_.push_back(*s);
+      bool answer = false;
+      {
+        std::lock_guard lock(mu_);
+        statuses_.push_back(*s);
+        answer = answer_status_time_ && s->online && !m.retained;
+      }
+      if (answer) {
+        send_control(s->node_id, {protocol::ControlCommand::time, opened->header.sequence});
+      }
       return;
     }
     default:

@@ -146,6 +146,9 @@ class FakeController {
   void send_receipt(const std::string& node_id, std::uint64_t recorded_through);
   void set_auto_receipt(bool on);
   void set_answer_fetches(bool on);
+  // Answers every online status with a `time` Control naming its sequence (clock offset), as
+  // the controller does. Off by default.
+  void set_answer_status_time(bool on);
 
   std::vector<protocol::PlaybackEvent> events() const;
   std::vector<protocol::Fetch> fetches() const;
@@ -168,6 +171,7 @@ class FakeController {
   std::map<std::uint64_t, protocol::PackagedBulletin> bulletins_;
   bool auto_receipt_ = true;
   bool answer_fetches_ = true;
+  bool answer_status_time_ = false;
   std::vector<protocol::PlaybackEvent> events_;
   std::vector<std::uint64_t> event_sequences_;
   std::vector<protocol::Fetch> fetches_;

@@ -32,6 +32,8 @@ struct NodeOptions {
   int fetch_timeout_ms = 3000;
   int cache_limit_mb = 256;  // 0: no limit but the disk
   std::string log_level = "info";
+  int clock_offset_bound_ms = 2000;  // beyond it the node plays by the controller's clock
+  std::string site_script;           // shell command whose output goes into the status
 };
 
 // Adds every node option to `desc`, storing into `target` (whose values are the defaults).
@@ -56,6 +58,13 @@ struct NodeConfig {
   protocol::Micros fetch_timeout_us = 3'000'000;
   std::uint64_t cache_limit_bytes = 0;           // 0: no limit but the disk
   protocol::Micros event_resend_us = 5'000'000;  // re-publish unreceipted events this often
+  // Health (issue 6): the clock offset beyond which the node plays by the controller's clock,
+  // the site script, the output as configured (reported), and the session of the last will the
+  // bus was given (make_last_will; 0: none).
+  protocol::Micros clock_offset_bound_us = 2'000'000;
+  std::string site_script;
+  std::string output_device;
+  std::uint64_t will_session = 0;
 };
 
 // Validates the options, creates the cache directory, loads the controller key and loads (or

@@ -10,7 +10,9 @@
 
 #include "loa/node/bus_actions.hpp"
 #include "loa/node/cache.hpp"
+#include "loa/node/clock_offset.hpp"
 #include "loa/node/config.hpp"
+#include "loa/node/health.hpp"
 #include "loa/node/outbox.hpp"
 #include "loa/node/plan_book.hpp"
 #include "loa/node/player.hpp"
@@ -44,6 +46,20 @@ class Node {
   // watchdog from it, so a hung or dead node is restarted. Set before start().
   void on_healthy(std::function<void()> heartbeat) { heartbeat_ = std::move(heartbeat); }
 
+  // Remote control (issue 6). A `restart` Control calls `restart` after logging it (loa-node
+  // stops the node, which keeps its outbox, and exits with kRestartExitCode); without one the
+  // control is refused in the log. A `reload` Control calls `reload` for the settings re-read
+  // from the config file and applies them; without one it is refused likewise. Set before start().
+  using Reloader = std::function<Result<RuntimeSettings>()>;
+  void on_restart(std::function<void()> restart) { restart_ = std::move(restart); }
+  void on_reload(Reloader reload) { reload_ = std::move(reload); }
+  // What a `reload` Control does (loa-node also calls it on SIGHUP). Thread-safe.
+  void reload() { apply_reload(); }
+  // The measured offset of the controller's clock from the node's (nothing before the first
+  // answer), and the correction the node plays by (0 while the offset is within its bound).
+  std::optional<OffsetEstimator::Estimate> clock_offset() const { return offset_.estimate(); }
+  protocol::Micros clock_correction() const { return clock_.correction(); }
+
   // For tests, the fleet simulator and the status message.
   struct Snapshot {
     std::vector<protocol::HeldPlan> plans;
@@ -71,6 +87,18 @@ class Node {
                                                        protocol::Micros max_age_us,
                                                        std::string& why);
   void handle_control(const std::string& topic, protocol::ByteView envelope);
+  // node_health.cpp: what a verified Control does; the volume and mute state kept in the cache
+  // directory; the clock offset from a `time` answer; what a reload changes.
+  void apply_control(const protocol::EnvelopeHeader& header, const protocol::Control& control);
+  void start_health();
+  void save_output_state();
+  void on_time_answer(const protocol::EnvelopeHeader& header, std::uint64_t status_sequence);
+  void apply_reload();
+  // Fills the health fields of a status (online, session, clock, mute, last playback, output,
+  // temperature, site script) and starts the next site script run.
+  void add_health(protocol::Status& s);
+  void note_playback(const protocol::PlaybackEvent& e);
+  std::uint64_t next_sequence(protocol::Micros now);
   void handle_receipt(const std::string& topic, protocol::ByteView envelope);
   BusActions refresh_locked(protocol::Micros now);
   void record_event(protocol::PlaybackEvent event);
@@ -86,7 +114,7 @@ class Node {
 
   NodeConfig config_;
   runtime::Bus& bus_;
-  runtime::Clock& clock_;
+  CorrectedClock clock_;  // the injected clock plus the measured offset, once beyond its bound
   Cache cache_;
   std::unique_ptr<Outbox> outbox_;
   protocol::Micros started_us_ = 0;
@@ -110,6 +138,16 @@ class Node {
   std::atomic<bool> housekeeping_exited_{false};
   std::thread housekeeping_;
   std::function<void()> heartbeat_;
+
+  // Health (node_health.cpp).
+  OffsetEstimator offset_;
+  SiteScript site_;
+  std::atomic<protocol::Micros> status_interval_us_{60'000'000};
+  std::atomic<protocol::Micros> offset_bound_us_{2'000'000};
+  std::function<void()> restart_;
+  Reloader reload_;
+  mutable std::mutex health_mu_;                          // guards last_playback_
+  std::optional<protocol::PlaybackEvent> last_playback_;  // without detail
 };
 
 }  // namespace loa::node

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,8 +83,14 @@ class Player {
   void hold_late_starts_until(protocol::Micros t);
   // True while the player thread runs (started, not exited): the node's watchdog heartbeat.
   bool alive() const { return thread_started_.load() && !exited_.load(); }
+  // Queues a test tone (a Control): played like a cached item at level `priority`, starting
+  // as soon as the output is free (it never interrupts anything); it is no occurrence, so it
+  // ends in no PlaybackEvent (only a log line). Its id has the top bit set (is_test_tone).
+  std::uint64_t play_test_tone(protocol::OpusStream tone);
+  static bool is_test_tone(std::uint64_t occurrence_id) { return (occurrence_id >> 63) != 0; }
   void set_volume(std::uint8_t percent);
   void set_muted(bool muted);
+  bool muted() const { return muted_.load(); }
   std::uint8_t volume() const { return volume_.load(); }
   // False after the sink failed to open, true again after a successful open.
   bool output_ok() const { return output_ok_.load(); }
@@ -138,6 +145,8 @@ class Player {
   std::optional<std::string> stop_current_;      // set: stop it, `cancelled` with this detail
   protocol::Micros hold_late_until_ = 0;         // see hold_late_starts_until()
   std::uint64_t generation_ = 0;                 // bumped on every schedule change
+  std::map<std::uint64_t, protocol::OpusStream> tones_;  // waiting test tones' audio, by id
+  std::uint64_t tones_queued_ = 0;
 
   // Player thread only: the preempted playback's event, recorded once the emergency that took
   // over has written its first samples (so the switch waits for no disk write).
