@@ -107,6 +107,11 @@ void Deployment::stop_node(const std::string& id, int signal) {
   nodes_.erase(it);
 }
 
+bool Deployment::node_running(const std::string& id) {
+  auto it = nodes_.find(id);
+  return it != nodes_.end() && it->second->running();
+}
+
 std::string Deployment::node_wav_dir(const std::string& id) const {
   return dir_ / ("wav-" + id);
 }

@@ -39,6 +39,8 @@ class Deployment {
   void add_node(const NodeSpec& spec);
   void start_node(const std::string& id);
   void stop_node(const std::string& id, int signal = 15);
+  // Whether the node's process is still running (false once it exited or was never started).
+  bool node_running(const std::string& id);
   std::string node_wav_dir(const std::string& id) const;
   std::string node_cache_dir(const std::string& id) const;
   std::string controller_public_key_file() const { return dir_ / "controller.pub"; }
