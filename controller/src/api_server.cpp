@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "loa/controller/cap_api.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
@@ -403,6 +404,7 @@ struct ApiServer::Impl {
       });
     });
     ledger_routes();
+    add_cap_routes(server, controller);
   }
 
   // Issue 9: refused events, decommissioning, period reports and their verification.

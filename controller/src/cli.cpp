@@ -193,6 +193,7 @@ class Api {
   std::variant<json, Failure> patch_json(const std::string& path, const json& body) {
     return handle(client_.Patch(path, body.dump(), "application/json"));
   }
+  std::variant<json, Failure> del(const std::string& path) { return handle(client_.Delete(path)); }
   std::variant<json, Failure> post_bytes(const std::string& path, const std::string& body,
                                          const std::string& type) {
     return handle(client_.Post(path, body, type));
@@ -318,6 +319,7 @@ class Cli {
     if (cmd == "node" && sub == "decommission") return node_decommission();
     if (cmd == "node" && sub == "provision") return node_provision();
     if (cmd == "log") return log();
+    if (cmd == "cap") return cap(sub);
     std::string what;
     for (const auto& x : w) what += (what.empty() ? "" : " ") + x;
     return Failure{"unknown command '" + what + "' (see loactl --help)", kUsage};
@@ -1065,6 +1067,95 @@ class Cli {
     });
   }
 
+  // CAP alerts (docs/cap.md): ingest, list, show, and the geocode table.
+  std::optional<Failure> cap(const std::string& sub) {
+    const std::vector<Column> alert_columns = {{"ID", "id"},           {"RECEIVED", "received"},
+                                               {"SENDER", "sender"},   {"IDENTIFIER", "identifier"},
+                                               {"STATUS", "status"},   {"TYPE", "msg_type"},
+                                               {"EVENT", "event"},     {"LEVEL", "level"},
+                                               {"OUTCOME", "outcome"}, {"REASON", "reason"}};
+    if (sub == "ingest") {
+      const std::string c = "cap ingest";
+      if (auto f = operands(3, c)) return f;
+      if (auto f = allow_only(args_, {}, c)) return f;
+      const auto xml = read_file(args_.words[2]);
+      if (!xml) return Failure{"cannot read " + args_.words[2], kUsage};
+      auto r = api_.post_bytes("/api/v1/cap", *xml, "application/xml");
+      if (auto* j = std::get_if<json>(&r); j && format_ != Format::api_json) {
+        for (const auto& w : j->value("warnings", json::array())) {
+          err_ << "loactl: warning: " << w.get<std::string>() << '\n';
+        }
+      }
+      return show(std::move(r), [&](const json& j) {
+        json row = j;
+        if (j.value("duplicate", false)) row["outcome"] = "duplicate of " + text_of(j.at("id"));
+        print_rows(out_, format_,
+                   {{"ID", "id"},
+                    {"STATUS", "status"},
+                    {"TYPE", "msg_type"},
+                    {"LEVEL", "level"},
+                    {"OUTCOME", "outcome"},
+                    {"SERIES", "series"},
+                    {"REASON", "reason"}},
+                   {row});
+      });
+    }
+    if (sub == "list") {
+      const std::string c = "cap list";
+      if (auto f = operands(2, c)) return f;
+      if (auto f = allow_only(args_, {"limit"}, c)) return f;
+      std::string path = "/api/v1/cap";
+      if (args_.has("limit")) path += "?limit=" + encode_query(args_.get("limit"));
+      return show(api_.get(path), [&](const json& j) {
+        print_rows(out_, format_, alert_columns, j.at("alerts").get<std::vector<json>>());
+      });
+    }
+    if (sub == "show") {
+      auto id = id_operand(2, "CAP alert");
+      if (auto* f = std::get_if<Failure>(&id)) return *f;
+      if (auto f = allow_only(args_, {}, "cap show")) return f;
+      return show(api_.get("/api/v1/cap/" + std::get<std::string>(id)), [&](const json& j) {
+        std::vector<json> rows;
+        for (const auto& [k, v] : j.items()) {
+          if (k != "xml") rows.push_back(json{{"field", k}, {"value", text_of(v)}});
+        }
+        print_rows(out_, format_, {{"FIELD", "field"}, {"VALUE", "value"}}, rows);
+      });
+    }
+    if (sub == "geocode") {
+      const std::string verb = args_.words.size() > 2 ? args_.words[2] : "";
+      const std::string c = "cap geocode " + verb;
+      if (auto f = allow_only(args_, {}, c)) return f;
+      const std::vector<Column> columns = {
+          {"VALUENAME", "value_name"}, {"VALUE", "value"}, {"AREA", "area"}};
+      if (verb == "set") {
+        if (args_.words.size() != 6) {
+          return Failure{"'cap geocode set' takes VALUENAME VALUE AREA_PATH", kUsage};
+        }
+        return show(api_.post_json("/api/v1/cap/geocodes", json{{"value_name", args_.words[3]},
+                                                                {"value", args_.words[4]},
+                                                                {"area", args_.words[5]}}),
+                    [&](const json& j) { print_rows(out_, format_, columns, {j}); });
+      }
+      if (verb == "remove") {
+        if (args_.words.size() != 5) {
+          return Failure{"'cap geocode remove' takes VALUENAME VALUE", kUsage};
+        }
+        return show(api_.del("/api/v1/cap/geocodes/" + encode_query(args_.words[3]) + "/" +
+                             encode_query(args_.words[4])),
+                    [&](const json& j) { print_rows(out_, format_, columns, {j}); });
+      }
+      if (verb == "list") {
+        if (auto f = operands(3, c)) return f;
+        return show(api_.get("/api/v1/cap/geocodes"), [&](const json& j) {
+          print_rows(out_, format_, columns, j.at("geocodes").get<std::vector<json>>());
+        });
+      }
+      return Failure{"'cap geocode' takes set, remove or list (see loactl --help)", kUsage};
+    }
+    return Failure{"'cap' takes ingest, list, show or geocode (see loactl --help)", kUsage};
+  }
+
   const Args& args_;
   Format format_;
   std::ostream& out_;
@@ -1122,6 +1213,13 @@ Commands:
   log --refused [--node ID] [--reason REASON] [--since ..] [--limit N]
   log [--node ID] [--area PATH] [--since 2026-12-01[T06:00][Z]] [--bulletin ID]
       [--occurrence ID] [--limit N]
+
+  cap ingest FILE.xml             an OASIS CAP 1.2 message: Actual alerts are scheduled in the
+                                  areas their geocodes map to; Test/Exercise are only logged
+  cap list [--limit N] | cap show ID
+                                  every CAP message received, with what was done or why refused
+  cap geocode set VALUENAME VALUE AREA_PATH | cap geocode remove VALUENAME VALUE |
+  cap geocode list                the table from CAP geocodes to area paths (docs/cap.md)
 
 Options:
   --controller URL   the controller's API (default http://127.0.0.1:8080)

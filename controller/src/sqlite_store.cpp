@@ -3,6 +3,7 @@
 #include <utility>
 #include <variant>
 
+#include "loa/controller/cap_store.hpp"
 #include "loa/controller/store.hpp"
 #include "loa/runtime/sqlite.hpp"
 
@@ -156,6 +157,44 @@ CREATE TABLE refused_events(
   at_us INTEGER NOT NULL,
   UNIQUE(node_id, envelope));
 CREATE INDEX refused_events_at ON refused_events(at_us);
+)sql",
+    // cap (issue 5): CAP messages received, geocode -> area table.
+    R"sql(
+CREATE TABLE cap_alerts(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_us INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  identifier TEXT NOT NULL,
+  sent TEXT NOT NULL,
+  sent_us INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  msg_type TEXT NOT NULL,
+  refs TEXT NOT NULL,
+  language TEXT NOT NULL,
+  event TEXT NOT NULL,
+  headline TEXT NOT NULL,
+  urgency TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  certainty TEXT NOT NULL,
+  expires_us INTEGER NOT NULL,
+  level TEXT NOT NULL,
+  repeat_every_min INTEGER NOT NULL,
+  areas TEXT NOT NULL,
+  unmapped TEXT NOT NULL,
+  bulletin_id INTEGER NOT NULL,
+  series_id INTEGER NOT NULL,
+  occurrences TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  closed_us INTEGER NOT NULL DEFAULT 0,
+  closed_by INTEGER NOT NULL DEFAULT 0,
+  xml TEXT NOT NULL);
+CREATE INDEX cap_alerts_key ON cap_alerts(sender, identifier);
+CREATE TABLE cap_geocodes(
+  value_name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  area TEXT NOT NULL,
+  PRIMARY KEY(value_name, value));
 )sql",
 };
 
@@ -961,6 +1000,32 @@ class SqliteStore final : public Store {
   loa::Status batch(const std::function<loa::Status()>& fn) override {
     return in_transaction(db_, fn);
   }
+
+  // CAP (cap_store.cpp).
+  Result<std::uint64_t> add_cap_alert(const CapAlertRecord& a) override {
+    return cap_store::add_alert(db_, a);
+  }
+  loa::Status close_cap_alert(std::uint64_t id, Micros at_us, std::uint64_t by) override {
+    return cap_store::close_alert(db_, id, at_us, by);
+  }
+  Result<std::optional<CapAlertRecord>> find_cap_alert(const std::string& sender,
+                                                       const std::string& identifier) override {
+    return cap_store::find_alert(db_, sender, identifier);
+  }
+  Result<std::optional<CapAlertRecord>> get_cap_alert(std::uint64_t id) override {
+    return cap_store::get_alert(db_, id);
+  }
+  Result<std::vector<CapAlertRecord>> cap_alerts(std::size_t limit) override {
+    return cap_store::alerts(db_, limit);
+  }
+  loa::Status set_cap_geocode(const CapGeocodeRecord& g) override {
+    return cap_store::set_geocode(db_, g);
+  }
+  Result<bool> remove_cap_geocode(const std::string& value_name,
+                                  const std::string& value) override {
+    return cap_store::remove_geocode(db_, value_name, value);
+  }
+  Result<std::vector<CapGeocodeRecord>> cap_geocodes() override { return cap_store::geocodes(db_); }
 
   Result<std::size_t> decommission_node(const std::string& id, Micros at_us) override {
     return in_transaction(db_, [&]() -> Result<std::size_t> {

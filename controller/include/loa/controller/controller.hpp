@@ -11,11 +11,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "loa/controller/api_error.hpp"
 #include "loa/controller/audio.hpp"
+#include "loa/controller/cap_ingest.hpp"
 #include "loa/controller/catalog.hpp"
 #include "loa/controller/coverage.hpp"
 #include "loa/controller/dispatcher.hpp"
@@ -46,6 +48,12 @@ struct ControllerSettings {
   int plan_horizon_days = 8;
   // An emergency repeat without an end is materialized this far ahead (a rolling window).
   Micros repeat_window_us = 24LL * 3600 * 1'000'000;
+  // CAP alerts (docs/cap.md): the first playback is at least this far after receipt (nodes
+  // fetch the audio first); repeats when the alert gives no LOA_REPEAT_MINUTES; the directory
+  // file: resource URIs must lie in (empty: file URIs are refused).
+  Micros cap_lead_us = 5'000'000;
+  std::int64_t cap_default_repeat_min = 30;
+  std::string cap_file_root;
 };
 
 struct NodeInput {
@@ -238,6 +246,18 @@ class Controller {
   // Re-verifies the stored events of the period (all time if none given); see report.hpp.
   Reply<VerifyReport> verify_report(const PeriodQuery& query);
 
+  // CAP 1.2 alerts (cap_ingest.cpp, docs/cap.md). Every message is stored with what was done:
+  // scheduled (Actual Alert/Update), logged (Test, Exercise, System, Ack, Error), applied
+  // (Actual Cancel) or refused (the error, whose message names the element or geocode).
+  Reply<CapIngestResult> ingest_cap(std::string_view xml);
+  Reply<std::vector<CapAlertRecord>> list_cap_alerts(std::size_t limit);
+  Reply<CapAlertRecord> get_cap_alert(std::uint64_t id);
+  // The operator's geocode table: valueName/value -> area path.
+  Reply<CapGeocodeRecord> set_cap_geocode(const CapGeocodeRecord& geocode);
+  Reply<CapGeocodeRecord> remove_cap_geocode(const std::string& value_name,
+                                             const std::string& value);
+  Reply<std::vector<CapGeocodeRecord>> list_cap_geocodes();
+
   // Handles one message from the bus (what attach() registers; public for tests).
   void on_message(const runtime::BusMessage& message);
 
@@ -293,7 +313,14 @@ class Controller {
   // Serves collected fetches once per fetch window (only when fetch_window_ms > 0).
   void run_fetch_flusher();
 
-  std::mutex mu_;  // guards store_ and dispatcher_
+  // Cancels the occurrences of an earlier CAP alert that have not ended (only those not
+  // started when `future_only`); adds them to `cancelled` and their scopes to `scopes`.
+  loa::Status cancel_cap_occurrences(const CapAlertRecord& earlier, bool future_only,
+                                     std::vector<std::uint64_t>& cancelled,
+                                     std::vector<std::string>& scopes);
+
+  std::mutex mu_;      // guards store_ and dispatcher_
+  std::mutex cap_mu_;  // one CAP message at a time (held across its encoding)
 
   std::mutex queue_mu_;  // guards queue_ and draining_
   std::deque<runtime::BusMessage> queue_;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "loa/controller/cap_records.hpp"
 #include "loa/protocol/envelope.hpp"
 #include "loa/protocol/messages.hpp"
 #include "loa/protocol/result.hpp"
@@ -253,6 +254,24 @@ class Store {
   // Marks the node decommissioned at `at_us` (keeps the first time) and removes it from the
   // node sets of occurrences starting after `at_us`; returns how many node sets it left.
   virtual Result<std::size_t> decommission_node(const std::string& id, Micros at_us) = 0;
+
+  // CAP alerts (docs/cap.md). add_cap_alert returns the new id.
+  virtual Result<std::uint64_t> add_cap_alert(const CapAlertRecord& alert) = 0;
+  // Marks an alert closed by a later Update or Cancel (record `by`).
+  virtual loa::Status close_cap_alert(std::uint64_t id, Micros at_us, std::uint64_t by) = 0;
+  // The latest record of (sender, identifier) that was not refused, if any.
+  virtual Result<std::optional<CapAlertRecord>> find_cap_alert(const std::string& sender,
+                                                               const std::string& identifier) = 0;
+  virtual Result<std::optional<CapAlertRecord>> get_cap_alert(std::uint64_t id) = 0;
+  // Newest first, without their XML.
+  virtual Result<std::vector<CapAlertRecord>> cap_alerts(std::size_t limit) = 0;
+  // Inserts or replaces the area of a geocode.
+  virtual loa::Status set_cap_geocode(const CapGeocodeRecord& geocode) = 0;
+  // True if a row was removed.
+  virtual Result<bool> remove_cap_geocode(const std::string& value_name,
+                                          const std::string& value) = 0;
+  // Sorted by valueName, value.
+  virtual Result<std::vector<CapGeocodeRecord>> cap_geocodes() = 0;
 
   // Runs `fn`, whose writes are then made durable together (one commit instead of one per
   // write); if `fn` fails, none of them is kept. Calls may nest.
