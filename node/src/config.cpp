@@ -37,6 +37,8 @@ void add_node_options(po::options_description& desc, NodeOptions& t) {
       "default <cache>/node.key")(
       "output-latency-ms", po::value(&t.output_latency_ms)->default_value(t.output_latency_ms),
       "extra output latency (amplifier, DSP) added to the sink's own, in ms")(
+      "live-latency-ms", po::value(&t.live_latency_ms)->default_value(t.live_latency_ms),
+      "live streams: a frame leaves the loudspeaker this long after its capture, in ms")(
       "volume", po::value(&t.volume)->default_value(t.volume), "output level, 0..100 percent")(
       "status-interval", po::value(&t.status_interval)->default_value(t.status_interval),
       "seconds between status messages")(
@@ -69,6 +71,9 @@ loa::Status validate(const NodeOptions& o) {
   if (auto s = parse_sink_spec(o.sink); !s) return bad("sink", s.error().message);
   if (o.controller_key.empty())
     return bad("controller-key", "required (the controller's public key file)");
+  if (o.live_latency_ms < 40 || o.live_latency_ms > 10000) {
+    return bad("live-latency-ms", std::to_string(o.live_latency_ms) + " is not in 40..10000");
+  }
   if (o.output_latency_ms < 0 || o.output_latency_ms > 10000) {
     return bad("output-latency-ms", std::to_string(o.output_latency_ms) + " is not in 0..10000");
   }
@@ -126,6 +131,7 @@ Result<NodeConfig> load_node_config(const NodeOptions& o) {
   if (!key) return make_error("option 'key': " + key.error().message);
   c.key = *key;
   c.extra_output_latency_us = protocol::Micros{o.output_latency_ms} * 1000;
+  c.live_latency_us = protocol::Micros{o.live_latency_ms} * 1000;
   c.volume = static_cast<std::uint8_t>(o.volume);
   c.status_interval_us = protocol::Micros{o.status_interval} * 1'000'000;
   c.fetch_timeout_us = protocol::Micros{o.fetch_timeout_ms} * 1000;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "loa/protocol/topics.hpp"
@@ -26,6 +28,21 @@ constexpr Micros kPlanSyncUs = 1'000'000;
 // Control messages older than this are refused (PROTOCOL.md suggests 60 s; a little more
 // tolerates devices whose clock is not yet disciplined).
 constexpr Micros kControlMaxAgeUs = 120LL * 1'000'000;
+
+// A live chunk older than the live latency plus this is refused (PROTOCOL.md, live stream).
+constexpr Micros kLiveMaxAgeBeyondLatencyUs = 10'000'000;
+
+PlayerConfig player_config(const NodeConfig& c) {
+  PlayerConfig p{c.id, c.extra_output_latency_us, c.volume};
+  p.live_latency_us = c.live_latency_us;
+  return p;
+}
+
+std::uint32_t drop_live_percent() {
+  const char* v = std::getenv("LOA_TEST_DROP_LIVE_PERCENT");
+  if (v == nullptr) return 0;
+  return static_cast<std::uint32_t>(std::clamp(std::atoi(v), 0, 100));
+}
 
 protocol::VerifyPolicy controller_policy(const protocol::PublicKey& key) {
   protocol::VerifyPolicy policy;
@@ -67,10 +84,16 @@ Node::Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache ca
                     return seal(type, body);
                   }),
       player_(
-          PlayerConfig{config_.id, config_.extra_output_latency_us, config_.volume}, clock_, cache_,
-          std::move(sinks),
+          player_config(config_), clock_, cache_, std::move(sinks),
           [this](std::uint64_t occurrence) { return outbox_->handled(occurrence); },
           [this](protocol::PlaybackEvent e) { record_event(std::move(e)); }) {
+  player_.set_live_streams(&live_);
+  drop_live_percent_ = drop_live_percent();
+  drop_rng_.seed(static_cast<std::uint32_t>(std::hash<std::string>{}(config_.id)));
+  if (drop_live_percent_ > 0) {
+    Log(LogLevel::warn, "node").kv("percent", drop_live_percent_)
+        << "test hook: dropping live chunks (LOA_TEST_DROP_LIVE_PERCENT)";
+  }
   player_.on_progress([this](const protocol::PlaybackEvent& e) {
     std::lock_guard lock(progress_mu_);
     progress_ = e;
@@ -204,6 +227,9 @@ void Node::on_message(const runtime::BusMessage& message) {
     case topics::Parsed::Kind::node_receipt:
       if (parsed->node == config_.id) handle_receipt(message.topic, message.payload);
       return;
+    case topics::Parsed::Kind::live:
+      handle_live(message.topic, parsed->id, message.payload);
+      return;
     case topics::Parsed::Kind::bulletin_manifest: {
       std::lock_guard lock(mu_);
       actions = prefetcher_.on_manifest(parsed->id, message.payload, now);
@@ -277,9 +303,59 @@ void Node::handle_plan(protocol::ByteView envelope) {
 BusActions Node::refresh_locked(Micros now) {
   std::set<std::uint64_t> wanted;
   for (const auto& o : player_.queued()) {
+    if (o.live) continue;  // streamed, never fetched
     if (o.start_us > now || o.expiry_us > now) wanted.insert(o.bulletin_id);
   }
-  return prefetcher_.want(wanted, now);
+  BusActions actions = prefetcher_.want(wanted, now);
+  actions.append(live_actions_locked());
+  return actions;
+}
+
+BusActions Node::live_actions_locked() {
+  std::set<std::uint64_t> streams;
+  for (const auto& o : book_.effective()) {
+    if (o.live && !outbox_->handled(o.occurrence_id)) streams.insert(o.bulletin_id);
+  }
+  BusActions actions;
+  for (const auto id : live_subscribed_) {
+    if (!streams.count(id)) actions.unsubscribe.push_back(topics::live_stream(id));
+  }
+  for (const auto id : streams) {
+    if (!live_subscribed_.count(id)) {
+      live_.buffer(id);  // chunks are kept from now on
+      actions.subscribe.push_back(topics::live_stream(id));
+    }
+  }
+  live_.retain(streams);
+  live_subscribed_ = std::move(streams);
+  return actions;
+}
+
+void Node::handle_live(const std::string& topic, std::uint64_t stream_id,
+                       protocol::ByteView envelope) {
+  if (drop_live_percent_ > 0) {
+    std::lock_guard lock(mu_);
+    if (drop_rng_() % 100 < drop_live_percent_) return;
+  }
+  const auto buffer = live_.find(stream_id);
+  if (!buffer) return;  // not (or no longer) subscribed
+  std::string why;
+  const auto opened =
+      open_from_controller(topic, envelope, protocol::MessageType::audio_chunk,
+                           config_.live_latency_us + kLiveMaxAgeBeyondLatencyUs, why);
+  if (!opened) {
+    Log(LogLevel::debug, "node").kv("stream", stream_id) << "live chunk refused: " << why;
+    return;
+  }
+  auto chunk = protocol::decode_audio_chunk(opened->body);
+  if (!chunk || chunk->stream_id != stream_id) {
+    Log(LogLevel::warn, "node").kv("stream", stream_id)
+        << "live chunk refused: "
+        << (chunk ? "stream id " + std::to_string(chunk->stream_id) + " on " + topic
+                  : chunk.error().message);
+    return;
+  }
+  buffer->push(*chunk, clock_.now_us());
 }
 
 std::optional<protocol::Opened> Node::open_from_controller(const std::string& topic,
@@ -372,6 +448,15 @@ void Node::record_event(protocol::PlaybackEvent event) {
   const protocol::Bytes envelope =
       seal(protocol::MessageType::playback_event, protocol::encode(*stored), stored->event_seq);
   (void)bus_.publish(topics::node_up(config_.id, topics::UpKind::event), envelope);
+  if (live_.find(stored->bulletin_id)) {
+    // A live playback ended here: leave its stream.
+    BusActions actions;
+    {
+      std::lock_guard lock(mu_);
+      actions = live_actions_locked();
+    }
+    apply(std::move(actions));
+  }
   Outbox::crash_point("event-after-publish");
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "loa/node/live_playout.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -81,6 +82,12 @@ void Player::stop() {
 }
 
 void Player::set_schedule(std::vector<Occurrence> occurrences, const std::string& source) {
+  // A live occurrence's instants are sender instants: here they become loudspeaker instants.
+  for (auto& o : occurrences) {
+    if (!o.live) continue;
+    o.start_us += config_.live_latency_us;
+    if (o.expiry_us != 0) o.expiry_us += config_.live_latency_us;
+  }
   std::vector<Occurrence> keep;
   keep.reserve(occurrences.size());
   for (const auto& o : occurrences) {
@@ -292,6 +299,22 @@ void Player::run() {
       takeover = play(Playback{*next, std::move(tone), nullptr, 0});
       continue;
     }
+    if (next->live) {
+      const auto buffer = live_ ? live_->find(next->bulletin_id) : nullptr;
+      if (!buffer || !buffer->started()) {
+        if (!live_) {
+          fail_waiting(*next, "live streams not supported here");
+        } else {
+          // No chunk yet: it ends expired at its expiry if none comes.
+          sleep_until(now + kCachePollUs, generation);
+        }
+        continue;
+      }
+      protocol::OpusStream none;
+      none.channels = 1;
+      takeover = play(Playback{*next, std::move(none), nullptr, 0});
+      continue;
+    }
     if (!cache_.has(next->bulletin_id)) {
       if (now < next->start_us) {
         // The prefetcher may still bring it: look again shortly.
@@ -314,6 +337,7 @@ void Player::run() {
 }
 
 std::optional<Player::Playback> Player::play(Playback p) {
+  if (p.occurrence.live) return play_live_item(std::move(p));
   const Occurrence& o = p.occurrence;
   const bool handed_over = p.sink != nullptr;
   std::unique_ptr<Sink> sink = std::move(p.sink);
@@ -444,7 +468,15 @@ std::optional<Player::Playback> Player::play(Playback p) {
       const Micros until = emergency->start_us - latency - now;
       if (taker && taker->occurrence != *emergency) taker.reset();
       if (!taker && until <= config_.open_ahead_us) {
-        if (cache_.has(emergency->bulletin_id)) {
+        if (emergency->live) {
+          // A live emergency takes over once its first chunk is in.
+          const auto buffer = live_ ? live_->find(emergency->bulletin_id) : nullptr;
+          if (buffer && buffer->started()) {
+            protocol::OpusStream none;
+            none.channels = 1;
+            taker = Playback{*emergency, std::move(none), nullptr, 0};
+          }
+        } else if (cache_.has(emergency->bulletin_id)) {
           if (auto s = cache_.load(emergency->bulletin_id)) {
             taker = Playback{*emergency, std::move(s).value(), nullptr, 0};
           } else {
@@ -531,6 +563,91 @@ std::optional<Player::Playback> Player::play(Playback p) {
   return std::nullopt;
 }
 
+std::optional<Player::Playback> Player::play_live_item(Playback p) {
+  const Occurrence& o = p.occurrence;
+  const auto buffer = live_ ? live_->find(o.bulletin_id) : nullptr;
+  std::unique_ptr<Sink> sink = std::move(p.sink);
+  if (!buffer || !buffer->started()) {
+    if (sink) sink->close();
+    fail_waiting(o, "live stream has no chunk");
+    return std::nullopt;
+  }
+  if (sink && (p.sink_channels != 1 || !sink->continue_with(o.occurrence_id))) {
+    sink->close();
+    sink.reset();
+  }
+  if (!sink) {
+    sink = sinks_ ? sinks_(o.occurrence_id) : nullptr;
+    if (!sink) {
+      fail_waiting(o, "no sink");
+      return std::nullopt;
+    }
+    if (loa::Status s = sink->open(protocol::kOpusRate, 1); !s) {
+      output_ok_ = false;
+      fail_waiting(o, s.message());
+      return std::nullopt;
+    }
+    output_ok_ = true;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!take_waiting_locked(o)) {
+      sink->close();
+      return std::nullopt;  // cancelled or changed meanwhile
+    }
+    current_ = o;
+    stop_current_.reset();
+  }
+  Log(LogLevel::info, "node")
+          .kv("occurrence", o.occurrence_id)
+          .kv("stream", o.bulletin_id)
+          .kv("latency_ms", config_.live_latency_us / 1000)
+      << "live stream joined";
+  const Micros out_latency = sink->output_latency_us() + config_.extra_latency_us;
+  const LiveInterrupt interrupt = [&]() -> std::optional<std::pair<Outcome, std::string>> {
+    if (stopping_) return std::make_pair(Outcome::partial, std::string("node stopping"));
+    std::vector<PlaybackEvent> ended;
+    std::optional<std::pair<Outcome, std::string>> stop;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_current_) {
+        stop = std::make_pair(Outcome::cancelled, *stop_current_);
+      } else if (o.priority < Priority::emergency) {
+        const auto e = next_emergency_locked();
+        if (e && e->start_us <= clock_.now_us() + out_latency) {
+          stop = std::make_pair(Outcome::preempted, "preempted by emergency occurrence " +
+                                                        std::to_string(e->occurrence_id));
+        }
+      }
+      if (!stop) ended = take_expired_locked(clock_.now_us());
+    }
+    for (auto& e : ended) record(std::move(e));
+    return stop;
+  };
+  const LiveGain gain = [&]() -> std::int32_t {
+    return muted_ ? 0 : std::int32_t{volume_.load()} * o.volume;
+  };
+  LivePlayoutConfig live_config;
+  live_config.latency_us = config_.live_latency_us;
+  live_config.dry_us = config_.live_dry_us;
+  live_config.extra_output_latency_us = config_.extra_latency_us;
+  const LivePlayoutResult r = play_live(live_config, clock_, *buffer, *sink, interrupt, gain,
+                                        [this] { record_deferred(); });
+  sink->close();
+  {
+    std::lock_guard lock(mu_);
+    current_.reset();
+    stop_current_.reset();
+  }
+  PlaybackEvent e = event(o, r.outcome, r.start_us, r.end_us, 0, r.detail);
+  e.frames_played = r.frames_played;
+  e.frames_concealed = r.frames_concealed;
+  e.frames_dropped = r.frames_dropped;
+  record_deferred();
+  record(std::move(e));
+  return std::nullopt;
+}
+
 PlaybackEvent Player::event(const Occurrence& o, Outcome outcome, Micros start_us, Micros end_us,
                             std::uint64_t samples, std::string detail) const {
   PlaybackEvent e;
@@ -565,6 +682,8 @@ void Player::record(PlaybackEvent e) {
           .kv("bulletin", e.bulletin_id)
           .kv("outcome", protocol::to_string(e.outcome))
           .kv("frames", e.frames_played)
+          .kv("concealed", e.frames_concealed)
+          .kv("dropped", e.frames_dropped)
           .kv("detail", e.detail.empty() ? "-" : e.detail)
       << "playback ended";
   record_(std::move(e));

@@ -190,6 +190,17 @@ class MosquittoBus final : public Bus {
     return {};
   }
 
+  Status publish_best_effort(const std::string& topic, ByteView payload) override {
+    if (!mosq_) return make_error("mqtt: publish '" + topic + "': bus not started");
+    std::lock_guard lock(mu_);
+    const int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(),
+                                     static_cast<int>(payload.size()), payload.data(), 0, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      return make_error("mqtt: publish '" + topic + "': " + mosquitto_strerror(rc));
+    }
+    return {};
+  }
+
   bool connected() const override {
     std::lock_guard lock(mu_);
     return connected_;

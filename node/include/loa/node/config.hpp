@@ -27,6 +27,7 @@ struct NodeOptions {
   std::string controller_key;  // file with the controller's public key (hex)
   std::string key;             // the node's key pair file; empty: <cache>/node.key
   int output_latency_ms = 0;
+  int live_latency_ms = 300;  // live streams: capture instant to loudspeaker
   int volume = 100;
   int status_interval = 60;  // seconds
   int fetch_timeout_ms = 3000;
@@ -53,6 +54,7 @@ struct NodeConfig {
   protocol::PublicKey controller_key{};
   protocol::KeyPair key;  // the node's own signing key
   protocol::Micros extra_output_latency_us = 0;
+  protocol::Micros live_latency_us = 300'000;  // live streams: sender instant to loudspeaker
   std::uint8_t volume = 100;
   protocol::Micros status_interval_us = 60'000'000;
   protocol::Micros fetch_timeout_us = 3'000'000;

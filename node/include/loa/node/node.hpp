@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "loa/node/bus_actions.hpp"
@@ -13,6 +15,7 @@
 #include "loa/node/clock_offset.hpp"
 #include "loa/node/config.hpp"
 #include "loa/node/health.hpp"
+#include "loa/node/live_streams.hpp"
 #include "loa/node/outbox.hpp"
 #include "loa/node/plan_book.hpp"
 #include "loa/node/player.hpp"
@@ -100,6 +103,10 @@ class Node {
   void note_playback(const protocol::PlaybackEvent& e);
   std::uint64_t next_sequence(protocol::Micros now);
   void handle_receipt(const std::string& topic, protocol::ByteView envelope);
+  // A live chunk: verified (key, sequence per topic, max age) and buffered for the player.
+  void handle_live(const std::string& topic, std::uint64_t stream_id, protocol::ByteView envelope);
+  // Subscribes to the live streams of the plan union not yet ended here, unsubscribes the rest.
+  BusActions live_actions_locked();
   BusActions refresh_locked(protocol::Micros now);
   void record_event(protocol::PlaybackEvent event);
   // Writes the latest progress note of the playing occurrence to the outbox (housekeeping).
@@ -126,6 +133,12 @@ class Node {
   std::uint64_t controls_rejected_ = 0;
   std::map<std::string, std::uint64_t> last_sequence_;  // controller messages, per topic
   std::atomic<std::uint64_t> next_sequence_{0};         // envelope sequence of non-event messages
+  LiveStreams live_;
+  std::set<std::uint64_t> live_subscribed_;  // stream ids
+  // Test hook (LOA_TEST_DROP_LIVE_PERCENT): this share of received live chunks is dropped, drawn
+  // from a generator seeded with the node id (deterministic).
+  std::uint32_t drop_live_percent_ = 0;
+  std::mt19937 drop_rng_;
 
   // The player's latest progress note, persisted by the housekeeping thread (no disk write on
   // the player thread).

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "loa/node/cache.hpp"
+#include "loa/node/live_streams.hpp"
 #include "loa/node/sink.hpp"
 #include "loa/protocol/messages.hpp"
 #include "loa/protocol/ogg_opus.hpp"
@@ -29,6 +30,9 @@ struct PlayerConfig {
   protocol::Micros open_ahead_us = 500'000;  // the sink is opened this long before the instant
   // An occurrence whose expiry is not after its start may start this late at most.
   protocol::Micros default_grace_us = 5'000'000;
+  // Live occurrences: each frame leaves at its sender instant + this (PROTOCOL.md, live stream).
+  protocol::Micros live_latency_us = 300'000;
+  protocol::Micros live_dry_us = 5'000'000;  // no chunk for this long: the stream ends partial
 };
 
 // Plays occurrences one at a time on its own thread. Every occurrence it takes on ends in exactly
@@ -88,6 +92,9 @@ class Player {
   // ends in no PlaybackEvent (only a log line). Its id has the top bit set (is_test_tone).
   std::uint64_t play_test_tone(protocol::OpusStream tone);
   static bool is_test_tone(std::uint64_t occurrence_id) { return (occurrence_id >> 63) != 0; }
+  // Where live occurrences' chunks are buffered (see LiveStreams); set before start(). Without
+  // it a live occurrence ends `failed`.
+  void set_live_streams(LiveStreams* live) { live_ = live; }
   void set_volume(std::uint8_t percent);
   void set_muted(bool muted);
   bool muted() const { return muted_.load(); }
@@ -124,6 +131,9 @@ class Player {
   void fail_waiting(const protocol::Occurrence& o, const std::string& detail);
   // Plays one occurrence; returns the emergency that took over, if one did.
   std::optional<Playback> play(Playback p);
+  // Plays a live occurrence (play() hands it over); returns nothing (an emergency that preempts a
+  // live stream starts after it, not sample-exact).
+  std::optional<Playback> play_live_item(Playback p);
   protocol::PlaybackEvent event(const protocol::Occurrence& o, protocol::Outcome outcome,
                                 protocol::Micros start_us, protocol::Micros end_us,
                                 std::uint64_t samples, std::string detail) const;
@@ -134,6 +144,7 @@ class Player {
   runtime::Clock& clock_;
   const Cache& cache_;
   SinkFactory sinks_;
+  LiveStreams* live_ = nullptr;
   IsHandled is_handled_;
   Record record_;
   Progress progress_;

@@ -40,6 +40,11 @@ class Bus {
   virtual Status unsubscribe(const std::string& filter) = 0;
   // QoS 1. While disconnected the message is queued by the library and sent on reconnect.
   virtual Status publish(const std::string& topic, ByteView payload, bool retain = false) = 0;
+  // QoS 0, not retained, not queued while disconnected: for audio that is useless once late
+  // (live chunks). The default publishes with publish().
+  virtual Status publish_best_effort(const std::string& topic, ByteView payload) {
+    return publish(topic, payload, false);
+  }
   virtual bool connected() const = 0;
 };
 
