@@ -15,12 +15,14 @@ set(CMAKE_LIBRARY_ARCHITECTURE ${LOA_CROSS_TRIPLET})
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${LOA_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# Test binaries run under qemu-user: ctest and gtest_discover_tests prefix them with this.
-# -L: the target's C and C++ runtime that the cross compiler links against; the other
-# libraries are found in /usr/lib/<triplet> through qemu's fallback to the host's paths.
+# Test binaries run under qemu-user: ctest and gtest_discover_tests prefix them with this (no
+# binfmt_misc needed). No -L /usr/<triplet>: the target's loader and libraries are the multiarch
+# packages (libc6:arm64 puts /lib/ld-linux-aarch64.so.1 in place), the same glibc as on the
+# device. With -L /usr/aarch64-linux-gnu (libc6-arm64-cross, an older 2.36-8 build) a
+# condition-variable wait in MemoryHub's test and gtest's death tests hang under qemu 7.2.
 find_program(LOA_QEMU_PROGRAM ${LOA_CROSS_QEMU})
 if(LOA_QEMU_PROGRAM)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${LOA_QEMU_PROGRAM} -L /usr/${LOA_CROSS_TRIPLET})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${LOA_QEMU_PROGRAM})
 endif()
 
 # The architecture name of the .deb (cmake/packaging.cmake).
