@@ -440,9 +440,14 @@ void Node::handle_receipt(const std::string& topic, protocol::ByteView envelope)
 void Node::record_event(protocol::PlaybackEvent event) {
   event.node_id = config_.id;
   note_playback(event);
-  auto stored = outbox_->add(std::move(event));
+  auto stored = outbox_->add(event);
   if (!stored) {
-    Log(LogLevel::error, "node") << "event not stored: " << stored.error().message;
+    // A full disk, most likely: keep it and store it again later (persist_progress), so the
+    // acknowledgement is not lost while the node runs.
+    Log(LogLevel::error, "node").kv("occurrence", event.occurrence_id)
+        << "event not stored, kept in memory and retried: " << stored.error().message;
+    std::lock_guard lock(progress_mu_);
+    unstored_events_.push_back(std::move(event));
     return;
   }
   const protocol::Bytes envelope =
@@ -471,6 +476,30 @@ void Node::persist_progress() {
   if (loa::Status s = outbox_->note_playing(*note); !s) {
     Log(LogLevel::warn, "node").kv("occurrence", note->occurrence_id)
         << "playback progress not noted: " << s.message();
+  }
+}
+
+void Node::store_unstored_events(Micros now) {
+  std::vector<protocol::PlaybackEvent> retry;
+  {
+    std::lock_guard lock(progress_mu_);
+    if (unstored_events_.empty() || now < next_event_retry_us_) return;
+    next_event_retry_us_ = now + config_.event_resend_us;
+    retry.swap(unstored_events_);
+  }
+  for (auto& e : retry) {
+    if (outbox_->handled(e.occurrence_id)) continue;
+    auto stored = outbox_->add(e);
+    if (!stored) {
+      std::lock_guard lock(progress_mu_);
+      unstored_events_.push_back(std::move(e));
+      continue;
+    }
+    Log(LogLevel::info, "node").kv("occurrence", e.occurrence_id).kv("event_seq", stored->event_seq)
+        << "event stored after an earlier failure";
+    (void)bus_.publish(
+        topics::node_up(config_.id, topics::UpKind::event),
+        seal(protocol::MessageType::playback_event, protocol::encode(*stored), stored->event_seq));
   }
 }
 
@@ -536,6 +565,7 @@ void Node::housekeeping() {
     }
     apply(std::move(actions));
     persist_progress();
+    store_unstored_events(now);
     if (now >= next_resend) {
       if (bus_.connected()) publish_pending_events();
       next_resend = now + config_.event_resend_us;

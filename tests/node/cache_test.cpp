@@ -9,12 +9,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
 
 #include "loa/node/config.hpp"
+#include "loa/node/outbox.hpp"
 #include "loa/node/prefetcher.hpp"
 #include "loa/protocol/topics.hpp"
 #include "node_test_support.hpp"
@@ -163,6 +165,48 @@ TEST_F(CacheLimitTest, FullDiskIsReportedLeavesNoPartialFileAndEvictsOnlyUnneede
   auto loaded = cache->load(3);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(loaded->packets, stream_.packets);
+}
+
+TEST(OutboxFullDiskTest, RefusedEventLeavesNoGapAndIsStoredOnceThereIsRoom) {
+  test::TempDir dir;
+  TinyDisk disk(dir.file("disk"), 256);
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+  auto box = Outbox::open(dir.file("disk") + "/outbox.db");
+  ASSERT_TRUE(box.ok()) << box.error().message;
+  protocol::PlaybackEvent e;
+  e.node_id = "n1";
+  e.bulletin_id = 7;
+  e.outcome = protocol::Outcome::completed;
+  e.occurrence_id = 1;
+  ASSERT_TRUE((*box)->add(e).ok());
+  // Fill the disk to the last byte.
+  const std::string filler = dir.file("disk") + "/filler";
+  {
+    std::FILE* f = std::fopen(filler.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::vector<char> block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size()) {
+    }
+    std::fclose(f);
+  }
+  bool refused = false;
+  for (std::uint64_t occ = 2; occ < 200 && !refused; ++occ) {
+    e.occurrence_id = occ;
+    e.detail.assign(2000, 'd');  // large rows reach the end of the disk quickly
+    refused = !(*box)->add(e).ok();
+  }
+  ASSERT_TRUE(refused) << "the outbox never hit the full disk";
+  const std::uint64_t refused_occurrence = e.occurrence_id;
+  EXPECT_FALSE((*box)->handled(refused_occurrence));
+  const std::uint64_t next = (*box)->next_seq();
+  fs::remove(filler);
+  auto stored = (*box)->add(e);
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(stored->event_seq, next);  // the refused attempt consumed no sequence number
+  EXPECT_TRUE((*box)->handled(refused_occurrence));
+  auto pending = (*box)->pending();
+  ASSERT_TRUE(pending.ok());
+  for (std::size_t i = 0; i < pending->size(); ++i) EXPECT_EQ((*pending)[i].event_seq, i + 1);
 }
 
 // The prefetcher with a cache that has room for one bulletin.

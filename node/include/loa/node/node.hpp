@@ -111,6 +111,8 @@ class Node {
   void record_event(protocol::PlaybackEvent event);
   // Writes the latest progress note of the playing occurrence to the outbox (housekeeping).
   void persist_progress();
+  // Stores again (every event_resend_us) the events the outbox refused, e.g. on a full disk.
+  void store_unstored_events(protocol::Micros now);
   void publish_pending_events();
   void publish_hello();
   void publish_status();
@@ -144,6 +146,8 @@ class Node {
   // the player thread).
   std::mutex progress_mu_;
   std::optional<protocol::PlaybackEvent> progress_;
+  std::vector<protocol::PlaybackEvent> unstored_events_;  // refused by the outbox; retried
+  protocol::Micros next_event_retry_us_ = 0;
 
   Player player_;
   std::atomic<bool> running_{false};
