@@ -404,7 +404,54 @@ struct ApiServer::Impl {
       });
     });
     ledger_routes();
+    health_routes();
     add_cap_routes(server, controller);
+  }
+
+  // Issue 6: node health, a node's status history, signed remote control.
+  void health_routes() {
+    server.Get("/api/v1/health/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+      Micros offline_after = 300'000'000;
+      if (req.has_param("offline_after_s")) {
+        auto s = parse_id(req.get_param_value("offline_after_s"), "offline_after_s");
+        if (!s) return send_error(res, s.error());
+        offline_after = static_cast<Micros>(*s) * 1'000'000;
+      }
+      reply(res, controller.node_health(offline_after), 200,
+            [](const HealthReport& r) { return to_json(r); });
+    });
+    server.Get(R"(/api/v1/nodes/([^/]+)/history)",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 std::size_t limit = 100;
+                 if (req.has_param("limit")) {
+                   auto n = parse_id(req.get_param_value("limit"), "limit");
+                   if (!n) return send_error(res, n.error());
+                   limit = static_cast<std::size_t>(*n);
+                 }
+                 reply(res, controller.node_history(req.matches[1], limit), 200,
+                       [](const std::vector<NodeStatusRecord>& list) {
+                         json out = json::array();
+                         for (const auto& s : list) out.push_back(to_json(s));
+                         return json{{"statuses", out}};
+                       });
+               });
+    server.Post("/api/v1/control", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      NodeControlRequest r;
+      try {
+        r.command = body->value("command", "");
+        r.value = body->value("value", std::int64_t{0});
+        r.area = body->value("area", "");
+        if (body->contains("nodes")) r.node_ids = body->at("nodes").get<std::vector<std::string>>();
+      } catch (const json::exception&) {
+        return send_error(res, api_error(ErrorCode::bad_request,
+                                         "body: command (text), value (integer), nodes (list of "
+                                         "ids) or area (text)"));
+      }
+      reply(res, controller.send_node_control(r), 200,
+            [](const NodeControlResult& c) { return to_json(c); });
+    });
   }
 
   // Issue 9: refused events, decommissioning, period reports and their verification.

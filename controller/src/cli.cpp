@@ -318,6 +318,13 @@ class Cli {
     if (cmd == "report" && sub == "verify") return report_verify();
     if (cmd == "node" && sub == "decommission") return node_decommission();
     if (cmd == "node" && sub == "provision") return node_provision();
+    if (cmd == "node" && sub == "health") return node_health();
+    if (cmd == "node" && sub == "history") return node_history();
+    if (cmd == "node" && (sub == "volume" || sub == "mute" || sub == "unmute" ||
+                          sub == "test-tone" || sub == "restart" || sub == "reload" ||
+                          sub == "ping")) {
+      return node_control(sub);
+    }
     if (cmd == "log") return log();
     if (cmd == "cap") return cap(sub);
     std::string what;
@@ -806,6 +813,148 @@ class Cli {
         });
   }
 
+  // ---- node health and remote control (issue 6) ----
+
+  std::optional<Failure> node_health() {
+    const std::string c = "node health";
+    if (auto f = operands(2, c)) return f;
+    if (auto f = allow_only(args_, {"offline-after"}, c)) return f;
+    const std::string after = args_.get("offline-after", "300");
+    if (after.empty() || after.size() > 9 ||
+        after.find_first_not_of("0123456789") != std::string::npos || after == "0") {
+      return Failure{"--offline-after takes a number of seconds above 0", kUsage};
+    }
+    return show(api_.get("/api/v1/health/nodes?offline_after_s=" + after), [&](const json& j) {
+      std::vector<json> rows;
+      for (const auto& n : j.at("nodes")) {
+        json r{{"id", n.at("id")},
+               {"area", n.at("area")},
+               {"online", n.at("online")},
+               {"last_seen", n.at("last_seen")}};
+        const json& s = n.at("status");
+        if (!s.is_null()) {
+          r["clock_offset_ms"] = s.at("clock_offset_ms");
+          r["cache"] = text_of(s.at("cache_bytes")) + "/" + text_of(s.at("cache_limit_bytes"));
+          r["cpu_temp_c"] = s.at("cpu_temp_c");
+          r["volume"] = text_of(s.at("volume")) + (s.at("muted").get<bool>() ? " muted" : "");
+          r["output"] = s.at("output_ok").get<bool>() ? "ok" : "failed";
+          const json& p = s.at("last_playback");
+          if (!p.is_null()) {
+            r["last_playback"] = text_of(p.at("occurrence")) + " " + text_of(p.at("outcome")) +
+                                 " " + text_of(p.at("end"));
+          }
+          if (!s.at("site").get<std::string>().empty()) r["site"] = s.at("site");
+        }
+        rows.push_back(std::move(r));
+      }
+      print_rows(out_, format_,
+                 {{"NODE", "id"},
+                  {"AREA", "area"},
+                  {"ONLINE", "online"},
+                  {"LAST SEEN", "last_seen"},
+                  {"CLOCK OFFSET MS", "clock_offset_ms"},
+                  {"CACHE BYTES", "cache"},
+                  {"CPU C", "cpu_temp_c"},
+                  {"VOLUME", "volume"},
+                  {"OUTPUT", "output"},
+                  {"LAST PLAYBACK", "last_playback"},
+                  {"SITE", "site"}},
+                 rows);
+      if (format_ == Format::csv) return;
+      out_ << "\nOffline longer than " << text_of(j.at("offline_after_s")) << " s: ";
+      std::string offline;
+      for (const auto& id : j.at("offline")) offline += (offline.empty() ? "" : " ") + text_of(id);
+      out_ << (offline.empty() ? "none" : offline) << "\n";
+      out_ << "Silent when they should have played: "
+           << (j.at("silent").empty() ? "none" : "") << "\n";
+      if (!j.at("silent").empty()) {
+        print_rows(out_, format_,
+                   {{"NODE", "node"},
+                    {"OCCURRENCE", "occurrence"},
+                    {"BULLETIN", "bulletin"},
+                    {"START", "start"},
+                    {"DUE BY", "due_by"}},
+                   j.at("silent").get<std::vector<json>>());
+      }
+    });
+  }
+
+  std::optional<Failure> node_history() {
+    const std::string c = "node history";
+    if (auto f = operands(3, c)) return f;
+    if (auto f = allow_only(args_, {"limit"}, c)) return f;
+    std::string path = "/api/v1/nodes/" + encode_query(args_.words[2]) + "/history";
+    if (args_.has("limit")) path += "?limit=" + encode_query(args_.get("limit"));
+    return show(api_.get(path), [&](const json& j) {
+      std::vector<json> rows;
+      for (const auto& s : j.at("statuses")) {
+        json r = s;
+        r["cache"] = text_of(s.at("cache_bytes")) + "/" + text_of(s.at("cache_limit_bytes"));
+        rows.push_back(std::move(r));
+      }
+      print_rows(out_, format_,
+                 {{"RECEIVED", "received"},
+                  {"ONLINE", "online"},
+                  {"UPTIME S", "uptime_s"},
+                  {"PLAN", "plan_version"},
+                  {"CLOCK OFFSET MS", "clock_offset_ms"},
+                  {"CACHE BYTES", "cache"},
+                  {"CPU C", "cpu_temp_c"},
+                  {"VOLUME", "volume"},
+                  {"OUTPUT OK", "output_ok"},
+                  {"SITE", "site"}},
+                 rows);
+    });
+  }
+
+  // node volume N | mute | unmute | test-tone [MS] | restart | reload | ping, for --node ID
+  // (repeatable as a list: --node a,b) or --area PATH.
+  std::optional<Failure> node_control(const std::string& sub) {
+    const std::string c = "node " + sub;
+    const bool takes_value = sub == "volume" || sub == "test-tone";
+    const std::size_t words = args_.words.size();
+    if (words > 3 || (sub == "volume" && words != 3) || (!takes_value && words != 2)) {
+      return Failure{"'" + c + "' takes " +
+                         (sub == "volume"      ? std::string("one operand (0..100)")
+                          : sub == "test-tone" ? std::string("at most one operand (ms)")
+                                               : std::string("no operands")) +
+                         " (see loactl --help)",
+                     kUsage};
+    }
+    if (auto f = allow_only(args_, {"node", "area"}, c)) return f;
+    if (args_.has("node") == args_.has("area")) {
+      return Failure{"'" + c + "' needs exactly one of --node ID[,ID...] and --area PATH", kUsage};
+    }
+    json body{{"command", sub}};
+    if (words == 3) {
+      const std::string v = args_.words[2];
+      if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
+        return Failure{"'" + c + "': '" + v + "' is not a number", kUsage};
+      }
+      body["value"] = std::stoll(v);
+    }
+    if (args_.has("area")) {
+      body["area"] = args_.get("area");
+    } else {
+      std::vector<std::string> ids;
+      std::string list = args_.get("node");
+      for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) ids.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+      body["nodes"] = ids;
+    }
+    return show(api_.post_json("/api/v1/control", body), [&](const json& j) {
+      std::vector<json> rows;
+      for (const auto& t : j.at("topics")) {
+        rows.push_back(json{{"command", j.at("command")}, {"value", j.at("value")}, {"topic", t}});
+      }
+      print_rows(out_, format_, {{"SENT", "command"}, {"VALUE", "value"}, {"TOPIC", "topic"}},
+                 rows);
+    });
+  }
+
   // ---- device provisioning (issue 6) ----
 
   // With --password-file and --acl-file: removes the node's broker credential and ACL block
@@ -1210,6 +1359,13 @@ Commands:
            [--name TEXT] [--sink portaudio] [--tls-version tlsv1.2|tlsv1.3]
                                   new key pair, broker credential and ACL block, node.conf;
                                   registers the node; writes DIR/ID/ and DIR/ID.tar.gz
+  node health [--offline-after S]
+                                  every node's last status (clock offset, cache, temperature,
+                                  last playback, site script), nodes offline longer than S
+                                  (default 300) and nodes silent when they should have played
+  node history ID [--limit N]     the node's stored statuses, newest first
+  node volume 0-100 | node mute | node unmute | node test-tone [MS] | node restart |
+  node reload | node ping          (--node ID[,ID...] | --area PATH): a signed Control
   log --refused [--node ID] [--reason REASON] [--since ..] [--limit N]
   log [--node ID] [--area PATH] [--since 2026-12-01[T06:00][Z]] [--bulletin ID]
       [--occurrence ID] [--limit N]

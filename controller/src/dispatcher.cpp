@@ -16,6 +16,9 @@ using runtime::Log;
 using runtime::LogLevel;
 
 constexpr const char* kComponent = "controller";
+// Health history kept per node: a week, at most this many statuses (a week at 5 min).
+constexpr Micros kStatusHistoryUs = 7LL * 24 * 3600 * 1'000'000;
+constexpr std::size_t kStatusHistoryRows = 2016;
 
 // The body of an envelope without verifying it: only to read the key a hello carries, which is
 // then verified by opening the envelope with that key. Layout: envelope.hpp.
@@ -193,7 +196,7 @@ void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
       on_report(parsed->node, message.topic, payload);
       break;
     case protocol::topics::UpKind::status:
-      on_status(parsed->node, message.topic, payload);
+      on_status(parsed->node, message.topic, payload, message.retained, out);
       break;
   }
 }
@@ -382,20 +385,68 @@ void Dispatcher::on_report(const std::string& node, const std::string& topic, By
       << "cache report";
 }
 
-void Dispatcher::on_status(const std::string& node, const std::string& topic, ByteView payload) {
-  auto opened = open_from(node, topic, payload, MessageType::status);
+void Dispatcher::on_status(const std::string& node, const std::string& topic, ByteView payload,
+                           bool retained, Outbox& out) {
+  // No per-topic sequence check yet: a last will is older than the statuses it follows
+  // (PROTOCOL.md, "Status and last will"); online statuses get the check below.
+  auto opened = open_from(node, "", payload, MessageType::status);
   if (!opened) return;
   auto status = protocol::decode_status(opened->body);
   if (!status) return drop(node, "status", status.error().message);
   if (status->node_id != node) {
     return drop(node, "status", "node id '" + status->node_id + "' does not match the topic");
   }
-  (void)store_.set_node_seen(node, clock_.now_us(), true);
+  auto found = store_.find_node(node);
+  if (!found || !*found || !(*found)->public_key) return;  // open_from checked; a race at most
+  const protocol::PublicKey key = *(*found)->public_key;
+  const Micros now = clock_.now_us();
+  auto& session = status_session_[node];
+  if (session == 0) {
+    // After a restart of the controller: the session of the newest status stored.
+    if (auto stored = store_.node_statuses(node, 1); stored && !stored->empty()) {
+      session = stored->front().status.session;
+    }
+  }
+  if (status->online) {
+    const auto last = last_sequence(key, topic);
+    if (last && opened->header.sequence <= *last) {
+      return drop(node, "status", "envelope refused: replayed");
+    }
+    accept_sequence(key, topic, opened->header.sequence);
+    session = std::max(session, status->session);
+  } else if (status->session < session) {
+    return drop(node, "status", "last will of an earlier run (session " +
+                                    std::to_string(status->session) + " < " +
+                                    std::to_string(session) + ")");
+  }
+  // A retained status is as old as its sealing (the node's clock), not news.
+  const Micros received = retained ? std::min(now, opened->header.sender_us) : now;
+  if (loa::Status s = store_.add_node_status(NodeStatusRecord{received, *status},
+                                             kStatusHistoryRows, now - kStatusHistoryUs);
+      !s) {
+    return drop(node, "status", s.message());
+  }
+  if (status->online) {
+    (void)store_.set_node_seen(node, received, true);
+  } else {
+    (void)store_.set_node_seen(node, (*found)->last_seen_us, false);
+    Log(LogLevel::warn, kComponent).kv("node", node).kv("session", status->session)
+        << "node offline (its last will: the broker lost the connection)";
+    return;
+  }
   Log(LogLevel::debug, kComponent)
           .kv("node", node)
           .kv("plan_version", status->plan_version)
           .kv("output_ok", status->output_ok)
+          .kv("clock_offset_us", status->clock_offset_us)
       << "node status";
+  if (!retained) {
+    // One clock sample for the node: the controller's sealing instant, naming this status.
+    const protocol::Control answer{protocol::ControlCommand::time, opened->header.sequence};
+    out.push_back(runtime::BusMessage{protocol::topics::node_control(node),
+                                      signer_.seal(MessageType::control, protocol::encode(answer)),
+                                      false});
+  }
 }
 
 void Dispatcher::queue_receipt(const std::string& node, std::uint64_t through, Outbox& out) {

@@ -196,6 +196,16 @@ CREATE TABLE cap_geocodes(
   area TEXT NOT NULL,
   PRIMARY KEY(value_name, value));
 )sql",
+    // health (issue 6): the statuses nodes sent (and their last wills), a bounded history.
+    R"sql(
+CREATE TABLE node_status(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  received_us INTEGER NOT NULL,
+  online INTEGER NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX node_status_node ON node_status(node_id, received_us);
+)sql",
 };
 
 // Runs `fn` inside a savepoint, rolling back to it when `fn` fails. Outermost, the savepoint is
@@ -824,6 +834,65 @@ class SqliteStore final : public Store {
       r.state = static_cast<protocol::CacheState>(st->int64(2));
       r.detail = st->text(3);
       r.reported_us = st->int64(4);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  loa::Status add_node_status(const NodeStatusRecord& r, std::size_t keep,
+                              Micros keep_since_us) override {
+    const protocol::Bytes body = protocol::encode(r.status);
+    auto st = db_.prepare(
+        "INSERT INTO node_status(node_id, received_us, online, body) VALUES (?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, r.status.node_id)
+        .bind(2, r.received_us)
+        .bind(3, std::int64_t{r.status.online ? 1 : 0})
+        .bind(4, protocol::ByteView(body));
+    if (loa::Status s = st->run(); !s) return s;
+    auto old = db_.prepare("DELETE FROM node_status WHERE node_id = ? AND received_us < ?");
+    if (!old) return old.error();
+    old->bind(1, r.status.node_id).bind(2, keep_since_us);
+    if (loa::Status s = old->run(); !s) return s;
+    auto extra = db_.prepare(
+        "DELETE FROM node_status WHERE node_id = ?1 AND id NOT IN (SELECT id FROM node_status "
+        "WHERE node_id = ?1 ORDER BY received_us DESC, id DESC LIMIT ?2)");
+    if (!extra) return extra.error();
+    extra->bind(1, r.status.node_id).bind(2, static_cast<std::int64_t>(keep));
+    return extra->run();
+  }
+
+  Result<std::vector<NodeStatusRecord>> node_statuses(const std::string& node_id,
+                                                      std::size_t limit) override {
+    auto st = db_.prepare(
+        "SELECT received_us, body FROM node_status WHERE node_id = ? "
+        "ORDER BY received_us DESC, id DESC LIMIT ?");
+    if (!st) return st.error();
+    st->bind(1, node_id).bind(2, static_cast<std::int64_t>(limit));
+    return read_statuses(*st);
+  }
+
+  Result<std::vector<NodeStatusRecord>> latest_node_statuses() override {
+    auto st = db_.prepare(
+        "SELECT s.received_us, s.body FROM node_status s WHERE s.id = (SELECT id FROM node_status "
+        "t WHERE t.node_id = s.node_id ORDER BY received_us DESC, id DESC LIMIT 1) "
+        "ORDER BY s.node_id");
+    if (!st) return st.error();
+    return read_statuses(*st);
+  }
+
+  static Result<std::vector<NodeStatusRecord>> read_statuses(Statement& st) {
+    std::vector<NodeStatusRecord> out;
+    for (;;) {
+      auto row = st.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      NodeStatusRecord r;
+      r.received_us = st.int64(0);
+      const protocol::Bytes body = st.blob(1);
+      auto status = protocol::decode_status(body);
+      if (!status) return make_error("sqlite: node_status: " + status.error().message);
+      r.status = std::move(status).value();
       out.push_back(std::move(r));
     }
     return out;

@@ -21,6 +21,7 @@
 #include "loa/controller/catalog.hpp"
 #include "loa/controller/coverage.hpp"
 #include "loa/controller/dispatcher.hpp"
+#include "loa/controller/health.hpp"
 #include "loa/controller/report.hpp"
 #include "loa/controller/signer.hpp"
 #include "loa/controller/store.hpp"
@@ -245,6 +246,19 @@ class Controller {
   Reply<PeriodReport> period_report(const PeriodQuery& query);
   // Re-verifies the stored events of the period (all time if none given); see report.hpp.
   Reply<VerifyReport> verify_report(const PeriodQuery& query);
+
+  // Node health (issue 6, health.cpp). Every node in service with its newest status; those not
+  // heard for longer than `offline_after_us`; and those silent when they should have played an
+  // occurrence that started within `silent_window_us` (its end plus missed_grace_us passed, no
+  // event from the node). bad_request if the threshold is not positive.
+  Reply<HealthReport> node_health(Micros offline_after_us,
+                                  Micros silent_window_us = 24LL * 3600 * 1'000'000);
+  // A node's stored statuses, newest first (not_found: unknown node).
+  Reply<std::vector<NodeStatusRecord>> node_history(const std::string& id, std::size_t limit);
+  // Signs and publishes one Control per node (down/control) or one for the area
+  // (control/<area>). bad_request: unknown command, value out of range, not exactly one of
+  // nodes/area; not_found: an unknown node.
+  Reply<NodeControlResult> send_node_control(const NodeControlRequest& request);
 
   // CAP 1.2 alerts (cap_ingest.cpp, docs/cap.md). Every message is stored with what was done:
   // scheduled (Actual Alert/Update), logged (Test, Exercise, System, Ack, Error), applied

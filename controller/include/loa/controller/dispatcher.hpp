@@ -59,7 +59,11 @@ class Dispatcher {
   void on_event(const std::string& node, protocol::ByteView payload, Outbox& out);
   void on_fetch(const std::string& node, const std::string& topic, protocol::ByteView payload);
   void on_report(const std::string& node, const std::string& topic, protocol::ByteView payload);
-  void on_status(const std::string& node, const std::string& topic, protocol::ByteView payload);
+  // Stores the status in the node's health history, answers a fresh online one with a `time`
+  // Control (the node's clock sample) and takes a last will (online = 0) as offline unless it
+  // is of an earlier run than the newest online status (PROTOCOL.md, "Status and last will").
+  void on_status(const std::string& node, const std::string& topic, protocol::ByteView payload,
+                 bool retained, Outbox& out);
   // Looks the node up and verifies the envelope with its registered key and, unless `topic` is
   // empty, that its sequence is above the last one accepted on that topic. Logs and returns
   // nullopt when refused.
@@ -86,6 +90,7 @@ class Dispatcher {
     std::size_t requests = 0;
   };
   std::map<std::uint64_t, PendingFetch> pending_fetches_;  // by bulletin id
+  std::map<std::string, std::uint64_t> status_session_;    // newest online session per node
 };
 
 }  // namespace loa::controller

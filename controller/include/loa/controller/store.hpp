@@ -116,6 +116,12 @@ struct CacheReportRecord {
   Micros reported_us = 0;
 };
 
+// One status a node sent (or its last will), as received (issue 6: health history).
+struct NodeStatusRecord {
+  Micros received_us = 0;
+  protocol::Status status;
+};
+
 // A recorded playback event with the raw signed envelope it came in.
 struct EventRecord {
   protocol::PlaybackEvent event;
@@ -227,6 +233,16 @@ class Store {
   // Keeps the latest report per (node, bulletin).
   virtual loa::Status save_cache_report(const CacheReportRecord& report) = 0;
   virtual Result<std::vector<CacheReportRecord>> cache_reports(std::uint64_t bulletin_id) = 0;
+
+  // Health history (issue 6). Stores a status and keeps, for that node, the newest `keep` rows
+  // received after `keep_since_us` (older ones are deleted).
+  virtual loa::Status add_node_status(const NodeStatusRecord& record, std::size_t keep,
+                                      Micros keep_since_us) = 0;
+  // A node's statuses, newest first, at most `limit`.
+  virtual Result<std::vector<NodeStatusRecord>> node_statuses(const std::string& node_id,
+                                                              std::size_t limit) = 0;
+  // The newest status of every node that sent one, by node id.
+  virtual Result<std::vector<NodeStatusRecord>> latest_node_statuses() = 0;
 
   // Records an event unless one exists for (node, occurrence): returns true if inserted, false
   // for a duplicate. Either way the event's sequence number counts as received.

@@ -1,0 +1,243 @@
+// Controller side of node health (issue 6): statuses stored as history, the `time` answer, last
+// wills (current and stale), the health listing (offline and silent nodes) and remote control.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "loa/controller/controller.hpp"
+#include "loa/controller/local_time.hpp"
+#include "loa/protocol/topics.hpp"
+#include "test_node.hpp"
+
+using namespace loa;
+using namespace loa::controller;
+using loa::test::open_body;
+using loa::test::Recorder;
+using loa::test::TestNode;
+
+namespace {
+
+constexpr Micros kSecond = 1'000'000;
+
+class HealthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("loa-health-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto store = open_sqlite_store(":memory:");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(*store);
+    probe_bus_ = hub_.connect("probe");
+    probe_.attach(*probe_bus_);
+    ASSERT_TRUE(probe_bus_->start().ok());
+    ASSERT_TRUE(probe_bus_->subscribe("loa/v1/#").ok());
+    bus_ = hub_.connect("controller");
+    ControllerSettings settings;
+    settings.audio_dir = dir_.string();
+    settings.missed_grace_us = 60 * kSecond;
+    settings.fetch_window_ms = 0;
+    settings.trust_first_key = true;
+    settings.event_tolerance_us = 24 * 3600 * kSecond;
+    keys_ = protocol::KeyPair::generate();
+    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
+    ASSERT_TRUE(controller_->attach().ok());
+    ASSERT_TRUE(bus_->start().ok());
+    idle();
+  }
+  void TearDown() override {
+    bus_->stop(0);
+    probe_bus_->stop(0);
+    controller_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
+  void add_node(const std::string& id, const std::string& area) {
+    NodeInput in;
+    in.id = id;
+    in.area = area;
+    in.residents = 10;
+    auto r = controller_->add_node(in);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  // A status sealed at sequence `seq` (online, or the node's will).
+  void status(TestNode& node, std::uint64_t seq, bool online, std::uint64_t session) {
+    protocol::Status s;
+    s.node_id = node.id();
+    s.version = "test";
+    s.online = online;
+    s.session = session;
+    s.clock_offset_us = 1234;
+    s.cpu_temp_mc = 47000;
+    s.site_output = "rssi -70";
+    node.raw("status", protocol::seal(protocol::MessageType::status, node.keys(), clock_.now_us(),
+                                      seq, protocol::encode(s)));
+    idle();
+  }
+  std::vector<protocol::Control> controls_to(const std::string& topic) {
+    std::vector<protocol::Control> out;
+    for (const auto& m : probe_.on(topic)) {
+      auto body = open_body(m.payload, keys_.public_key, protocol::MessageType::control);
+      if (!body) continue;
+      if (auto c = protocol::decode_control(*body)) out.push_back(*c);
+    }
+    return out;
+  }
+  bool online(const std::string& id) {
+    auto n = controller_->get_node(id);
+    return n.ok() && n->online;
+  }
+
+  std::filesystem::path dir_;
+  runtime::MemoryHub hub_;
+  runtime::ManualClock clock_{*parse_utc("2026-11-01T00:00:00Z")};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<runtime::Bus> probe_bus_;
+  Recorder probe_;
+  std::unique_ptr<runtime::Bus> bus_;
+  protocol::KeyPair keys_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(HealthTest, StatusesAreStoredAnsweredAndWillsTakenOrIgnored) {
+  add_node("n1", "79/1/1");
+  TestNode n1(hub_, clock_, "n1");
+  n1.hello({});
+  idle();
+  status(n1, 1000, true, 900);
+  EXPECT_TRUE(online("n1"));
+  // The controller answers a fresh status with its time, naming the status's sequence (after
+  // the status's commit, on the ingest thread).
+  for (int i = 0; i < 200 && controls_to(protocol::topics::node_control("n1")).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    idle();
+  }
+  const auto answers = controls_to(protocol::topics::node_control("n1"));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].command, protocol::ControlCommand::time);
+  EXPECT_EQ(answers[0].value, 1000u);
+
+  // A replayed online status is refused; the will of this run (older sequence) is taken.
+  status(n1, 1000, true, 900);
+  EXPECT_EQ(controls_to(protocol::topics::node_control("n1")).size(), 1u);
+  status(n1, 900, false, 900);
+  EXPECT_FALSE(online("n1"));
+  // A new run (session 2000) comes online; the old run's will, replayed, changes nothing.
+  clock_.advance(10 * kSecond);
+  status(n1, 2100, true, 2000);
+  EXPECT_TRUE(online("n1"));
+  status(n1, 900, false, 900);
+  EXPECT_TRUE(online("n1"));
+  // A will signed by another key is dropped.
+  protocol::Status forged;
+  forged.node_id = "n1";
+  forged.online = false;
+  forged.session = 2000;
+  n1.raw("status", protocol::seal(protocol::MessageType::status, protocol::KeyPair::generate(),
+                                  clock_.now_us(), 2000, protocol::encode(forged)));
+  idle();
+  EXPECT_TRUE(online("n1"));
+
+  auto history = controller_->node_history("n1", 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);  // online, will, online (refused ones not stored)
+  EXPECT_TRUE((*history)[0].status.online);
+  EXPECT_EQ((*history)[0].status.session, 2000u);
+  EXPECT_FALSE((*history)[1].status.online);
+  EXPECT_EQ((*history)[2].status.site_output, "rssi -70");
+  EXPECT_EQ(controller_->node_history("nope", 10).error().code, ErrorCode::not_found);
+}
+
+TEST_F(HealthTest, ListsOfflineAndSilentNodesFromStoredData) {
+  add_node("a", "79/1/1");
+  add_node("b", "79/1/1");
+  add_node("c", "79/1/2");  // never heard
+  TestNode a(hub_, clock_, "a");
+  TestNode b(hub_, clock_, "b");
+  a.hello({});
+  b.hello({});
+  idle();
+  status(a, 10, true, 5);
+  status(b, 10, true, 5);
+
+  auto bulletin = controller_->create_bulletin_from_audio("x", test::tone_wav(2.0));
+  ASSERT_TRUE(bulletin.ok()) << bulletin.error().message;
+  ScheduleRequest r;
+  r.bulletin_id = bulletin->id;
+  r.at = "2026-11-01T07:10";  // 00:10 UTC
+  r.targets = {"area:79/1/1"};
+  auto occ = controller_->schedule(r);
+  ASSERT_TRUE(occ.ok()) << occ.error().message;
+  idle();
+
+  // Both play at 00:10; only a reports it. b stays connected (statuses) but says nothing.
+  clock_.set(occ->start_us + 5 * kSecond);
+  a.event(a.completed(occ->id, bulletin->id, 1));
+  idle();
+  clock_.set(std::max(occ->expiry_us, occ->keep_until_us) + 2 * 60 * kSecond);
+  status(a, 20, true, 5);
+  status(b, 20, true, 5);
+
+  auto report = controller_->node_health(300 * kSecond);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_EQ(report->nodes.size(), 3u);
+  EXPECT_EQ(report->offline, (std::vector<std::string>{"c"}));
+  ASSERT_EQ(report->silent.size(), 1u);
+  EXPECT_EQ(report->silent[0].node_id, "b");
+  EXPECT_EQ(report->silent[0].occurrence_id, occ->id);
+  ASSERT_TRUE(report->nodes[0].last);
+  EXPECT_EQ(report->nodes[0].last->status.cpu_temp_mc, 47000);
+  EXPECT_EQ(report->nodes[0].last->status.clock_offset_us, 1234);
+
+  // Ten minutes without a status: a is offline beyond a 300 s threshold, not beyond 3600 s.
+  clock_.advance(600 * kSecond);
+  status(b, 30, true, 5);
+  report = controller_->node_health(300 * kSecond);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->offline, (std::vector<std::string>{"a", "c"}));
+  report = controller_->node_health(3600 * kSecond);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->offline, (std::vector<std::string>{"c"}));
+  EXPECT_EQ(controller_->node_health(0).error().code, ErrorCode::bad_request);
+}
+
+TEST_F(HealthTest, RemoteControlIsSignedAndPublished) {
+  add_node("a", "79/1/1");
+  add_node("b", "79/1/2");
+  NodeControlRequest v{"volume", 40, {"a", "b"}, ""};
+  auto sent = controller_->send_node_control(v);
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  idle();
+  EXPECT_EQ(sent->topics.size(), 2u);
+  for (const char* id : {"a", "b"}) {
+    const auto got = controls_to(protocol::topics::node_control(id));
+    ASSERT_EQ(got.size(), 1u) << id;
+    EXPECT_EQ(got[0].command, protocol::ControlCommand::volume);
+    EXPECT_EQ(got[0].value, 40u);
+  }
+  ASSERT_TRUE(controller_->send_node_control({"test-tone", 1500, {}, "79/1"}).ok());
+  ASSERT_TRUE(controller_->send_node_control({"restart", 0, {"a"}, ""}).ok());
+  ASSERT_TRUE(controller_->send_node_control({"unmute", 0, {}, "79"}).ok());
+  idle();
+  const auto area = controls_to("loa/v1/control/79/1");
+  ASSERT_EQ(area.size(), 1u);
+  EXPECT_EQ(area[0].command, protocol::ControlCommand::test_tone);
+  EXPECT_EQ(area[0].value, 1500u);
+  EXPECT_EQ(controls_to(protocol::topics::node_control("a")).back().command,
+            protocol::ControlCommand::restart);
+  EXPECT_EQ(controls_to("loa/v1/control/79").at(0).value, 0u);
+
+  EXPECT_EQ(controller_->send_node_control({"volume", 101, {"a"}, ""}).error().code,
+            ErrorCode::bad_request);
+  EXPECT_EQ(controller_->send_node_control({"shout", 0, {"a"}, ""}).error().code,
+            ErrorCode::bad_request);
+  EXPECT_EQ(controller_->send_node_control({"mute", 0, {"zz"}, ""}).error().code,
+            ErrorCode::not_found);
+  EXPECT_EQ(controller_->send_node_control({"mute", 0, {"a"}, "79"}).error().code,
+            ErrorCode::bad_request);
+}
+
+}  // namespace
