@@ -76,6 +76,10 @@ int run(int argc, char** argv) {
   settings.missed_grace_us = config.missed_grace_s * 1'000'000;
   settings.offline_after_us = config.offline_after_s * 1'000'000;
   settings.fetch_window_ms = config.fetch_window_ms;
+  if (config.ingest_batch_max < 1 || config.ingest_batch_max > 10000) {
+    throw std::runtime_error("ingest-batch-max: must be 1..10000");
+  }
+  settings.ingest_batch_max = config.ingest_batch_max;
   if (config.plan_horizon_days < 1 || config.plan_horizon_days > 60) {
     throw std::runtime_error("plan-horizon-days: must be 1..60");
   }

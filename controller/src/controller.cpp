@@ -78,9 +78,16 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       dispatcher_(store_, catalog_, signer_, clock_) {
   dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us});
   if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });
+  if (settings_.ingest_batch_max > 1) ingester_ = std::thread([this] { run_ingest(); });
 }
 
 Controller::~Controller() {
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_closed_ = true;
+  }
+  inbox_cv_.notify_all();
+  if (ingester_.joinable()) ingester_.join();
   {
     std::lock_guard lock(flush_mu_);
     stopping_ = true;
@@ -115,10 +122,57 @@ loa::Status Controller::attach() {
 }
 
 void Controller::on_message(const runtime::BusMessage& message) {
+  if (!ingester_.joinable()) {
+    std::vector<runtime::BusMessage> one{message};
+    ingest(one);
+    return;
+  }
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.push_back(message);
+  }
+  inbox_cv_.notify_one();
+}
+
+void Controller::run_ingest() {
+  const auto max = static_cast<std::size_t>(settings_.ingest_batch_max);
+  std::vector<runtime::BusMessage> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(inbox_mu_);
+      inbox_cv_.wait(lock, [&] { return inbox_closed_ || !inbox_.empty(); });
+      // Closing: what is still queued is recorded first (nodes would re-send it anyway).
+      if (inbox_.empty()) return;
+      while (!inbox_.empty() && batch.size() < max) {
+        batch.push_back(std::move(inbox_.front()));
+        inbox_.pop_front();
+      }
+    }
+    ingest(batch);
+    batch.clear();
+  }
+}
+
+void Controller::ingest(std::vector<runtime::BusMessage>& batch) {
   Outbox out;
   {
     std::lock_guard lock(mu_);
-    dispatcher_.handle(message, out);
+    const loa::Status committed = store_.batch([&]() -> loa::Status {
+      for (const auto& m : batch) dispatcher_.handle(m, out);
+      return {};
+    });
+    if (!committed) {
+      // Nothing of the batch is recorded: withhold its receipts, so the nodes keep their events
+      // and re-send them; plans and chunks may still go out.
+      Log(LogLevel::error, kComponent)
+              .kv("messages", batch.size())
+              .kv("reason", committed.message())
+          << "could not record a batch of node messages; receipts withheld";
+      std::erase_if(out, [](const runtime::BusMessage& m) {
+        const auto parsed = protocol::topics::parse(m.topic);
+        return parsed && parsed->kind == protocol::topics::Parsed::Kind::node_receipt;
+      });
+    }
     if (dispatcher_.fetches_pending()) {
       if (settings_.fetch_window_ms > 0) {
         std::lock_guard flush(flush_mu_);

@@ -256,7 +256,7 @@ LedgerVerdict Ledger::accept(const std::string& node, protocol::ByteView payload
         "node '" + node + "' was decommissioned at " + format_utc(record.decommissioned_us),
         e.occurrence_id, e.event_seq);
   }
-  auto occurrence = store_.find_occurrence(e.occurrence_id);
+  auto occurrence = store_.find_occurrence_brief(e.occurrence_id);
   if (!occurrence) return failed(occurrence.error().message);
   if (!*occurrence) {
     return refuse(node, payload, RefusalReason::unknown_occurrence,
@@ -270,9 +270,9 @@ LedgerVerdict Ledger::accept(const std::string& node, protocol::ByteView payload
                       std::to_string(e.bulletin_id),
                   e.occurrence_id, e.event_seq);
   }
-  const bool targeted = std::any_of(o.nodes.begin(), o.nodes.end(),
-                                    [&](const TargetedNode& n) { return n.node_id == node; });
-  if (!targeted) {
+  auto targeted = store_.find_targeted_node(o.id, node);
+  if (!targeted) return failed(targeted.error().message);
+  if (!*targeted) {
     return refuse(node, payload, RefusalReason::not_targeted,
                   "occurrence " + std::to_string(o.id) + " did not target node '" + node + "'",
                   e.occurrence_id, e.event_seq);

@@ -739,6 +739,29 @@ class SqliteStore final : public Store {
     return std::optional<OccurrenceRecord>(std::move(list->front()));
   }
 
+  Result<std::optional<OccurrenceRecord>> find_occurrence_brief(std::uint64_t id) override {
+    auto list = query_occurrences(
+        std::string("SELECT ") + kOccurrenceColumns + " FROM occurrences o WHERE o.id = ?",
+        [&](Statement& s) { s.bind(1, i64(id)); }, false);
+    if (!list) return list.error();
+    if (list->empty()) return std::optional<OccurrenceRecord>();
+    return std::optional<OccurrenceRecord>(std::move(list->front()));
+  }
+
+  Result<std::optional<TargetedNode>> find_targeted_node(std::uint64_t occurrence_id,
+                                                         const std::string& node_id) override {
+    auto st = db_.prepare(
+        "SELECT node_id, area, residents, approval FROM occurrence_nodes "
+        "WHERE occurrence_id = ? AND node_id = ?");
+    if (!st) return st.error();
+    st->bind(1, i64(occurrence_id)).bind(2, node_id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<TargetedNode>();
+    return std::optional<TargetedNode>(
+        TargetedNode{st->text(0), st->text(1), st->int64(2), st->text(3)});
+  }
+
   Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) override {
     return query_occurrences(std::string("SELECT ") + kOccurrenceColumns +
                                  " FROM occurrences o WHERE o.bulletin_id = ? ORDER BY o.id",

@@ -17,6 +17,7 @@
 #include "loa/controller/local_time.hpp"
 #include "loa/controller/recurrence.hpp"
 #include "loa/runtime/log.hpp"
+#include "tone_wav.hpp"
 
 using namespace loa;
 using namespace loa::controller;
@@ -28,39 +29,6 @@ constexpr Micros kDay = 86'400'000'000LL;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-protocol::Bytes tone_wav(double seconds, std::uint32_t rate = 16000) {
-  const auto n = static_cast<std::uint32_t>(seconds * rate);
-  protocol::Bytes out;
-  auto u32 = [&](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  };
-  auto u16 = [&](std::uint16_t v) {
-    out.push_back(static_cast<std::uint8_t>(v));
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-  };
-  auto tag = [&](const char* t) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(t[i]));
-  };
-  tag("RIFF");
-  u32(36 + n * 2);
-  tag("WAVE");
-  tag("fmt ");
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(rate);
-  u32(rate * 2);
-  u16(2);
-  u16(16);
-  tag("data");
-  u32(n * 2);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const double v = 0.3 * std::sin(2 * M_PI * 440.0 * i / rate);
-    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(v * 32767)));
-  }
-  return out;
 }
 
 int arg(int argc, char** argv, const std::string& name, int fallback) {
@@ -120,7 +88,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double import_s = seconds_since(t0);
-  auto bulletin = controller.create_bulletin_from_audio("Bản tin sáng", tone_wav(60));
+  auto bulletin = controller.create_bulletin_from_audio("Bản tin sáng", test::tone_wav(60));
   if (!bulletin) {
     std::cerr << bulletin.error().message << '\n';
     return 1;

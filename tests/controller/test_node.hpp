@@ -10,6 +10,7 @@
 #include "loa/protocol/messages.hpp"
 #include "loa/runtime/bus.hpp"
 #include "loa/runtime/clock.hpp"
+#include "tone_wav.hpp"
 
 namespace loa::test {
 
@@ -59,9 +60,6 @@ class TestNode {
   Recorder received_;
   std::uint64_t sequence_ = 0;
 };
-
-// A mono 16-bit WAV file of a 440 Hz tone.
-protocol::Bytes tone_wav(double seconds, std::uint32_t rate = 16000);
 
 // Opens an envelope signed by `key`; fails the test's expectations by returning nullopt.
 std::optional<protocol::Bytes> open_body(const protocol::Bytes& envelope,

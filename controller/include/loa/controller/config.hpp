@@ -31,6 +31,7 @@ struct ControllerConfig {
   bool trust_first_key = false;          // development: trust a node's first hello key
   std::int64_t event_tolerance_s = 120;  // ledger: allowance around an occurrence's window
   int fetch_window_ms = 200;
+  int ingest_batch_max = 256;  // node messages recorded per durable commit
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;
   std::uint16_t frame_ms = 20;

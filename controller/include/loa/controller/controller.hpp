@@ -39,6 +39,11 @@ struct ControllerSettings {
   // Fetches from all nodes are collected for this long, then served together (each chunk
   // published once). 0: served as each arrives (tests).
   int fetch_window_ms = 200;
+  // Messages from nodes (events, hellos, reports, statuses) are recorded in batches of at most
+  // this many by an ingest thread, one durable commit per batch; receipts go out only after the
+  // commit. 1 (embedding, unit tests): each is handled on the bus's thread as it arrives, so a
+  // test that waits for the bus to be idle sees it recorded. The daemon's default is 256.
+  int ingest_batch_max = 1;
   // Ledger (issue 9): trust a registered node's first hello key when it has none (development
   // only), and the allowance around an occurrence's window for event instants.
   bool trust_first_key = false;
@@ -272,7 +277,7 @@ class Controller {
                                              const std::string& value);
   Reply<std::vector<CapGeocodeRecord>> list_cap_geocodes();
 
-  // Handles one message from the bus (what attach() registers; public for tests).
+  // Handles one message from the bus, or queues it for the ingest thread (what attach() registers).
   void on_message(const runtime::BusMessage& message);
 
   const protocol::PublicKey& public_key() const { return signer_.public_key(); }
@@ -326,6 +331,10 @@ class Controller {
 
   // Serves collected fetches once per fetch window (only when fetch_window_ms > 0).
   void run_fetch_flusher();
+  // Takes queued messages from nodes and records them in batches (ingest_batch_max).
+  void run_ingest();
+  // Handles `batch` in one store transaction, then publishes what it answered.
+  void ingest(std::vector<runtime::BusMessage>& batch);
 
   // Cancels the occurrences of an earlier CAP alert that have not ended (only those not
   // started when `future_only`); adds them to `cancelled` and their scopes to `scopes`.
@@ -344,6 +353,11 @@ class Controller {
   bool flush_requested_ = false;
   bool stopping_ = false;
   std::thread flusher_;
+  std::mutex inbox_mu_;  // guards inbox_ and inbox_closed_
+  std::condition_variable inbox_cv_;
+  std::deque<runtime::BusMessage> inbox_;
+  bool inbox_closed_ = false;
+  std::thread ingester_;
 };
 
 }  // namespace loa::controller

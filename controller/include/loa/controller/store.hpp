@@ -185,6 +185,11 @@ class Store {
   // Stores the occurrence with its targets, scopes and nodes atomically; returns its id.
   virtual Result<std::uint64_t> add_occurrence(const OccurrenceRecord& occurrence) = 0;
   virtual Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) = 0;
+  // The same WITHOUT its node set, and one node of that set (nullopt: not targeted): what the
+  // ledger reads per event (a province's node set is 10,000 rows).
+  virtual Result<std::optional<OccurrenceRecord>> find_occurrence_brief(std::uint64_t id) = 0;
+  virtual Result<std::optional<TargetedNode>> find_targeted_node(std::uint64_t occurrence_id,
+                                                                 const std::string& node_id) = 0;
   virtual Result<std::vector<OccurrenceRecord>> occurrences_of_bulletin(std::uint64_t id) = 0;
   // Occurrences published in `scope`, not cancelled, whose keep_until is after `now_us`, by start.
   // For plans: their node sets are left empty (a plan to a province would read every node).
