@@ -1,5 +1,7 @@
 #include "loa/controller/api_server.hpp"
 
+#include <cstdio>
+
 #include <httplib.h>
 
 #include <charconv>
@@ -55,6 +57,43 @@ Reply<json> parse_body(const httplib::Request& req) {
   json j = json::parse(req.body, nullptr, false);
   if (j.is_discarded()) return api_error(ErrorCode::bad_request, "body: not valid JSON");
   return j;
+}
+
+// The live request of POST /api/v1/live: targets (comma-separated), priority, chime (0/1),
+// format s16le:RATE:CHANNELS, title.
+Reply<LiveRequest> live_request_from_query(const httplib::Request& req) {
+  LiveRequest r;
+  const std::string targets = req.get_param_value("targets");
+  std::size_t pos = 0;
+  while (pos < targets.size()) {
+    const auto comma = targets.find(',', pos);
+    const std::string t = targets.substr(pos, comma == std::string::npos ? comma : comma - pos);
+    if (!t.empty()) r.targets.push_back(t);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  if (req.has_param("priority")) r.priority = req.get_param_value("priority");
+  if (req.has_param("chime")) {
+    const std::string c = req.get_param_value("chime");
+    if (c != "0" && c != "1") {
+      return api_error(ErrorCode::bad_request, "chime: '" + c + "' is not 0 or 1");
+    }
+    r.chime = c == "1";
+  }
+  r.title = req.get_param_value("title");
+  const std::string format =
+      req.has_param("format") ? req.get_param_value("format") : std::string("s16le:48000:1");
+  unsigned rate = 0;
+  unsigned channels = 0;
+  char tail = 0;
+  if (std::sscanf(format.c_str(), "s16le:%u:%u%c", &rate, &channels, &tail) != 2 || channels == 0 ||
+      channels > 8 || rate == 0) {
+    return api_error(ErrorCode::bad_request,
+                     "format: '" + format + "' is not s16le:RATE:CHANNELS (channels 1..8)");
+  }
+  r.rate = rate;
+  r.channels = static_cast<std::uint8_t>(channels);
+  return r;
 }
 
 }  // namespace
@@ -197,6 +236,41 @@ struct ApiServer::Impl {
                });
 
     // Occurrences.
+    // A live broadcast (docs/api.md): the body is the PCM, streamed (chunked), in the format of
+    // the query; the stream ends on every node when the body ends or the client goes away.
+    server.Post("/api/v1/live", [this](const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& content) {
+      auto request = live_request_from_query(req);
+      if (!request) return send_error(res, request.error());
+      auto session = controller.start_live(*request);
+      if (!session) return send_error(res, session.error());
+      std::string failure;
+      const bool complete = content([&](const char* data, std::size_t size) {
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);
+        if (loa::Status s = (*session)->push_s16le(protocol::ByteView(bytes, size)); !s) {
+          failure = s.message();
+          return false;
+        }
+        return true;
+      });
+      const LiveSummary summary =
+          (*session)->finish(!failure.empty() ? "encoder: " + failure
+                             : complete       ? std::string("end of source")
+                                              : std::string("client disconnected"));
+      send_json(res, 200,
+                json{{"bulletin_id", summary.bulletin_id},
+                     {"occurrence_id", summary.occurrence_id},
+                     {"start", format_utc(summary.start_us)},
+                     {"start_us", summary.start_us},
+                     {"end", format_utc(summary.end_us)},
+                     {"duration_s", summary.duration_s},
+                     {"chunks", summary.chunks},
+                     {"packets", summary.packets},
+                     {"cpu_s", summary.cpu_s},
+                     {"ended_by", summary.ended_by},
+                     {"archived", summary.archive_error.empty()},
+                     {"archive_error", summary.archive_error}});
+    });
     server.Post("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = parse_body(req);
       if (!body) return send_error(res, body.error());

@@ -1,12 +1,18 @@
 #include "loa/controller/cli.hpp"
 
+#include "loa/controller/audio.hpp"
+
 #include <httplib.h>
 
+#include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,7 +59,8 @@ std::optional<Failure> parse_args(const std::vector<std::string>& in, Args& args
     const std::string& a = in[i];
     if (a == "--help" || a == "-h") {
       args.help = true;
-    } else if (a == "--dry-run" || a == "--refused") {  // options without a value
+    } else if (a == "--dry-run" || a == "--refused" || a == "--stdin" || a == "--chime" ||
+               a == "--no-chime") {  // options without a value
       args.options[a.substr(2)].push_back("true");
     } else if (a.rfind("--", 0) == 0 && a.size() > 2) {
       const auto eq = a.find('=');
@@ -194,6 +201,21 @@ class Api {
     return handle(client_.Patch(path, body.dump(), "application/json"));
   }
   std::variant<json, Failure> del(const std::string& path) { return handle(client_.Delete(path)); }
+  // POSTs a chunked body: `next` fills the next block, false at the end.
+  std::variant<json, Failure> post_stream(const std::string& path,
+                                          const std::function<bool(std::string&)>& next) {
+    return handle(client_.Post(
+        path,
+        [&](std::size_t, httplib::DataSink& sink) {
+          std::string block;
+          if (!next(block)) {
+            sink.done();
+            return true;
+          }
+          return sink.write(block.data(), block.size());
+        },
+        "application/octet-stream"));
+  }
   std::variant<json, Failure> post_bytes(const std::string& path, const std::string& body,
                                          const std::string& type) {
     return handle(client_.Post(path, body, type));
@@ -281,6 +303,12 @@ std::vector<std::string> csv_record(const std::string& text, std::size_t& pos) {
   return fields;
 }
 
+// Set by SIGINT during loactl live: the stream ends cleanly on every node.
+std::atomic<bool>& live_stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 // ---- commands ----
 
 using Outcome = std::variant<json, Failure>;
@@ -304,6 +332,7 @@ class Cli {
     if (cmd == "bulletin" && sub == "create") return bulletin_create();
     if (cmd == "bulletin" && sub == "list") return bulletin_list();
     if (cmd == "schedule") return schedule();
+    if (cmd == "live") return live();
     if (cmd == "cancel") return cancel();
     if (cmd == "area" && sub == "set") return area_set();
     if (cmd == "area" && sub == "list") return area_list();
@@ -320,9 +349,9 @@ class Cli {
     if (cmd == "node" && sub == "provision") return node_provision();
     if (cmd == "node" && sub == "health") return node_health();
     if (cmd == "node" && sub == "history") return node_history();
-    if (cmd == "node" && (sub == "volume" || sub == "mute" || sub == "unmute" ||
-                          sub == "test-tone" || sub == "restart" || sub == "reload" ||
-                          sub == "ping")) {
+    if (cmd == "node" &&
+        (sub == "volume" || sub == "mute" || sub == "unmute" || sub == "test-tone" ||
+         sub == "restart" || sub == "reload" || sub == "ping")) {
       return node_control(sub);
     }
     if (cmd == "log") return log();
@@ -505,6 +534,83 @@ class Cli {
                   {"SECONDS", "duration_s"},
                   {"CREATED", "created"}},
                  j.at("bulletins").get<std::vector<json>>());
+    });
+  }
+
+  // loactl live: streams PCM to POST /api/v1/live until the source ends or Ctrl-C.
+  std::optional<Failure> live() {
+    const std::string c = "live";
+    if (auto f = operands(1, c)) return f;
+    if (auto f = allow_only(args_,
+                            {"target", "priority", "chime", "no-chime", "file", "stdin",
+                             "pcm-format", "device", "title"},
+                            c)) {
+      return f;
+    }
+    if (auto f = require(args_, {"target", "priority"}, c)) return f;
+    const int sources =
+        (args_.has("file") ? 1 : 0) + (args_.has("stdin") ? 1 : 0) + (args_.has("device") ? 1 : 0);
+    if (sources != 1) return Failure{"live: give one of --file, --stdin or --device", kUsage};
+    if (args_.has("device")) {
+      return Failure{
+          "live: --device: this loactl has no audio capture (PortAudio capture is not "
+          "built in); pipe a capture in instead, e.g. arecord -f S16_LE -r 48000 -c 1 "
+          "| loactl live --stdin --pcm-format s16le:48000:1 ..."};
+    }
+    std::string format = args_.get("pcm-format", "s16le:48000:1");
+    std::string pcm;  // a file, converted up front
+    if (args_.has("file")) {
+      if (args_.has("pcm-format")) {
+        return Failure{"live: --pcm-format goes with --stdin", kUsage};
+      }
+      std::uint32_t rate = 0;
+      auto mono = read_sound_file_mono(args_.get("file"), rate);
+      if (!mono) return Failure{mono.error().message};
+      pcm.resize(mono->size() * 2);
+      for (std::size_t i = 0; i < mono->size(); ++i) {
+        const float v = std::clamp((*mono)[i], -1.0f, 1.0f);
+        const auto s = static_cast<std::uint16_t>(static_cast<std::int16_t>(v * 32767.0f));
+        pcm[2 * i] = static_cast<char>(s & 0xff);
+        pcm[2 * i + 1] = static_cast<char>(s >> 8);
+      }
+      format = "s16le:" + std::to_string(rate) + ":1";
+    }
+    std::string targets;
+    for (const auto& t : args_.options.at("target")) targets += (targets.empty() ? "" : ",") + t;
+    std::string path = "/api/v1/live?targets=" + encode_query(targets) +
+                       "&priority=" + encode_query(args_.get("priority")) +
+                       "&format=" + encode_query(format);
+    if (args_.has("chime")) path += "&chime=1";
+    if (args_.has("no-chime")) path += "&chime=0";
+    if (args_.has("title")) path += "&title=" + encode_query(args_.get("title"));
+    live_stop_requested().store(false);
+    std::signal(SIGINT, [](int) { live_stop_requested().store(true); });
+    std::size_t sent = 0;
+    const bool from_stdin = args_.has("stdin");
+    auto r = api_.post_stream(path, [&](std::string& block) {
+      if (live_stop_requested().load()) return false;
+      if (!from_stdin) {
+        if (sent >= pcm.size()) return false;
+        const std::size_t n = std::min<std::size_t>(9600, pcm.size() - sent);
+        block.assign(pcm, sent, n);
+        sent += n;
+        return true;
+      }
+      char buf[4096];
+      const ssize_t n = ::read(0, buf, sizeof buf);
+      if (n <= 0) return false;
+      block.assign(buf, static_cast<std::size_t>(n));
+      return true;
+    });
+    std::signal(SIGINT, SIG_DFL);
+    return show(std::move(r), [&](const json& j) {
+      print_rows(out_, format_,
+                 {{"BULLETIN", "bulletin_id"},
+                  {"OCCURRENCE", "occurrence_id"},
+                  {"SECONDS", "duration_s"},
+                  {"CHUNKS", "chunks"},
+                  {"ENDED BY", "ended_by"}},
+                 {j});
     });
   }
 
@@ -865,8 +971,8 @@ class Cli {
       std::string offline;
       for (const auto& id : j.at("offline")) offline += (offline.empty() ? "" : " ") + text_of(id);
       out_ << (offline.empty() ? "none" : offline) << "\n";
-      out_ << "Silent when they should have played: "
-           << (j.at("silent").empty() ? "none" : "") << "\n";
+      out_ << "Silent when they should have played: " << (j.at("silent").empty() ? "none" : "")
+           << "\n";
       if (!j.at("silent").empty()) {
         print_rows(out_, format_,
                    {{"NODE", "node"},

@@ -93,6 +93,7 @@ loa::Status Dispatcher::publish_plan(const std::string& scope, Outbox& out) {
   protocol::Plan plan;
   plan.scope = scope;
   plan.version = *version;
+  std::map<std::uint64_t, bool> live;  // by bulletin: a live broadcast's (source "live")
   for (const auto& o : *occurrences) {
     if (plan.occurrences.size() == protocol::kMaxOccurrencesPerPlan) {
       Log(LogLevel::warn, kComponent)
@@ -101,8 +102,13 @@ loa::Status Dispatcher::publish_plan(const std::string& scope, Outbox& out) {
           << "plan is full; the latest occurrences are left out";
       break;
     }
-    plan.occurrences.push_back(
-        protocol::Occurrence{o.id, o.bulletin_id, o.start_us, o.expiry_us, o.priority, o.volume});
+    auto is_live = live.find(o.bulletin_id);
+    if (is_live == live.end()) {
+      auto b = store_.find_bulletin(o.bulletin_id);
+      is_live = live.emplace(o.bulletin_id, b && *b && (*b)->source == "live").first;
+    }
+    plan.occurrences.push_back(protocol::Occurrence{o.id, o.bulletin_id, o.start_us, o.expiry_us,
+                                                    o.priority, o.volume, is_live->second});
   }
   PlanRecord record{scope, plan.version, protocol::encode(plan), now};
   if (loa::Status s = store_.save_plan(record); !s) return s;
@@ -415,9 +421,9 @@ void Dispatcher::on_status(const std::string& node, const std::string& topic, By
     accept_sequence(key, topic, opened->header.sequence);
     session = std::max(session, status->session);
   } else if (status->session < session) {
-    return drop(node, "status", "last will of an earlier run (session " +
-                                    std::to_string(status->session) + " < " +
-                                    std::to_string(session) + ")");
+    return drop(node, "status",
+                "last will of an earlier run (session " + std::to_string(status->session) + " < " +
+                    std::to_string(session) + ")");
   }
   // A retained status is as old as its sealing (the node's clock), not news.
   const Micros received = retained ? std::min(now, opened->header.sender_us) : now;

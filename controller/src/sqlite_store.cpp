@@ -453,6 +453,25 @@ class SqliteStore final : public Store {
     return u64(db_.last_insert_rowid());
   }
 
+  loa::Status update_bulletin(const BulletinRecord& b) override {
+    auto st = db_.prepare(
+        "UPDATE bulletins SET title = ?, source = ?, duration_s = ?, ogg_path = ?, sha256 = ?, "
+        "bitrate = ?, frame_ms = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, b.title)
+        .bind(2, b.source)
+        .bind(3, b.duration_s)
+        .bind(4, b.ogg_path)
+        .bind(5, b.sha256_hex)
+        .bind(6, std::int64_t{b.bitrate})
+        .bind(7, std::int64_t{b.frame_ms})
+        .bind(8, i64(b.id));
+    if (loa::Status s = st->run(); !s) {
+      return make_error("bulletin " + std::to_string(b.id) + ": " + s.message());
+    }
+    return {};
+  }
+
   Result<std::optional<BulletinRecord>> find_bulletin(std::uint64_t id) override {
     auto st =
         db_.prepare(std::string("SELECT ") + kBulletinColumns + " FROM bulletins WHERE id = ?");

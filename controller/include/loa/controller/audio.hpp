@@ -2,8 +2,11 @@
 // mono 48 kHz, level-normalized, Opus-encoded (speech) stream and its Ogg Opus file.
 #pragma once
 
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "loa/protocol/ogg_opus.hpp"
 
@@ -34,5 +37,28 @@ Result<EncodedAudio> encode_pcm(const std::vector<float>& mono, std::uint32_t ra
 // (espeak-ng itself is not: calls are serialized).
 Result<EncodedAudio> synthesize_speech(std::string_view utf8_text, std::string_view voice,
                                        const EncodeOptions& options);
+
+// The samples of a sound file (anything libsndfile reads) mixed down to mono, and its rate. The
+// error names the file.
+Result<std::vector<float>> read_sound_file_mono(const std::string& path, std::uint32_t& rate);
+
+// Encodes a live stream as it comes (no level normalization: a live source is as loud as its
+// operator makes it; samples are clipped to [-1, 1]): PCM at any rate, resampled to 48 kHz, one
+// Opus packet (speech settings) per frame. Not thread-safe.
+class StreamEncoder {
+ public:
+  // The error says which option or rate is refused.
+  static Result<std::unique_ptr<StreamEncoder>> create(std::uint32_t input_rate,
+                                                       const EncodeOptions& options);
+  virtual ~StreamEncoder() = default;
+  // Adds mono samples at the input rate; appends the packet of every frame completed to `out`.
+  virtual Status push(std::span<const float> mono, std::vector<protocol::Bytes>& out) = 0;
+  // Ends the stream: the last partial frame padded with silence, and the encoder delay flushed.
+  virtual Status finish(std::vector<protocol::Bytes>& out) = 0;
+  // Samples at 48 kHz the decoder's output lags the input (the Ogg pre-skip).
+  virtual std::uint16_t pre_skip() const = 0;
+  // Input samples at 48 kHz pushed so far (before padding).
+  virtual std::uint64_t samples_in() const = 0;
+};
 
 }  // namespace loa::controller

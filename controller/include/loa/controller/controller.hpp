@@ -22,6 +22,7 @@
 #include "loa/controller/coverage.hpp"
 #include "loa/controller/dispatcher.hpp"
 #include "loa/controller/health.hpp"
+#include "loa/controller/live_session.hpp"
 #include "loa/controller/report.hpp"
 #include "loa/controller/signer.hpp"
 #include "loa/controller/store.hpp"
@@ -32,6 +33,11 @@
 namespace loa::controller {
 
 struct ControllerSettings {
+  // Live broadcasts (issue 5): packets (20 ms) per chunk, 3..5; how long after the plans go out
+  // the stream's first sample is stamped (nodes subscribe meanwhile); the longest stream.
+  int live_packets_per_chunk = 4;
+  Micros live_join_us = 300'000;
+  Micros live_max_us = 6LL * 3600 * 1'000'000;
   std::string audio_dir = "loa-controller.audio";
   std::string tz = "Asia/Ho_Chi_Minh";  // default zone of schedules and filters
   Micros missed_grace_us = 300'000'000;
@@ -161,6 +167,16 @@ struct PeriodQuery {
   std::string by;     // "", area, day or bulletin
 };
 
+// A live broadcast to start (loactl live, POST /api/v1/live).
+struct LiveRequest {
+  std::vector<std::string> targets;   // as for schedules
+  std::string priority = "priority";  // priority or emergency
+  std::optional<bool> chime;          // default: on for emergency, off for priority
+  std::uint32_t rate = 48000;         // input PCM, s16le
+  std::uint8_t channels = 1;
+  std::string title;  // default "live <UTC start>"
+};
+
 struct LogEntry {
   EventRecord record;
   std::string area;            // the node's area now
@@ -241,6 +257,11 @@ class Controller {
   Reply<CoverageReport> coverage(std::uint64_t bulletin_id, std::uint64_t occurrence_id,
                                  bool by_area);
   Reply<std::vector<LogEntry>> playback_log(const LogQuery& query);
+
+  // Live broadcasts (live.cpp, PROTOCOL.md "Live stream"): stores a bulletin (source "live") and
+  // a live occurrence to the targets (resolved like a schedule's; an emergency bypasses
+  // approval), publishes the plans and returns the session to push the PCM into.
+  Reply<std::unique_ptr<LiveSession>> start_live(const LiveRequest& request);
 
   // Ledger (issue 9, controller_ledger.cpp). Decommissioning keeps the node for history, refuses
   // its events from then on and removes it from occurrences that have not started; conflict if

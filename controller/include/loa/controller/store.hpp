@@ -180,6 +180,8 @@ class Store {
   // Returns the new bulletin id.
   virtual Result<std::uint64_t> add_bulletin(const BulletinRecord& bulletin) = 0;
   virtual Result<std::optional<BulletinRecord>> find_bulletin(std::uint64_t id) = 0;
+  // Rewrites a bulletin's fields (a live broadcast's archive, known once it ended).
+  virtual loa::Status update_bulletin(const BulletinRecord& bulletin) = 0;
   virtual Result<std::vector<BulletinRecord>> list_bulletins() = 0;
 
   // Stores the occurrence with its targets, scopes and nodes atomically; returns its id.
