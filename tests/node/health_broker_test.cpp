@@ -116,7 +116,9 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
     if ((w.samples[i - 1] < 0) != (w.samples[i] < 0)) ++crossings;
   }
   EXPECT_NEAR(static_cast<double>(crossings), 600.0, 30.0);  // 1 kHz, 30 % volume
-  EXPECT_NE(node.log().find("test tone ended"), std::string::npos);
+  EXPECT_TRUE(
+      wait_for([&] { return node.log().find("test tone ended") != std::string::npos; }, 5000))
+      << node.log();
 
   // Killed: the broker publishes the node's will; the controller lists it offline.
   node.stop(SIGKILL);
