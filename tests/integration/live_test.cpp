@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -108,6 +109,92 @@ TEST_F(Live, AFileReachesFiveNodesInStepWithTheSource) {
   std::printf("live: skew across %zu nodes %lld us; latency error %lld..%lld us\n", onsets.size(),
               static_cast<long long>(*hi - *lo), static_cast<long long>(*lo - expected),
               static_cast<long long>(*hi - expected));
+}
+
+// 5 % of the live chunks reaching one node are dropped in its receive path (the node's
+// LOA_TEST_DROP_LIVE_PERCENT hook, seeded from its id): the stream still ends `completed` there,
+// with the missing frames concealed and reported; the other node is untouched.
+TEST_F(Live, LossOnOneNodeIsConcealedAndReported) {
+  ::setenv("LOA_TEST_DROP_LIVE_PERCENT", "5", 1);
+  d_->add_node({"lossy", "79/26734/01", 2, 500});
+  ::unsetenv("LOA_TEST_DROP_LIVE_PERCENT");
+  d_->add_node({"clean", "79/26734/01", 2, 500});
+  std::this_thread::sleep_for(2s);
+  const std::string source = d_->dir() / "source.wav";
+  write_source(source, 0.5, 6.0, 0.5);  // 7 s: about 88 chunks of 80 ms
+
+  auto r = d_->loactl(
+      {"live", "--file", source, "--target", "area:79/26734/01", "--priority", "priority"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json summary = r.json.is_array() ? r.json.at(0) : r.json;
+  const std::int64_t occ = test::field(summary, "occurrence_id");
+  std::map<std::string, json> events;
+  ASSERT_TRUE(eventually(
+      [&] {
+        events = events_of(occ);
+        return events.size() == 2;
+      },
+      30s));
+  const json& lossy = events.at("lossy");
+  const json& clean = events.at("clean");
+  EXPECT_EQ(lossy.value("outcome", ""), "completed") << lossy.dump();
+  EXPECT_EQ(clean.value("outcome", ""), "completed") << clean.dump();
+  const std::int64_t concealed = test::field(lossy, "frames_concealed");
+  // Each lost chunk is 4 frames of 20 ms; 5 % of ~88 chunks is a few chunks.
+  EXPECT_GT(concealed, 0) << lossy.dump();
+  EXPECT_EQ(concealed % 4, 0) << lossy.dump();
+  EXPECT_LE(concealed, 4 * 15) << lossy.dump();
+  // Every 20 ms slot was played or concealed (a first chunk lost would start it one chunk
+  // later).
+  const std::int64_t slots = test::field(lossy, "frames_played") + concealed;
+  EXPECT_LE(slots, test::field(clean, "frames_played")) << lossy.dump() << clean.dump();
+  EXPECT_GE(slots, test::field(clean, "frames_played") - 4) << lossy.dump() << clean.dump();
+  EXPECT_EQ(test::field(clean, "frames_concealed"), 0) << clean.dump();
+  EXPECT_EQ(test::field(clean, "frames_dropped"), 0) << clean.dump();
+  std::printf("live: 5%% loss on one node: %lld frames concealed, %lld dropped\n",
+              static_cast<long long>(concealed),
+              static_cast<long long>(test::field(lossy, "frames_dropped")));
+}
+
+// An emergency live stream takes over from a scheduled normal bulletin that is playing: the
+// bulletin ends `preempted` on every node, the stream `completed`.
+TEST_F(Live, EmergencyLiveStreamPreemptsAScheduledBulletin) {
+  const std::vector<std::string> nodes = {"n1", "n2"};
+  for (const auto& id : nodes) d_->add_node({id, "79/26734/01", 2, 500});
+  const std::int64_t bulletin = make_tts_bulletin("ban-tin-ngan.txt");
+  ASSERT_GT(bulletin, 0);
+  auto [normal, normal_at] = schedule(bulletin, 6s, {"--target", "area:79/26734/01"});
+  ASSERT_GT(normal, 0);
+  while (std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() < normal_at + 1'500'000) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string source = d_->dir() / "source.wav";
+  write_source(source, 0.2, 1.0, 0.2);
+  auto r = d_->loactl(
+      {"live", "--file", source, "--target", "area:79/26734/01", "--priority", "emergency"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json summary = r.json.is_array() ? r.json.at(0) : r.json;
+  const std::int64_t live = test::field(summary, "occurrence_id");
+  std::map<std::string, json> bulletin_events;
+  std::map<std::string, json> live_events;
+  ASSERT_TRUE(eventually(
+      [&] {
+        bulletin_events = events_of(normal);
+        live_events = events_of(live);
+        return bulletin_events.size() == nodes.size() && live_events.size() == nodes.size();
+      },
+      30s));
+  for (const auto& id : nodes) {
+    EXPECT_EQ(bulletin_events.at(id).value("outcome", ""), "preempted")
+        << bulletin_events.at(id).dump();
+    EXPECT_EQ(live_events.at(id).value("outcome", ""), "completed") << live_events.at(id).dump();
+    // The bulletin stopped when the stream began to play, not at its own end.
+    EXPECT_LE(test::field(bulletin_events.at(id), "end_us"),
+              test::field(live_events.at(id), "start_us") + 200'000)
+        << bulletin_events.at(id).dump() << live_events.at(id).dump();
+  }
 }
 
 }  // namespace
