@@ -40,6 +40,8 @@ void add_node_options(po::options_description& desc, NodeOptions& t) {
       "live-latency-ms", po::value(&t.live_latency_ms)->default_value(t.live_latency_ms),
       "live streams: a frame leaves the loudspeaker this long after its capture, in ms")(
       "volume", po::value(&t.volume)->default_value(t.volume), "output level, 0..100 percent")(
+      "emergency-volume", po::value(&t.emergency_volume)->default_value(t.emergency_volume),
+      "output level of emergencies, 1..100 percent, whatever the volume or mute")(
       "status-interval", po::value(&t.status_interval)->default_value(t.status_interval),
       "seconds between status messages")(
       "fetch-timeout-ms", po::value(&t.fetch_timeout_ms)->default_value(t.fetch_timeout_ms),
@@ -79,6 +81,10 @@ loa::Status validate(const NodeOptions& o) {
   }
   if (o.volume < 0 || o.volume > 100) {
     return bad("volume", std::to_string(o.volume) + " is not in 0..100");
+  }
+  if (o.emergency_volume < 1 || o.emergency_volume > 100) {
+    return bad("emergency-volume",
+               std::to_string(o.emergency_volume) + " is not in 1..100 (an emergency must sound)");
   }
   if (o.status_interval < 1 || o.status_interval > 86400) {
     return bad("status-interval", std::to_string(o.status_interval) + " is not in 1..86400");
@@ -133,6 +139,7 @@ Result<NodeConfig> load_node_config(const NodeOptions& o) {
   c.extra_output_latency_us = protocol::Micros{o.output_latency_ms} * 1000;
   c.live_latency_us = protocol::Micros{o.live_latency_ms} * 1000;
   c.volume = static_cast<std::uint8_t>(o.volume);
+  c.emergency_volume = static_cast<std::uint8_t>(o.emergency_volume);
   c.status_interval_us = protocol::Micros{o.status_interval} * 1'000'000;
   c.fetch_timeout_us = protocol::Micros{o.fetch_timeout_ms} * 1000;
   c.clock_offset_bound_us = protocol::Micros{o.clock_offset_bound_ms} * 1000;

@@ -35,6 +35,7 @@ constexpr Micros kLiveMaxAgeBeyondLatencyUs = 10'000'000;
 PlayerConfig player_config(const NodeConfig& c) {
   PlayerConfig p{c.id, c.extra_output_latency_us, c.volume};
   p.live_latency_us = c.live_latency_us;
+  p.emergency_volume = c.emergency_volume;
   return p;
 }
 

@@ -177,6 +177,13 @@ std::uint64_t Player::play_test_tone(protocol::OpusStream tone) {
   return id;
 }
 
+std::int32_t Player::gain_of(const protocol::Occurrence& o) const {
+  if (o.priority == protocol::Priority::emergency) {
+    return std::int32_t{config_.emergency_volume} * o.volume;
+  }
+  return muted_ ? 0 : std::int32_t{volume_.load()} * o.volume;
+}
+
 void Player::set_volume(std::uint8_t percent) {
   volume_ = std::min<std::uint8_t>(percent, 100);
 }
@@ -511,7 +518,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
       }
     }
 
-    const std::int32_t factor = muted_ ? 0 : std::int32_t{volume_.load()} * o.volume;
+    const std::int32_t factor = gain_of(o);
     if (factor != 100 * 100) {
       for (auto& s : out) s = static_cast<std::int16_t>(std::int32_t{s} * factor / (100 * 100));
     }
@@ -624,9 +631,7 @@ std::optional<Player::Playback> Player::play_live_item(Playback p) {
     for (auto& e : ended) record(std::move(e));
     return stop;
   };
-  const LiveGain gain = [&]() -> std::int32_t {
-    return muted_ ? 0 : std::int32_t{volume_.load()} * o.volume;
-  };
+  const LiveGain gain = [&]() -> std::int32_t { return gain_of(o); };
   LivePlayoutConfig live_config;
   live_config.latency_us = config_.live_latency_us;
   live_config.dry_us = config_.live_dry_us;

@@ -46,6 +46,9 @@ TEST(NodeConfigTest, ValidationNamesTheBadKey) {
   o.volume = 101;
   expect_bad(o, "volume");
   o = valid();
+  o.emergency_volume = 0;  // an emergency must sound
+  expect_bad(o, "emergency-volume");
+  o = valid();
   o.output_latency_ms = -1;
   expect_bad(o, "output-latency-ms");
   o = valid();

@@ -23,12 +23,14 @@ class PlayerTest : public ::testing::Test {
   }
 
   std::unique_ptr<Player> make_player(runtime::Clock& clock, std::uint8_t volume = 100,
-                                      Player::IsHandled handled = nullptr) {
+                                      Player::IsHandled handled = nullptr,
+                                      std::uint8_t emergency_volume = 100) {
     auto sinks = make_sink_factory(SinkSpec{SinkSpec::Kind::wav, wav_dir()}, clock);
     EXPECT_TRUE(sinks.ok());
     PlayerConfig config;
     config.node_id = "n1";
     config.volume = volume;
+    config.emergency_volume = emergency_volume;
     return std::make_unique<Player>(config, clock, cache_, *sinks, std::move(handled),
                                     [this](protocol::PlaybackEvent e) {
                                       std::lock_guard lock(mu_);
@@ -97,6 +99,30 @@ TEST_F(PlayerTest, AppliesVolume) {
   bool nonzero = false;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     ASSERT_EQ(w.samples[i], static_cast<std::int16_t>(expected[i] * 50 * 80 / 10000)) << i;
+    nonzero = nonzero || w.samples[i] != 0;
+  }
+  EXPECT_TRUE(nonzero);
+}
+
+// An emergency plays at the emergency level: neither the node's volume nor a mute applies; the
+// occurrence's own volume still does.
+TEST_F(PlayerTest, EmergencyPlaysAtTheEmergencyVolumeEvenWhenMuted) {
+  runtime::SystemClock clock;
+  auto player = make_player(clock, 30, nullptr, 90);
+  player->set_muted(true);
+  player->start();
+  const Micros start = clock.now_us() + 100'000;
+  player->set_schedule(
+      {Occurrence{3, kBulletin, start, start + 10'000'000, protocol::Priority::emergency, 50}});
+  ASSERT_TRUE(wait_events(1));
+  EXPECT_EQ(events()[0].outcome, Outcome::completed);
+  const auto expected = *protocol::decode_stream(stream_);
+  const test::Wav w = test::read_wav(wav(3));
+  ASSERT_TRUE(w.ok);
+  ASSERT_EQ(w.samples.size(), expected.size());
+  bool nonzero = false;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(w.samples[i], static_cast<std::int16_t>(expected[i] * 90 * 50 / 10000)) << i;
     nonzero = nonzero || w.samples[i] != 0;
   }
   EXPECT_TRUE(nonzero);

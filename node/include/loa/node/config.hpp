@@ -29,7 +29,8 @@ struct NodeOptions {
   int output_latency_ms = 0;
   int live_latency_ms = 300;  // live streams: capture instant to loudspeaker
   int volume = 100;
-  int status_interval = 60;  // seconds
+  int emergency_volume = 100;  // emergencies, whatever the volume or mute
+  int status_interval = 60;    // seconds
   int fetch_timeout_ms = 3000;
   int cache_limit_mb = 256;  // 0: no limit but the disk
   std::string log_level = "info";
@@ -56,6 +57,7 @@ struct NodeConfig {
   protocol::Micros extra_output_latency_us = 0;
   protocol::Micros live_latency_us = 300'000;  // live streams: sender instant to loudspeaker
   std::uint8_t volume = 100;
+  std::uint8_t emergency_volume = 100;
   protocol::Micros status_interval_us = 60'000'000;
   protocol::Micros fetch_timeout_us = 3'000'000;
   std::uint64_t cache_limit_bytes = 0;           // 0: no limit but the disk

@@ -25,8 +25,11 @@ namespace loa::node {
 
 struct PlayerConfig {
   std::string node_id;
-  protocol::Micros extra_latency_us = 0;     // added to the sink's reported output latency
-  std::uint8_t volume = 100;                 // node level, percent
+  protocol::Micros extra_latency_us = 0;  // added to the sink's reported output latency
+  std::uint8_t volume = 100;              // node level, percent
+  // Emergencies play at this level, whatever the node's volume or mute (a mute for maintenance
+  // must not silence a storm warning).
+  std::uint8_t emergency_volume = 100;
   protocol::Micros open_ahead_us = 500'000;  // the sink is opened this long before the instant
   // An occurrence whose expiry is not after its start may start this late at most.
   protocol::Micros default_grace_us = 5'000'000;
@@ -166,6 +169,8 @@ class Player {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> exited_{false};
   std::atomic<bool> thread_started_{false};
+  // The gain of `o`'s samples, in units of 1/10,000: node level x occurrence volume.
+  std::int32_t gain_of(const protocol::Occurrence& o) const;
   std::atomic<std::uint8_t> volume_{100};
   std::atomic<bool> muted_{false};
   std::atomic<bool> output_ok_{true};
