@@ -328,8 +328,14 @@ Result<Status> decode_status(ByteView body) {
   m.output_device = r.str16("output_device", kMaxTextLength);
   m.output_error = r.str16("output_error", kMaxTextLength);
   const bool has_temp = r.boolean("has_cpu_temp");
+  const std::size_t temp_at = r.offset();
   const auto temp = static_cast<std::int32_t>(r.u32("cpu_temp_mc"));
-  if (has_temp) m.cpu_temp_mc = temp;
+  if (has_temp) {
+    m.cpu_temp_mc = temp;
+  } else if (temp != 0) {
+    // One encoding per value: an absent temperature is written as 0.
+    r.fail("cpu_temp_mc", "must be 0 when has_cpu_temp is 0", temp_at);
+  }
   m.site_output = r.str16("site_output", kMaxTextLength);
   return r.finish(std::move(m));
 }

@@ -159,6 +159,21 @@ TEST(Messages, EveryTruncationIsRefusedWithItsOffset) {
   }
 }
 
+// Found by fuzz_status: an absent CPU temperature with non-zero bytes decoded, and re-encoded
+// differently. One encoding per value: it is refused, naming the field.
+TEST(Messages, AbsentTemperatureMustBeWrittenAsZero) {
+  Status status = samples::status();
+  status.cpu_temp_mc.reset();
+  Bytes body = encode(status);
+  ASSERT_TRUE(decode_status(body).ok());
+  const std::size_t temp_at = body.size() - (2 + status.site_output.size()) - 4;
+  body[temp_at + 3] = 1;
+  const auto refused = decode_status(body);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, HasSubstr("cpu_temp_mc"));
+  EXPECT_THAT(refused.error().message, HasSubstr("offset " + std::to_string(temp_at)));
+}
+
 TEST(Messages, TrailingBytesAreRefused) {
   for (const auto& c : all_codecs()) {
     Bytes longer = c.sample;
