@@ -153,6 +153,27 @@ std::string Deployment::http_get(const std::string& path) {
   return res->body;
 }
 
+void write_wav_pcm16(const std::string& path, const std::vector<std::int16_t>& pcm,
+                     std::uint32_t rate) {
+  std::ofstream f(path, std::ios::binary);
+  auto u32 = [&](std::uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](std::uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
+  f.write("RIFF", 4);
+  u32(36 + static_cast<std::uint32_t>(pcm.size() * 2));
+  f.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(rate);
+  u32(rate * 2);
+  u16(2);
+  u16(16);
+  f.write("data", 4);
+  u32(static_cast<std::uint32_t>(pcm.size() * 2));
+  f.write(reinterpret_cast<const char*>(pcm.data()), static_cast<std::streamsize>(pcm.size() * 2));
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
 std::vector<std::int16_t> read_wav_pcm16(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string data((std::istreambuf_iterator<char>(in)), {});

@@ -69,6 +69,9 @@ class Deployment {
 
 // 16-bit mono PCM samples of a WAV file; throws if it is not one.
 std::vector<std::int16_t> read_wav_pcm16(const std::string& path);
+// Writes 16-bit mono PCM at `rate` as a WAV file.
+void write_wav_pcm16(const std::string& path, const std::vector<std::int16_t>& pcm,
+                     std::uint32_t rate);
 
 // Wall clock in µs since the epoch.
 protocol::Micros now_us();

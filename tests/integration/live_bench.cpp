@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include "deployment_test.hpp"
@@ -37,25 +36,6 @@ std::vector<std::int16_t> source_pcm() {
     }
   }
   return pcm;
-}
-
-void write_wav(const std::string& path, const std::vector<std::int16_t>& pcm) {
-  std::ofstream f(path, std::ios::binary);
-  auto u32 = [&](std::uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
-  auto u16 = [&](std::uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
-  f.write("RIFF", 4);
-  u32(36 + static_cast<std::uint32_t>(pcm.size() * 2));
-  f.write("WAVEfmt ", 8);
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(kRate);
-  u32(kRate * 2);
-  u16(2);
-  u16(16);
-  f.write("data", 4);
-  u32(static_cast<std::uint32_t>(pcm.size() * 2));
-  f.write(reinterpret_cast<const char*>(pcm.data()), static_cast<std::streamsize>(pcm.size() * 2));
 }
 
 // Onsets (sample indices) of the bursts: the first sample above the threshold after at least
@@ -91,7 +71,7 @@ TEST_F(LiveBench, LatencyAndSkewAcrossNodes) {
   std::this_thread::sleep_for(3s);  // nodes connected and subscribed
   const std::string source = d_->dir() / "source.wav";
   const auto pcm = source_pcm();
-  write_wav(source, pcm);
+  test::write_wav_pcm16(source, pcm, kRate);
   const auto src = onsets(pcm);
   ASSERT_EQ(src.size(), static_cast<std::size_t>(kBursts));
 

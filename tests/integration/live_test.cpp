@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include "deployment_test.hpp"
@@ -30,22 +29,7 @@ void write_source(const std::string& path, double silence_s, double burst_s, dou
   for (std::size_t i = from; i < to; ++i) {
     pcm[i] = static_cast<std::int16_t>(12000 * std::sin(2 * M_PI * 1000.0 * (i - from) / kRate));
   }
-  std::ofstream f(path, std::ios::binary);
-  auto u32 = [&](std::uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
-  auto u16 = [&](std::uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
-  f.write("RIFF", 4);
-  u32(36 + static_cast<std::uint32_t>(pcm.size() * 2));
-  f.write("WAVEfmt ", 8);
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(kRate);
-  u32(kRate * 2);
-  u16(2);
-  u16(16);
-  f.write("data", 4);
-  u32(static_cast<std::uint32_t>(pcm.size() * 2));
-  f.write(reinterpret_cast<const char*>(pcm.data()), static_cast<std::streamsize>(pcm.size() * 2));
+  test::write_wav_pcm16(path, pcm, kRate);
 }
 
 // Index of the first sample whose magnitude exceeds `threshold`, or -1.
