@@ -1,6 +1,7 @@
 #include "loa/controller/cli.hpp"
 
 #include "loa/controller/audio.hpp"
+#include "loa/controller/capture.hpp"
 
 #include <httplib.h>
 
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -543,7 +545,7 @@ class Cli {
     if (auto f = operands(1, c)) return f;
     if (auto f = allow_only(args_,
                             {"target", "priority", "chime", "no-chime", "file", "stdin",
-                             "pcm-format", "device", "title"},
+                             "pcm-format", "device", "seconds", "title"},
                             c)) {
       return f;
     }
@@ -551,13 +553,29 @@ class Cli {
     const int sources =
         (args_.has("file") ? 1 : 0) + (args_.has("stdin") ? 1 : 0) + (args_.has("device") ? 1 : 0);
     if (sources != 1) return Failure{"live: give one of --file, --stdin or --device", kUsage};
-    if (args_.has("device")) {
-      return Failure{
-          "live: --device: this loactl has no audio capture (PortAudio capture is not "
-          "built in); pipe a capture in instead, e.g. arecord -f S16_LE -r 48000 -c 1 "
-          "| loactl live --stdin --pcm-format s16le:48000:1 ..."};
-    }
     std::string format = args_.get("pcm-format", "s16le:48000:1");
+    std::unique_ptr<Capture> capture;
+    std::uint64_t capture_left = 0;  // samples still to capture with --seconds
+    if (args_.has("device")) {
+      if (args_.has("pcm-format")) return Failure{"live: --pcm-format goes with --stdin", kUsage};
+      constexpr std::uint32_t kRate = 48000;
+      if (args_.has("seconds")) {
+        const std::string text = args_.get("seconds");
+        char* end = nullptr;
+        const double seconds = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(seconds > 0) || seconds > 86400) {
+          return Failure{"live: --seconds '" + text + "' is not a number of seconds (0..86400]",
+                         kUsage};
+        }
+        capture_left = static_cast<std::uint64_t>(seconds * kRate);
+      }
+      auto opened = open_capture(args_.get("device"), kRate);
+      if (!opened) return Failure{"live: --device: " + opened.error().message};
+      capture = std::move(*opened);
+      format = "s16le:" + std::to_string(kRate) + ":1";
+    } else if (args_.has("seconds")) {
+      return Failure{"live: --seconds goes with --device", kUsage};
+    }
     std::string pcm;  // a file, converted up front
     if (args_.has("file")) {
       if (args_.has("pcm-format")) {
@@ -587,8 +605,21 @@ class Cli {
     std::signal(SIGINT, [](int) { live_stop_requested().store(true); });
     std::size_t sent = 0;
     const bool from_stdin = args_.has("stdin");
+    std::string capture_error;
     auto r = api_.post_stream(path, [&](std::string& block) {
       if (live_stop_requested().load()) return false;
+      if (capture) {  // 100 ms at a time, until Ctrl-C or --seconds
+        const bool limited = args_.has("seconds");
+        if (limited && capture_left == 0) return false;
+        const std::uint64_t frames = limited ? std::min<std::uint64_t>(4800, capture_left) : 4800;
+        block.clear();
+        if (auto s = capture->read(frames, block); !s.ok()) {
+          capture_error = s.message();
+          return false;
+        }
+        if (limited) capture_left -= frames;
+        return true;
+      }
       if (!from_stdin) {
         if (sent >= pcm.size()) return false;
         const std::size_t n = std::min<std::size_t>(9600, pcm.size() - sent);
@@ -603,6 +634,12 @@ class Cli {
       return true;
     });
     std::signal(SIGINT, SIG_DFL);
+    // The stream ended on every node either way; the operator learns why it ended early.
+    if (!capture_error.empty()) err_ << "loactl: live: capture stopped: " << capture_error << "\n";
+    if (capture && capture->overflows() > 0) {
+      err_ << "loactl: live: the capture overflowed " << capture->overflows()
+           << " times (audio was lost there)\n";
+    }
     return show(std::move(r), [&](const json& j) {
       print_rows(out_, format_,
                  {{"BULLETIN", "bulletin_id"},
@@ -1443,6 +1480,10 @@ Commands:
   schedule targets: area:PATH, node:ID, group:NAME; --exclude area:PATH|node:ID|group:NAME
            (or a target with a leading '-') leaves those nodes out
   cancel OCCURRENCE | cancel --series ID
+  live --target T ... --priority priority|emergency [--chime|--no-chime] [--title TEXT]
+       (--file F | --stdin [--pcm-format s16le:RATE:CH] | --device NAME|default [--seconds S])
+                                  breaks in live until the source ends or Ctrl-C; --device
+                                  captures from a microphone (PortAudio); archived as a bulletin
   area set PATH --approval required|none
                                   occurrences pushed from above PATH wait for its approval
   area list

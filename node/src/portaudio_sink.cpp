@@ -6,43 +6,13 @@
 #include <cmath>
 #include <optional>
 
+#include "loa/runtime/portaudio_device.hpp"
+
 namespace loa::node {
 namespace {
 
-// Pa_Initialize / Pa_Terminate are reference counted by PortAudio; one pair per holder.
-class PaSession {
- public:
-  PaSession() : error_(Pa_Initialize()) {}
-  ~PaSession() {
-    if (error_ == paNoError) Pa_Terminate();
-  }
-  PaSession(const PaSession&) = delete;
-  PaSession& operator=(const PaSession&) = delete;
-  PaError error() const { return error_; }
-
- private:
-  PaError error_;
-};
-
-// The device index for a name (exact, else first containing it; empty: default output).
-Result<PaDeviceIndex> find_device(const std::string& name) {
-  if (name.empty()) {
-    const PaDeviceIndex d = Pa_GetDefaultOutputDevice();
-    if (d == paNoDevice) return make_error("portaudio: no default output device");
-    return d;
-  }
-  const PaDeviceIndex count = Pa_GetDeviceCount();
-  std::optional<PaDeviceIndex> partial;
-  for (PaDeviceIndex i = 0; i < count; ++i) {
-    const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
-    if (!info || info->maxOutputChannels < 1) continue;
-    const std::string device_name = info->name ? info->name : "";
-    if (device_name == name) return i;
-    if (!partial && device_name.find(name) != std::string::npos) partial = i;
-  }
-  if (partial) return *partial;
-  return make_error("portaudio: no output device named '" + name + "'");
-}
+using runtime::AudioDirection;
+using runtime::PortAudioSession;
 
 class PortAudioSink final : public Sink {
  public:
@@ -52,12 +22,12 @@ class PortAudioSink final : public Sink {
   loa::Status open(std::uint32_t rate, std::uint8_t channels) override {
     close();
     session_.emplace();
-    if (session_->error() != paNoError) {
-      std::string text = Pa_GetErrorText(session_->error());
+    if (!session_->status().ok()) {
+      loa::Status failed = session_->status();
       session_.reset();
-      return make_error("portaudio: initialize: " + text);
+      return failed;
     }
-    auto device = find_device(device_);
+    auto device = runtime::find_portaudio_device(device_, AudioDirection::output);
     if (!device) {
       session_.reset();
       return device.error();
@@ -105,7 +75,7 @@ class PortAudioSink final : public Sink {
 
  private:
   std::string device_;
-  std::optional<PaSession> session_;
+  std::optional<PortAudioSession> session_;
   PaStream* stream_ = nullptr;
   std::uint8_t channels_ = 1;
   protocol::Micros latency_us_ = 0;
@@ -118,11 +88,9 @@ bool portaudio_available() {
 }
 
 loa::Status check_portaudio_device(const std::string& device) {
-  PaSession session;
-  if (session.error() != paNoError) {
-    return make_error(std::string("portaudio: initialize: ") + Pa_GetErrorText(session.error()));
-  }
-  auto found = find_device(device);
+  PortAudioSession session;
+  if (!session.status().ok()) return session.status();
+  auto found = runtime::find_portaudio_device(device, AudioDirection::output);
   if (!found) return found.error();
   return {};
 }
