@@ -115,9 +115,19 @@ Node::~Node() {
 }
 
 loa::Status Node::start() {
+  return start_with(true);
+}
+
+loa::Status Node::start_driven() {
+  return start_with(false);
+}
+
+loa::Status Node::start_with(bool housekeeping_thread) {
   if (running_) return {};
   started_us_ = clock_.now_us();
   start_health();
+  next_status_us_ = started_us_ + status_interval_us_.load();
+  next_resend_us_ = started_us_ + config_.event_resend_us;
   // A playback cut short by a crash or power loss ends now, once (docs/architecture.md).
   if (auto recovered = outbox_->recover_interrupted()) {
     for (const auto& e : *recovered) {
@@ -157,10 +167,13 @@ loa::Status Node::start() {
   stopping_ = false;
   housekeeping_exited_ = false;
   player_.start();
-  housekeeping_ = std::thread([this] {
-    housekeeping();
-    housekeeping_exited_ = true;
-  });
+  driven_ = !housekeeping_thread;
+  if (housekeeping_thread) {
+    housekeeping_ = std::thread([this] {
+      housekeeping();
+      housekeeping_exited_ = true;
+    });
+  }
   if (loa::Status s = bus_.start(); !s) {
     stop();
     return make_error("node " + config_.id + ": bus: " + s.message());
@@ -176,14 +189,15 @@ loa::Status Node::start() {
 }
 
 void Node::stop() {
-  if (!housekeeping_.joinable()) return;
+  if (!housekeeping_.joinable() && !driven_) return;
   stopping_ = true;
   player_.stop();
-  while (!housekeeping_exited_) {
+  while (housekeeping_.joinable() && !housekeeping_exited_) {
     clock_.wake();
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  housekeeping_.join();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  driven_ = false;
   bus_.stop(1000);
   running_ = false;
   Log(LogLevel::info, "node").kv("id", config_.id) << "node stopped";
@@ -553,31 +567,33 @@ void Node::publish_status() {
                      seal(protocol::MessageType::status, protocol::encode(s), sequence), true);
 }
 
+Micros Node::poll() {
+  const Micros now = clock_.now_us();
+  BusActions actions;
+  {
+    std::lock_guard lock(mu_);
+    actions = prefetcher_.tick(now);
+  }
+  apply(std::move(actions));
+  persist_progress();
+  store_unstored_events(now);
+  if (now >= next_resend_us_) {
+    if (bus_.connected()) publish_pending_events();
+    next_resend_us_ = now + config_.event_resend_us;
+  }
+  if (now >= next_status_us_) {
+    if (bus_.connected()) publish_status();
+    next_status_us_ = now + status_interval_us_.load();
+  }
+  return std::min({now + kTickUs, next_resend_us_, next_status_us_});
+}
+
 void Node::housekeeping() {
-  Micros now = clock_.now_us();
-  Micros next_status = now + status_interval_us_.load();
-  Micros next_resend = now + config_.event_resend_us;
   while (!stopping_) {
-    now = clock_.now_us();
-    BusActions actions;
-    {
-      std::lock_guard lock(mu_);
-      actions = prefetcher_.tick(now);
-    }
-    apply(std::move(actions));
-    persist_progress();
-    store_unstored_events(now);
-    if (now >= next_resend) {
-      if (bus_.connected()) publish_pending_events();
-      next_resend = now + config_.event_resend_us;
-    }
-    if (now >= next_status) {
-      if (bus_.connected()) publish_status();
-      next_status = now + status_interval_us_.load();
-    }
+    const Micros next = poll();
     if (stopping_) break;
     if (heartbeat_ && player_.alive()) heartbeat_();
-    clock_.sleep_until(std::min({now + kTickUs, next_resend, next_status}));
+    clock_.sleep_until(next);
   }
 }
 

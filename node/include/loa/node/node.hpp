@@ -40,6 +40,11 @@ class Node {
 
   // Subscribes, connects and starts the player and the housekeeping thread.
   loa::Status start();
+  // The same without the housekeeping thread (the fleet simulator): the caller calls poll().
+  loa::Status start_driven();
+  // One housekeeping pass (prefetch timeouts, progress notes, event resends, status); returns
+  // the instant by the node's clock when the next pass is due. Driven mode: one caller thread.
+  protocol::Micros poll();
   // Stops the player (a playback in progress ends as partial), the housekeeping thread and the
   // bus. Idempotent; the outbox keeps what was not receipted.
   void stop();
@@ -116,6 +121,7 @@ class Node {
   void publish_pending_events();
   void publish_hello();
   void publish_status();
+  loa::Status start_with(bool housekeeping_thread);
   void housekeeping();
   void apply(BusActions actions);
   protocol::Bytes seal(protocol::MessageType type, const protocol::Bytes& body,
@@ -154,6 +160,9 @@ class Node {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> housekeeping_exited_{false};
   std::thread housekeeping_;
+  bool driven_ = false;                  // started by start_driven()
+  protocol::Micros next_status_us_ = 0;  // housekeeping (one thread)
+  protocol::Micros next_resend_us_ = 0;
   std::function<void()> heartbeat_;
 
   // Health (node_health.cpp).

@@ -1,0 +1,87 @@
+// The fleet simulator (issue 8): N real nodes (loa::node::Node) in one process, each with its own
+// key pair, MQTT connection, cache directory, outbox and counting null sink, all served by one
+// MQTT network thread (MosquittoHub) and one housekeeping thread (the caller of run()); each
+// node's player keeps its own thread. It records its own ground truth (GroundTruth).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loa/fleet/ground_truth.hpp"
+#include "loa/node/node.hpp"
+#include "loa/runtime/clock.hpp"
+#include "loa/runtime/mosquitto_hub.hpp"
+
+namespace loa::fleet {
+
+struct FleetOptions {
+  int nodes = 200;
+  // Where the nodes live: PROVINCE/COMMUNESxVILLAGES, e.g. "79/10x4": 10 communes
+  // (79/10001 ..) of 4 villages (79/10001/01 ..); node i is in commune i mod C, village
+  // (i / C) mod V.
+  std::string areas = "79/10x4";
+  std::string broker = "mqtt://127.0.0.1:1883";
+  // The controller's API (http://HOST:PORT): the nodes are registered there with their public
+  // keys, and its public key is read there unless controller_key names a file.
+  std::string controller;
+  std::string controller_key;
+  std::string dir;           // node directories: <dir>/<id> (cache, outbox, key)
+  std::string prefix = "f";  // node ids: prefix + 5 digits
+  int residents = 1000;      // per node
+};
+
+// Parses an --areas value; the error quotes it.
+Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes);
+
+// Not thread-safe: call start(), kill(), cut() and summary() from run()'s `each_second` or while
+// run() is not running.
+class Fleet {
+ public:
+  // Makes (or loads) the key pairs and registers the nodes with the controller. Throws on error.
+  explicit Fleet(FleetOptions options);
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Starts nodes [from, from + count) (again, after kill()).
+  void start(int from, int count);
+  // Drops nodes' connections without a word, stops them (a playback ends partial) and destroys
+  // them; their directories stay, so start() brings them back with their outboxes.
+  void kill(int from, int count);
+  // Cuts nodes' connections (the broker sends their last will) until restore().
+  void cut(int from, int count, bool cut);
+  // Housekeeping for every running node until `stop` is set; calls `each_second` about every
+  // second.
+  void run(const std::atomic<bool>& stop, const std::function<void()>& each_second);
+  // Stops every node.
+  void stop_all();
+
+  // Per node: id, area, running, cut, cached bulletins, played and published (GroundTruth);
+  // plus totals.
+  nlohmann::json summary() const;
+  int size() const { return static_cast<int>(nodes_.size()); }
+
+ private:
+  struct Member {
+    std::string id;
+    std::string area;
+    protocol::KeyPair key;
+    runtime::SystemClock clock;
+    GroundTruth truth;
+    bool cut = false;
+    protocol::Micros next_poll_us = 0;
+    std::unique_ptr<runtime::Bus> bus;
+    std::unique_ptr<node::Node> node;  // last: destroyed first
+  };
+
+  FleetOptions options_;
+  protocol::PublicKey controller_key_{};
+  runtime::MosquittoHub hub_;
+  std::vector<std::unique_ptr<Member>> nodes_;
+};
+
+}  // namespace loa::fleet

@@ -1,0 +1,199 @@
+#include "loa/fleet/fleet.hpp"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "loa/runtime/keys.hpp"
+#include "loa/runtime/log.hpp"
+
+namespace loa::fleet {
+
+namespace fs = std::filesystem;
+using protocol::Micros;
+
+Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes) {
+  const auto bad = [&] {
+    return make_error("areas '" + spec + "': expected PROVINCE/COMMUNESxVILLAGES, e.g. 79/10x4");
+  };
+  const auto slash = spec.rfind('/');
+  const auto x = spec.find('x', slash == std::string::npos ? 0 : slash);
+  if (slash == std::string::npos || x == std::string::npos) return bad();
+  int communes = 0, villages = 0;
+  const char* end = spec.data() + spec.size();
+  auto c = std::from_chars(spec.data() + slash + 1, spec.data() + x, communes);
+  auto v = std::from_chars(spec.data() + x + 1, end, villages);
+  if (c.ec != std::errc() || c.ptr != spec.data() + x || v.ec != std::errc() || v.ptr != end ||
+      communes < 1 || communes > 89999 || villages < 1 || villages > 99) {
+    return bad();
+  }
+  const std::string province = spec.substr(0, slash);
+  std::vector<std::string> out;
+  for (int i = 0; i < nodes; ++i) {
+    char area[160];
+    std::snprintf(area, sizeof area, "%s/%05d/%02d", province.c_str(), 10001 + i % communes,
+                  1 + (i / communes) % villages);
+    if (!protocol::AreaPath::parse(area)) return bad();
+    out.push_back(area);
+  }
+  return out;
+}
+
+Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {
+  auto areas = area_paths(options_.areas, options_.nodes);
+  if (!areas) throw std::runtime_error(areas.error().message);
+  httplib::Client api(options_.controller);
+  api.set_read_timeout(std::chrono::seconds(120));
+  if (!options_.controller_key.empty()) {
+    auto key = runtime::load_public_key(options_.controller_key);
+    if (!key) throw std::runtime_error(key.error().message);
+    controller_key_ = *key;
+  } else {
+    auto res = api.Get("/api/v1/health");
+    if (!res || res->status != 200) {
+      throw std::runtime_error("controller '" + options_.controller + "': no health answer");
+    }
+    const auto hex = nlohmann::json::parse(res->body).value("public_key", "");
+    auto bytes = runtime::from_hex(hex, controller_key_.size());
+    if (!bytes) throw std::runtime_error("controller public key: " + bytes.error().message);
+    std::copy(bytes->begin(), bytes->end(), controller_key_.begin());
+  }
+  nlohmann::json import = {{"nodes", nlohmann::json::array()}};
+  for (int i = 0; i < options_.nodes; ++i) {
+    auto m = std::make_unique<Member>();
+    char id[64];
+    std::snprintf(id, sizeof id, "%s%05d", options_.prefix.c_str(), i + 1);
+    m->id = id;
+    m->area = (*areas)[static_cast<std::size_t>(i)];
+    const fs::path dir = fs::path(options_.dir) / m->id;
+    fs::create_directories(dir);
+    auto key = runtime::load_or_create_key_pair((dir / "node.key").string());
+    if (!key) throw std::runtime_error(m->id + ": " + key.error().message);
+    m->key = *key;
+    import["nodes"].push_back({{"id", m->id},
+                               {"area", m->area},
+                               {"name", "Fleet " + m->id},
+                               {"speakers", 2},
+                               {"residents", options_.residents},
+                               { "public_key",
+                                 runtime::to_hex(m->key.public_key) }});
+    nodes_.push_back(std::move(m));
+  }
+  auto res = api.Post("/api/v1/nodes/import", import.dump(), "application/json");
+  if (!res || res->status != 200) {
+    throw std::runtime_error("controller '" + options_.controller + "': node import failed: " +
+                             (res ? std::to_string(res->status) + " " + res->body : "no answer"));
+  }
+}
+
+Fleet::~Fleet() {
+  stop_all();
+}
+
+void Fleet::start(int from, int count) {
+  for (int i = from; i < std::min(from + count, size()); ++i) {
+    Member& m = *nodes_[static_cast<std::size_t>(i)];
+    if (m.node) continue;
+    node::NodeConfig config;
+    config.id = m.id;
+    config.area = *protocol::AreaPath::parse(m.area);
+    config.cache_dir = (fs::path(options_.dir) / m.id).string();
+    config.controller_key = controller_key_;
+    config.key = m.key;
+    runtime::BusConfig bus;
+    bus.url = options_.broker;
+    bus.client_id = "loa-node-" + m.id;
+    m.bus = tap_events(hub_.make_bus(bus), m.key.public_key, m.truth);
+    auto created =
+        node::Node::create(std::move(config), *m.bus, m.clock, counting_sinks(m.clock, m.truth));
+    if (!created) throw std::runtime_error(m.id + ": " + created.error().message);
+    m.node = std::move(created).value();
+    if (loa::Status s = m.node->start_driven(); !s) {
+      throw std::runtime_error(m.id + ": " + s.message());
+    }
+    m.next_poll_us = 0;
+    m.cut = false;
+  }
+}
+
+void Fleet::kill(int from, int count) {
+  cut(from, count, true);
+  for (int i = from; i < std::min(from + count, size()); ++i) {
+    Member& m = *nodes_[static_cast<std::size_t>(i)];
+    m.node.reset();
+    m.bus.reset();
+  }
+}
+
+void Fleet::cut(int from, int count, bool cut) {
+  for (int i = from; i < std::min(from + count, size()); ++i) {
+    Member& m = *nodes_[static_cast<std::size_t>(i)];
+    m.cut = cut;
+    hub_.cut("loa-node-" + m.id, cut);
+  }
+}
+
+void Fleet::run(const std::atomic<bool>& stop, const std::function<void()>& each_second) {
+  using Steady = std::chrono::steady_clock;
+  auto next_second = Steady::now();
+  while (!stop) {
+    const Micros now = runtime::SystemClock().now_us();
+    Micros next = now + 200'000;
+    for (auto& m : nodes_) {
+      if (!m->node) continue;
+      if (now >= m->next_poll_us) m->next_poll_us = m->node->poll();
+      next = std::min(next, m->next_poll_us);
+    }
+    if (Steady::now() >= next_second) {
+      if (each_second) each_second();
+      next_second += std::chrono::seconds(1);
+    }
+    const Micros wait = std::max<Micros>(next - runtime::SystemClock().now_us(), 1'000);
+    std::this_thread::sleep_for(std::chrono::microseconds(std::min<Micros>(wait, 200'000)));
+  }
+}
+
+void Fleet::stop_all() {
+  for (auto& m : nodes_) {
+    m->node.reset();
+    m->bus.reset();
+  }
+}
+
+nlohmann::json Fleet::summary() const {
+  nlohmann::json per_node = nlohmann::json::array();
+  std::map<std::string, std::uint64_t> cached_total;
+  std::map<std::string, std::map<std::string, std::uint64_t>> outcomes;
+  std::size_t running = 0, connected = 0;
+  for (const auto& m : nodes_) {
+    nlohmann::json j = m->truth.to_json();
+    j["id"] = m->id;
+    j["area"] = m->area;
+    j["running"] = m->node != nullptr;
+    j["cut"] = m->cut;
+    j["connected"] = m->bus && m->bus->connected();
+    nlohmann::json cached = nlohmann::json::array();
+    if (m->node) {
+      ++running;
+      connected += m->bus->connected() ? 1 : 0;
+      for (const auto b : m->node->cache().bulletins_oldest_first()) {
+        cached.push_back(b);
+        ++cached_total[std::to_string(b)];
+      }
+    }
+    j["cached"] = cached;
+    for (const auto& [occ, p] : m->truth.events()) {
+      ++outcomes[std::to_string(occ)][protocol::to_string(p.event.outcome)];
+    }
+    per_node.push_back(std::move(j));
+  }
+  return {{"nodes", nodes_.size()}, {"running", running},   {"connected", connected},
+          {"cached", cached_total}, {"outcomes", outcomes}, {"per_node", per_node}};
+}
+
+}  // namespace loa::fleet
