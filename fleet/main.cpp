@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
       "controller API (http://HOST:PORT): nodes are registered there")(
       "controller-key", po::value(&opt.controller_key),
       "controller public key file (default: read from the API)")(
+      "token-file", po::value(&opt.token_file),
+      "bearer token for the controller's API (first line of the file)")(
       "dir", po::value(&opt.dir)->required(), "directory of the nodes' caches, outboxes, keys")(
       "prefix", po::value(&opt.prefix)->default_value(opt.prefix), "node id prefix")(
       "summary", po::value(&summary_path), "JSON ground truth, written every second and at exit")(

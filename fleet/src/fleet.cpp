@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -49,6 +50,14 @@ Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {
   if (!areas) throw std::runtime_error(areas.error().message);
   httplib::Client api(options_.controller);
   api.set_read_timeout(std::chrono::seconds(120));
+  if (!options_.token_file.empty()) {
+    std::ifstream in(options_.token_file);
+    std::string token;
+    if (!std::getline(in, token) || token.empty()) {
+      throw std::runtime_error("token file '" + options_.token_file + "': no token on line 1");
+    }
+    api.set_bearer_token_auth(token);
+  }
   if (!options_.controller_key.empty()) {
     auto key = runtime::load_public_key(options_.controller_key);
     if (!key) throw std::runtime_error(key.error().message);

@@ -29,6 +29,8 @@ struct FleetOptions {
   // keys, and its public key is read there unless controller_key names a file.
   std::string controller;
   std::string controller_key;
+  // Bearer token for the API (a controller with accounts): the first line of this file.
+  std::string token_file;
   std::string dir;           // node directories: <dir>/<id> (cache, outbox, key)
   std::string prefix = "f";  // node ids: prefix + 5 digits
   int residents = 1000;      // per node
