@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loa/controller/cap_api.hpp"
+#include "loa/controller/console.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
@@ -572,6 +573,7 @@ struct ApiServer::Impl {
                  reply(res, controller.verify_report(period_query(req)), 200,
                        [](const VerifyReport& r) { return to_json(r); });
                });
+    register_console(server, controller);  // the web console and its TTS preview
   }
 };
 
