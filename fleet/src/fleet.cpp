@@ -179,12 +179,14 @@ nlohmann::json Fleet::summary() const {
   std::map<std::string, std::uint64_t> cached_total;
   std::map<std::string, std::map<std::string, std::uint64_t>> outcomes;
   std::size_t running = 0, connected = 0;
+  std::uint64_t bulletin_bytes = 0;
   for (const auto& m : nodes_) {
     nlohmann::json j = m->truth.to_json();
     j["id"] = m->id;
     j["area"] = m->area;
     j["running"] = m->node != nullptr;
     j["cut"] = m->cut;
+    bulletin_bytes += m->truth.bulletin_bytes();
     j["connected"] = m->bus && m->bus->connected();
     nlohmann::json cached = nlohmann::json::array();
     if (m->node) {
@@ -201,8 +203,10 @@ nlohmann::json Fleet::summary() const {
     }
     per_node.push_back(std::move(j));
   }
-  return {{"nodes", nodes_.size()}, {"running", running},   {"connected", connected},
-          {"cached", cached_total}, {"outcomes", outcomes}, {"per_node", per_node}};
+  return {{"nodes", nodes_.size()}, {"running", running},
+          {"connected", connected}, {"cached", cached_total},
+          {"outcomes", outcomes},   {"bulletin_bytes_received", bulletin_bytes},
+          {"per_node", per_node}};
 }
 
 }  // namespace loa::fleet

@@ -41,7 +41,12 @@ class TapBus final : public runtime::Bus {
  public:
   TapBus(std::unique_ptr<runtime::Bus> inner, protocol::PublicKey key, GroundTruth& truth)
       : inner_(std::move(inner)), key_(key), truth_(truth) {}
-  void on_message(MessageHandler h) override { inner_->on_message(std::move(h)); }
+  void on_message(MessageHandler h) override {
+    inner_->on_message([this, h = std::move(h)](const runtime::BusMessage& m) {
+      if (m.topic.starts_with("loa/v1/bulletin/")) truth_.add_bulletin_bytes(m.payload.size());
+      h(m);
+    });
+  }
   void on_connection(ConnectHandler h) override { inner_->on_connection(std::move(h)); }
   loa::Status start() override { return inner_->start(); }
   void stop(int drain_ms) override { inner_->stop(drain_ms); }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,12 +26,16 @@ class GroundTruth {
   };
 
   void add_samples(std::uint64_t occurrence_id, std::uint64_t samples);
+  // Payload bytes received on bulletin topics (manifests and chunks): the fan-out's output.
+  void add_bulletin_bytes(std::uint64_t bytes) { bulletin_bytes_ += bytes; }
+  std::uint64_t bulletin_bytes() const { return bulletin_bytes_; }
   void add_event(const protocol::PlaybackEvent& e);
   // {"played": {occ: {"samples", "frames"}}, "events": {occ: {...}}}
   nlohmann::json to_json() const;
   std::map<std::uint64_t, Published> events() const;
 
  private:
+  std::atomic<std::uint64_t> bulletin_bytes_{0};
   mutable std::mutex mu_;
   std::map<std::uint64_t, std::uint64_t> samples_;  // by occurrence
   std::map<std::uint64_t, Published> events_;       // by occurrence
