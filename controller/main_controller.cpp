@@ -1,11 +1,19 @@
 // loa-controller: the daemon. Parses options and hands over to loa::controller.
+#include <termios.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "loa/controller/accounts.hpp"
 #include "loa/controller/api_server.hpp"
+#include "loa/controller/auth.hpp"
 #include "loa/controller/config.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/controller/local_time.hpp"
@@ -24,7 +32,82 @@ extern "C" void on_signal(int) {
 using loa::runtime::Log;
 using loa::runtime::LogLevel;
 
+// One line of standard input, not echoed on a terminal.
+std::string read_password() {
+  termios saved{};
+  const bool tty = ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (tty) {
+    std::cerr << "password: " << std::flush;
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// loa-controller user add NAME --role ROLE [--area PATH] [--config FILE | --db FILE]: adds a
+// user straight to the database (the first administrator), password on standard input.
+int user_command(int argc, char** argv) {
+  if (argc < 4 || std::string(argv[2]) != "add") {
+    throw std::runtime_error(
+        "usage: loa-controller user add NAME --role ROLE [--area PATH] [--config FILE | --db "
+        "FILE]  (password on standard input)");
+  }
+  const std::string name = argv[3];
+  std::string role_text;
+  std::string area;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 4; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--role" || a == "--area") && i + 1 < argc) {
+      (a == "--role" ? role_text : area) = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  const auto role = loa::controller::parse_role(role_text);
+  if (!role) {
+    throw std::runtime_error(
+        "--role '" + role_text +
+        "' is not administrator, province_operator, commune_operator or viewer");
+  }
+  loa::controller::ControllerConfig config;
+  loa::runtime::po::variables_map vm;
+  if (!loa::runtime::parse_options(static_cast<int>(rest.size()), rest.data(),
+                                   loa::controller::controller_options(config), vm,
+                                   "loa-controller user add", "NAME --role ROLE [--area PATH]")) {
+    return 0;
+  }
+  auto accounts = loa::controller::AccountStore::open(config.db);
+  if (!accounts) throw std::runtime_error(accounts.error().message);
+  const loa::runtime::SystemClock clock;
+  auto user = (*accounts)->add_user(name, *role, area, read_password(), clock.now_us());
+  const char* who = std::getenv("USER");
+  loa::controller::AuditEntry e{0,
+                                clock.now_us(),
+                                std::string("console:") + (who ? who : "?"),
+                                "",
+                                "",
+                                "controller host",
+                                "loa-controller user add",
+                                name + " role=" + role_text + " area=" + area,
+                                user ? "201" : "refused: " + user.error().message};
+  if (auto r = (*accounts)->append_audit(e); !r) throw std::runtime_error(r.error().message);
+  if (!user) throw std::runtime_error(user.error().message);
+  std::cout << "user " << name << " added (" << role_text << (area.empty() ? "" : " of " + area)
+            << ")\n";
+  return 0;
+}
+
 int run(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "user") return user_command(argc, argv);
   loa::controller::ControllerConfig config;
   const auto options = loa::controller::controller_options(config);
   loa::runtime::po::variables_map vm;
@@ -100,8 +183,18 @@ int run(int argc, char** argv) {
   if (loa::Status s = controller.attach(); !s) throw std::runtime_error(s.message());
   if (loa::Status s = bus->start(); !s) throw std::runtime_error("broker: " + s.message());
 
-  loa::controller::ApiServer api(controller,
-                                 static_cast<std::size_t>(config.max_upload_mb) * 1024 * 1024);
+  // Accounts (issue 7). The local token lets loactl on this host act as the administrator:
+  // whoever can read the 0600 file can read the database and the signing key anyway.
+  auto accounts = loa::controller::AccountStore::open(config.db);
+  if (!accounts) throw std::runtime_error(accounts.error().message);
+  const std::string token_file = loa::controller::resolved_local_token_file(config);
+  auto local_token = loa::controller::write_local_token(token_file);
+  if (!local_token) throw std::runtime_error(local_token.error().message);
+  loa::controller::AuthSettings auth;
+  auth.local_token = *local_token;
+  loa::controller::Access access(**accounts, controller, auth);
+  loa::controller::ApiServer api(
+      controller, static_cast<std::size_t>(config.max_upload_mb) * 1024 * 1024, &access);
   auto port = api.bind(listen->first, listen->second);
   if (!port) throw std::runtime_error(port.error().message);
   api.start();
@@ -113,6 +206,7 @@ int run(int argc, char** argv) {
           .kv("broker", config.broker)
           .kv("db", config.db)
           .kv("audio_dir", settings.audio_dir)
+          .kv("local_token_file", token_file)
           .kv("public_key", loa::runtime::to_hex(loa::protocol::ByteView(keys->public_key)))
       << "controller running";
   // systemd (Type=notify): ready once the API listens; the watchdog is fed from this loop.

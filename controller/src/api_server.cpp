@@ -4,10 +4,14 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "loa/controller/auth.hpp"
 #include "loa/controller/cap_api.hpp"
 #include "loa/controller/console.hpp"
 #include "loa/controller/json_codec.hpp"
@@ -101,13 +105,30 @@ Reply<LiveRequest> live_request_from_query(const httplib::Request& req) {
 
 struct ApiServer::Impl {
   Controller& controller;
+  Access* access;  // null: every caller trusted (in-process tests)
   httplib::Server server;
   int port = 0;
 
-  Impl(Controller& c, std::size_t max_upload) : controller(c) {
+  Impl(Controller& c, std::size_t max_upload, Access* a) : controller(c), access(a) {
     server.set_payload_max_length(max_upload);
     server.set_read_timeout(60, 0);
+    if (access) access->attach(server);
     routes();
+  }
+
+  // The caller's area (issue 7): checks of what the body targets, and read filters.
+  std::optional<ApiError> denied_targets(const std::vector<std::string>& targets) {
+    return access ? access->check_targets(targets) : std::nullopt;
+  }
+  std::optional<ApiError> denied_area(const std::string& area, const std::string& what) {
+    return access ? access->check_area(area, what) : std::nullopt;
+  }
+  std::optional<ApiError> denied_nodes(const std::vector<std::string>& ids) {
+    return access ? access->check_nodes(ids) : std::nullopt;
+  }
+  bool sees(const std::string& area) { return !access || access->sees(area); }
+  Reply<std::string> narrow(const std::string& area) {
+    return access ? access->narrow_area(area) : Reply<std::string>(area);
   }
 
   void routes() {
@@ -154,9 +175,11 @@ struct ApiServer::Impl {
 
     // Nodes.
     server.Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
-      reply(res, controller.list_nodes(), 200, [](const std::vector<NodeView>& nodes) {
+      reply(res, controller.list_nodes(), 200, [this](const std::vector<NodeView>& nodes) {
         json list = json::array();
-        for (const auto& n : nodes) list.push_back(to_json(n));
+        for (const auto& n : nodes) {
+          if (sees(n.record.area)) list.push_back(to_json(n));
+        }
         return json{{"nodes", list}};
       });
     });
@@ -165,6 +188,7 @@ struct ApiServer::Impl {
       if (!body) return send_error(res, body.error());
       auto input = node_input_from_json(*body);
       if (!input) return send_error(res, input.error());
+      if (auto denied = denied_area(input->area, "area")) return send_error(res, *denied);
       reply(res, controller.add_node(*input), 201, [](const NodeView& n) { return to_json(n); });
     });
     server.Post(
@@ -179,6 +203,9 @@ struct ApiServer::Impl {
           for (std::size_t i = 0; i < nodes->size(); ++i) {
             auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
             if (!in) return send_error(res, in.error());
+            if (auto denied = denied_area(in->area, "nodes[" + std::to_string(i) + "].area")) {
+              return send_error(res, *denied);
+            }
             inputs.push_back(std::move(*in));
           }
           reply(res, controller.import_nodes(inputs), 200, [](std::size_t n) {
@@ -277,6 +304,7 @@ struct ApiServer::Impl {
       if (!body) return send_error(res, body.error());
       auto request = schedule_request_from_json(*body);
       if (!request) return send_error(res, request.error());
+      if (auto denied = denied_targets(request->targets)) return send_error(res, *denied);
       auto result = controller.submit(*request);
       if (!result) return send_error(res, result.error());
       if (!request->dry_run && !result->series && result->occurrences.size() == 1) {
@@ -294,17 +322,20 @@ struct ApiServer::Impl {
                   reply(res, controller.cancel_occurrence(*id), 200,
                         [](const OccurrenceRecord& o) { return to_json(o); });
                 });
-    server.Patch(R"(/api/v1/occurrences/([^/]+))",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   auto id = parse_id(req.matches[1], "occurrence");
-                   if (!id) return send_error(res, id.error());
-                   auto body = parse_body(req);
-                   if (!body) return send_error(res, body.error());
-                   auto change = change_request_from_json(*body);
-                   if (!change) return send_error(res, change.error());
-                   reply(res, controller.change_occurrence(*id, *change), 200,
-                         [](const OccurrenceRecord& o) { return to_json(o); });
-                 });
+    server.Patch(R"(/api/v1/occurrences/([^/]+))", [this](const httplib::Request& req,
+                                                          httplib::Response& res) {
+      auto id = parse_id(req.matches[1], "occurrence");
+      if (!id) return send_error(res, id.error());
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      auto change = change_request_from_json(*body);
+      if (!change) return send_error(res, change.error());
+      if (auto denied = denied_targets(change->targets.value_or(std::vector<std::string>{}))) {
+        return send_error(res, *denied);
+      }
+      reply(res, controller.change_occurrence(*id, *change), 200,
+            [](const OccurrenceRecord& o) { return to_json(o); });
+    });
     // Approval and groups.
     server.Get("/api/v1/areas/approval", [this](const httplib::Request&, httplib::Response& res) {
       reply(res, controller.approval_areas(), 200, [](const std::vector<std::string>& areas) {
@@ -321,15 +352,17 @@ struct ApiServer::Impl {
                 res, api_error(ErrorCode::bad_request, "area, approval: both must be strings"));
           }
           const std::string area = (*body)["area"];
+          if (auto denied = denied_area(area, "area")) return send_error(res, *denied);
           reply(res, controller.set_area_approval(area, (*body)["approval"]), 200,
                 [&](const std::string& a) {
                   return json{{"area", area}, {"approval", a}};
                 });
         });
     server.Get("/api/v1/approvals", [this](const httplib::Request&, httplib::Response& res) {
-      reply(res, controller.list_approvals(), 200, [](const std::vector<ApprovalItem>& list) {
+      reply(res, controller.list_approvals(), 200, [this](const std::vector<ApprovalItem>& list) {
         json out = json::array();
         for (const auto& a : list) {
+          if (!sees(a.area)) continue;
           out.push_back(json{{"occurrence", a.occurrence_id},
                              {"bulletin", a.bulletin_id},
                              {"area", a.area},
@@ -355,6 +388,7 @@ struct ApiServer::Impl {
         if (!area.is_string()) {
           return send_error(res, api_error(ErrorCode::bad_request, "area: must be an area path"));
         }
+        if (auto denied = denied_area(area, "area")) return send_error(res, *denied);
         reply(res, controller.decide_approval(occ.get<std::uint64_t>(), area, verb == "approve"),
               200, [](const OccurrenceRecord& o) { return to_json(o); });
       });
@@ -385,6 +419,7 @@ struct ApiServer::Impl {
         }
         ids.push_back(id);
       }
+      if (auto denied = denied_nodes(ids)) return send_error(res, *denied);
       const std::string name = req.matches[1];
       reply(res, add ? controller.add_to_group(name, ids) : controller.remove_from_group(name, ids),
             200, [&](const std::vector<std::string>& members) {
@@ -416,9 +451,14 @@ struct ApiServer::Impl {
         since = *t;
       }
       reply(res, controller.list_occurrences(since), 200,
-            [](const std::vector<OccurrenceRecord>& list) {
+            [this](const std::vector<OccurrenceRecord>& list) {
               json out = json::array();
-              for (const auto& o : list) out.push_back(to_json(o));
+              for (const auto& o : list) {
+                const bool seen =
+                    std::any_of(o.nodes.begin(), o.nodes.end(),
+                                [this](const TargetedNode& n) { return sees(n.area); });
+                if (seen) out.push_back(to_json(o));
+              }
               return json{{"occurrences", out}};
             });
     });
@@ -449,13 +489,25 @@ struct ApiServer::Impl {
         return send_error(res, api_error(ErrorCode::bad_request,
                                          "by: '" + by + "' is not supported (expected area)"));
       }
-      reply(res, controller.coverage(bulletin, occurrence, by == "area"), 200,
-            [](const CoverageReport& r) { return to_json(r); });
+      // A scoped caller sees the rows of its area and their sum.
+      const bool scoped = !sees("");
+      reply(res, controller.coverage(bulletin, occurrence, by == "area" || scoped), 200,
+            [&](CoverageReport r) {
+              if (scoped) {
+                std::erase_if(r.rows, [this](const CoverageRow& row) { return !sees(row.area); });
+                r.total = CoverageCounts{};
+                for (const auto& row : r.rows) r.total += row.counts;
+                if (by != "area") r.rows.clear();
+              }
+              return to_json(r);
+            });
     });
     server.Get("/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
       LogQuery q;
       q.node_id = req.get_param_value("node");
-      q.area = req.get_param_value("area");
+      auto area = narrow(req.get_param_value("area"));
+      if (!area) return send_error(res, area.error());
+      q.area = *area;
       q.since = req.get_param_value("since");
       if (req.has_param("bulletin")) {
         auto id = parse_id(req.get_param_value("bulletin"), "bulletin");
@@ -492,8 +544,16 @@ struct ApiServer::Impl {
         if (!s) return send_error(res, s.error());
         offline_after = static_cast<Micros>(*s) * 1'000'000;
       }
-      reply(res, controller.node_health(offline_after), 200,
-            [](const HealthReport& r) { return to_json(r); });
+      reply(res, controller.node_health(offline_after), 200, [this](HealthReport r) {
+        std::set<std::string> hidden;
+        for (const auto& n : r.nodes) {
+          if (!sees(n.record.area)) hidden.insert(n.record.id);
+        }
+        std::erase_if(r.nodes, [&](const NodeHealth& n) { return hidden.count(n.record.id); });
+        std::erase_if(r.offline, [&](const std::string& id) { return hidden.count(id); });
+        std::erase_if(r.silent, [&](const SilentNode& s) { return hidden.count(s.node_id); });
+        return to_json(r);
+      });
     });
     server.Get(R"(/api/v1/nodes/([^/]+)/history)",
                [this](const httplib::Request& req, httplib::Response& res) {
@@ -524,6 +584,9 @@ struct ApiServer::Impl {
                                          "body: command (text), value (integer), nodes (list of "
                                          "ids) or area (text)"));
       }
+      if (auto denied = r.area.empty() ? denied_nodes(r.node_ids) : denied_area(r.area, "area")) {
+        return send_error(res, *denied);
+      }
       reply(res, controller.send_node_control(r), 200,
             [](const NodeControlResult& c) { return to_json(c); });
     });
@@ -541,9 +604,19 @@ struct ApiServer::Impl {
         if (!n) return send_error(res, n.error());
         q.limit = static_cast<std::size_t>(*n);
       }
-      reply(res, controller.refused_log(q), 200, [](const std::vector<RefusedEventRecord>& list) {
+      std::map<std::string, std::string> areas;  // node -> area, for a scoped caller's filter
+      if (!sees("")) {
+        auto nodes = controller.list_nodes();
+        if (!nodes) return send_error(res, nodes.error());
+        for (const auto& n : *nodes) areas[n.record.id] = n.record.area;
+      }
+      reply(res, controller.refused_log(q), 200, [&](const std::vector<RefusedEventRecord>& list) {
         json out = json::array();
-        for (const auto& r : list) out.push_back(to_json(r));
+        for (const auto& r : list) {
+          if (areas.empty() || (areas.count(r.node_id) && sees(areas[r.node_id]))) {
+            out.push_back(to_json(r));
+          }
+        }
         return json{{"refused", out}};
       });
     });
@@ -565,7 +638,11 @@ struct ApiServer::Impl {
     };
     server.Get("/api/v1/reports/period",
                [this, period_query](const httplib::Request& req, httplib::Response& res) {
-                 reply(res, controller.period_report(period_query(req)), 200,
+                 PeriodQuery q = period_query(req);
+                 auto area = narrow(q.area);
+                 if (!area) return send_error(res, area.error());
+                 q.area = *area;
+                 reply(res, controller.period_report(q), 200,
                        [](const PeriodReport& r) { return to_json(r); });
                });
     server.Get("/api/v1/reports/verify",
@@ -573,12 +650,12 @@ struct ApiServer::Impl {
                  reply(res, controller.verify_report(period_query(req)), 200,
                        [](const VerifyReport& r) { return to_json(r); });
                });
-    register_console(server, controller);  // the web console and its TTS preview
+    register_console(server, controller, access);  // the web console, TTS preview, live
   }
 };
 
-ApiServer::ApiServer(Controller& controller, std::size_t max_upload_bytes)
-    : impl_(std::make_unique<Impl>(controller, max_upload_bytes)) {}
+ApiServer::ApiServer(Controller& controller, std::size_t max_upload_bytes, Access* access)
+    : impl_(std::make_unique<Impl>(controller, max_upload_bytes, access)) {}
 
 ApiServer::~ApiServer() {
   stop();

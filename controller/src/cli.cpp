@@ -82,7 +82,7 @@ std::optional<Failure> parse_args(const std::vector<std::string>& in, Args& args
 
 std::optional<Failure> allow_only(const Args& args, std::set<std::string> allowed,
                                   const std::string& command) {
-  allowed.insert({"controller", "format"});
+  allowed.insert({"controller", "format", "token-file"});
   for (const auto& [name, values] : args.options) {
     if (!allowed.count(name)) {
       return Failure{"'" + command + "' does not take --" + name + " (see loactl --help)", kUsage};
@@ -188,7 +188,9 @@ void print_rows(std::ostream& out, Format format, const std::vector<Column>& col
 
 class Api {
  public:
-  explicit Api(const std::string& url) : url_(url), client_(url) {
+  // `token`: sent as "Authorization: Bearer" when not empty.
+  Api(const std::string& url, const std::string& token) : url_(url), client_(url) {
+    if (!token.empty()) client_.set_bearer_token_auth(token.c_str());
     client_.set_connection_timeout(5, 0);
     client_.set_read_timeout(600, 0);  // text-to-speech of a long text takes a while
     client_.set_write_timeout(600, 0);
@@ -322,7 +324,8 @@ class Cli {
         format_(format),
         out_(out),
         err_(err),
-        api_(args.get("controller", "http://127.0.0.1:8080")) {}
+        api_(args.get("controller", "http://127.0.0.1:8080"),
+             loactl_token(args.get("token-file"))) {}
 
   std::optional<Failure> run() {
     const auto& w = args_.words;
@@ -358,6 +361,9 @@ class Cli {
     }
     if (cmd == "log") return log();
     if (cmd == "cap") return cap(sub);
+    if (cmd == "login" || cmd == "logout" || cmd == "whoami") return session(cmd);
+    if (cmd == "user") return user(sub);
+    if (cmd == "audit") return audit();
     std::string what;
     for (const auto& x : w) what += (what.empty() ? "" : " ") + x;
     return Failure{"unknown command '" + what + "' (see loactl --help)", kUsage};
@@ -1359,6 +1365,104 @@ class Cli {
     });
   }
 
+  // Accounts (issue 7): sessions, users, the audit log.
+  std::optional<Failure> session(const std::string& cmd) {
+    if (auto f = allow_only(args_, {"password-file"}, cmd)) return f;
+    const std::vector<Column> who = {{"NAME", "name"}, {"ROLE", "role"}, {"AREA", "area"}};
+    if (cmd == "login") {
+      if (auto f = operands(2, "login")) return f;
+      auto password = password_input();
+      if (!password) return Failure{"login: cannot read the password", kUsage};
+      return show(
+          api_.post_json("/api/v1/session",
+                         json{{"name", args_.words[1]}, {"password", *password}, {"bearer", true}}),
+          [&](const json& j) { out_ << j.value("token", "") << '\n'; });
+    }
+    if (auto f = operands(1, cmd)) return f;
+    if (cmd == "logout") {
+      return show(api_.del("/api/v1/session"), [&](const json&) {});
+    }
+    return show(api_.get("/api/v1/session"),
+                [&](const json& j) { print_rows(out_, format_, who, {j.at("user")}); });
+  }
+
+  // The password of --password-file, else the first line of standard input.
+  std::optional<std::string> password_input() {
+    std::string text;
+    if (args_.has("password-file")) {
+      auto f = read_file(args_.get("password-file"));
+      if (!f) return std::nullopt;
+      text = *f;
+    } else if (!std::getline(std::cin, text)) {
+      return std::nullopt;
+    }
+    if (const auto nl = text.find_first_of("\r\n"); nl != std::string::npos) text.resize(nl);
+    return text;
+  }
+
+  std::optional<Failure> user(const std::string& sub) {
+    const std::vector<Column> columns = {{"NAME", "name"},
+                                         {"ROLE", "role"},
+                                         {"AREA", "area"},
+                                         {"DISABLED", "disabled"},
+                                         {"CREATED", "created"}};
+    const auto one = [&](const json& j) { print_rows(out_, format_, columns, {j}); };
+    const std::string c = "user " + sub;
+    if (sub == "list") {
+      if (auto f = operands(2, c)) return f;
+      if (auto f = allow_only(args_, {}, c)) return f;
+      return show(api_.get("/api/v1/users"), [&](const json& j) {
+        print_rows(out_, format_, columns, j.at("users").get<std::vector<json>>());
+      });
+    }
+    if (sub != "add" && sub != "change" && sub != "remove") {
+      return Failure{"'user' takes list, add, change or remove (see loactl --help)", kUsage};
+    }
+    if (auto f = operands(3, c)) return f;
+    const std::string path = "/api/v1/users/" + encode_query(args_.words[2]);
+    if (sub == "remove") {
+      if (auto f = allow_only(args_, {}, c)) return f;
+      return show(api_.del(path), one);
+    }
+    if (auto f = allow_only(args_, {"role", "area", "password-file", "disabled"}, c)) return f;
+    json body = json::object();
+    if (args_.has("role")) body["role"] = args_.get("role");
+    if (args_.has("area")) body["area"] = args_.get("area");
+    if (args_.has("disabled")) body["disabled"] = args_.get("disabled") == "true";
+    if (sub == "add" || args_.has("password-file")) {
+      auto password = password_input();
+      if (!password) return Failure{c + ": cannot read the password", kUsage};
+      body["password"] = *password;
+    }
+    if (sub == "change") return show(api_.patch_json(path, body), one);
+    if (auto f = require(args_, {"role"}, c)) return f;
+    body["name"] = args_.words[2];
+    return show(api_.post_json("/api/v1/users", body), one);
+  }
+
+  std::optional<Failure> audit() {
+    if (auto f = operands(1, "audit")) return f;
+    if (auto f = allow_only(args_, {"since", "actor", "limit"}, "audit")) return f;
+    std::string path = "/api/v1/audit";
+    char sep = '?';
+    for (const char* k : {"since", "actor", "limit"}) {
+      if (!args_.has(k)) continue;
+      path += sep + std::string(k) + "=" + encode_query(args_.get(k));
+      sep = '&';
+    }
+    return show(api_.get(path), [&](const json& j) {
+      print_rows(out_, format_,
+                 {{"ID", "id"},
+                  {"AT", "at"},
+                  {"ACTOR", "actor"},
+                  {"REMOTE", "remote"},
+                  {"ACTION", "action"},
+                  {"TARGET", "target"},
+                  {"OUTCOME", "outcome"}},
+                 j.at("entries").get<std::vector<json>>());
+    });
+  }
+
   // CAP alerts (docs/cap.md): ingest, list, show, and the geocode table.
   std::optional<Failure> cap(const std::string& sub) {
     const std::vector<Column> alert_columns = {{"ID", "id"},           {"RECEIVED", "received"},
@@ -1457,6 +1561,24 @@ class Cli {
 
 }  // namespace
 
+std::string loactl_token(const std::string& token_file) {
+  if (const char* t = std::getenv("LOA_TOKEN"); t && *t) return t;
+  std::vector<std::string> files;
+  if (!token_file.empty()) {
+    files.push_back(token_file);
+  } else if (const char* f = std::getenv("LOA_TOKEN_FILE"); f && *f) {
+    files.push_back(f);
+  } else {
+    files = {"loa-controller.db.token", "/var/lib/loa-controller/loa-controller.db.token"};
+  }
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::string token;
+    if (in && std::getline(in, token) && !token.empty()) return token;
+  }
+  return {};
+}
+
 std::string loactl_usage() {
   return R"(loactl: command-line client of loa-controller's HTTP API
 
@@ -1524,9 +1646,23 @@ Commands:
   cap geocode set VALUENAME VALUE AREA_PATH | cap geocode remove VALUENAME VALUE |
   cap geocode list                the table from CAP geocodes to area paths (docs/cap.md)
 
+  login NAME [--password-file F]  password from F or standard input; prints a bearer token
+                                  for LOA_TOKEN (valid 12 h)
+  logout | whoami
+  user list | user remove NAME
+  user add NAME --role administrator|province_operator|commune_operator|viewer [--area PATH]
+           [--password-file F]    password from F or standard input
+  user change NAME [--role R] [--area PATH] [--password-file F] [--disabled true|false]
+  audit [--since T] [--actor NAME] [--limit N]
+                                  who changed what, when, from where, and the outcome
+
 Options:
   --controller URL   the controller's API (default http://127.0.0.1:8080)
   --format FORMAT    table (default), json (the API's JSON) or csv
+  --token-file FILE  the bearer token to send: LOA_TOKEN, else the first line of FILE (or of
+                     LOA_TOKEN_FILE, else loa-controller.db.token here or in
+                     /var/lib/loa-controller: the local administrator token the controller
+                     writes at start, readable only by its user)
   -h, --help         this text
 
 Exit status: 0 done, 1 refused by the controller, 2 bad usage or controller unreachable.

@@ -29,6 +29,9 @@ po::options_description controller_options(ControllerConfig& c) {
   add("print-public-key", po::bool_switch(), "print the signing key's public half in hex and exit");
   add("audio-dir", po::value(&c.audio_dir)->default_value(c.audio_dir),
       "directory of the bulletins' Ogg Opus files (empty: <db>.audio)");
+  add("local-token-file", po::value(&c.local_token_file)->default_value(c.local_token_file),
+      "file (mode 0600) the local administrator token is written to at each start, for loactl "
+      "on this host (empty: <db>.token)");
   add("tz", po::value(&c.tz)->default_value(c.tz), "default IANA time zone of schedules");
   add("missed-grace-s", po::value(&c.missed_grace_s)->default_value(c.missed_grace_s),
       "seconds after an occurrence's expiry before a node without an event counts as missed");
@@ -76,6 +79,12 @@ std::string resolved_audio_dir(const ControllerConfig& c) {
   if (!c.audio_dir.empty()) return c.audio_dir;
   if (c.db == ":memory:" || c.db.empty()) return "loa-controller.audio";
   return c.db + ".audio";
+}
+
+std::string resolved_local_token_file(const ControllerConfig& c) {
+  if (!c.local_token_file.empty()) return c.local_token_file;
+  if (c.db == ":memory:" || c.db.empty()) return "loa-controller.token";
+  return c.db + ".token";
 }
 
 }  // namespace loa::controller

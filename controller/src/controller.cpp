@@ -47,6 +47,12 @@ const char* to_string(ErrorCode code) {
       return "unprocessable";
     case ErrorCode::internal:
       return "internal";
+    case ErrorCode::unauthorized:
+      return "unauthorized";
+    case ErrorCode::forbidden:
+      return "forbidden";
+    case ErrorCode::too_many_requests:
+      return "too_many_requests";
   }
   return "internal";
 }
@@ -63,6 +69,12 @@ int http_status(ErrorCode code) {
       return 422;
     case ErrorCode::internal:
       return 500;
+    case ErrorCode::unauthorized:
+      return 401;
+    case ErrorCode::forbidden:
+      return 403;
+    case ErrorCode::too_many_requests:
+      return 429;
   }
   return 500;
 }

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -56,7 +57,12 @@ void Deployment::start_controller() {
       dir_ / "controller.log");
   for (int i = 0; i < 200; ++i) {
     httplib::Client client("127.0.0.1", api_port_);
-    if (auto res = client.Get("/api/v1/nodes"); res && res->status == 200) return;
+    if (auto res = client.Get("/api/v1/health"); res && res->status == 200) {
+      // The local administrator token (written before the API listens), for loactl and every
+      // other child process of the test (docs/api.md "Accounts").
+      ::setenv("LOA_TOKEN_FILE", local_token_file().c_str(), 1);
+      return;
+    }
     if (!controller_->running()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -145,6 +151,10 @@ Deployment::CtlResult Deployment::loactl(std::vector<std::string> args) {
 
 std::string Deployment::http_get(const std::string& path) {
   httplib::Client client("127.0.0.1", api_port_);
+  std::ifstream token_file(local_token_file());
+  std::string token;
+  std::getline(token_file, token);
+  client.set_bearer_token_auth(token.c_str());
   auto res = client.Get(path);
   if (!res || res->status != 200) {
     throw std::runtime_error("GET " + path + " failed: " +

@@ -44,6 +44,9 @@ class Deployment {
   std::string node_wav_dir(const std::string& id) const;
   std::string node_cache_dir(const std::string& id) const;
   std::string controller_public_key_file() const { return dir_ / "controller.pub"; }
+  // The controller's local administrator token file; start_controller() also exports it as
+  // LOA_TOKEN_FILE, which loactl (and child processes) read.
+  std::string local_token_file() const { return dir_ / "controller.db.token"; }
   std::string logs() const;  // every process's log, for failure messages
 
   // Runs loactl with --controller and --format json; returns the exit code and parsed stdout

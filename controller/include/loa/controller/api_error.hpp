@@ -16,6 +16,10 @@ enum class ErrorCode {
   conflict,       // already exists (409)
   unprocessable,  // well-formed but refused, e.g. a start in the past (422)
   internal,       // the store or the file system failed (500)
+  // Accounts (issue 7).
+  unauthorized,       // no valid session or token (401)
+  forbidden,          // the caller's role or area does not allow it (403)
+  too_many_requests,  // login attempts rate-limited (429)
 };
 // "bad_request", "not_found", ...
 const char* to_string(ErrorCode code);

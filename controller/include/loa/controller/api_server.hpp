@@ -10,10 +10,14 @@
 
 namespace loa::controller {
 
+class Access;
+
 class ApiServer {
  public:
-  // `controller` must outlive the server.
-  ApiServer(Controller& controller, std::size_t max_upload_bytes);
+  // `controller` (and `access`) must outlive the server. With an Access every request is
+  // authenticated and authorized (auth.hpp; the daemon always passes one); without one every
+  // caller is trusted, for tests that embed the server in-process.
+  ApiServer(Controller& controller, std::size_t max_upload_bytes, Access* access = nullptr);
   ~ApiServer();  // stops
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -12,6 +12,11 @@ namespace loa::controller {
 // code: 0 on success, 1 when the controller refused, 2 on bad usage or an unreachable controller.
 int run_loactl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// The bearer token loactl sends: $LOA_TOKEN, else the first line of `token_file`, of
+// $LOA_TOKEN_FILE, or of the controller's default local token file (here, then in
+// /var/lib/loa-controller); "" when none can be read.
+std::string loactl_token(const std::string& token_file);
+
 // The usage text `loactl --help` prints.
 std::string loactl_usage();
 

@@ -23,6 +23,8 @@ struct ControllerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string key = "loa-controller.key";
   std::string audio_dir;  // empty: "<db file>.audio" next to the database
+  // The local administrator token (auth.hpp), rewritten 0600 at each start; empty: "<db>.token".
+  std::string local_token_file;
   std::string tz = "Asia/Ho_Chi_Minh";
   std::int64_t missed_grace_s = 300;
   std::int64_t offline_after_s = 180;
@@ -46,5 +48,7 @@ runtime::BusConfig controller_bus_config(const ControllerConfig& config);
 
 // The audio directory the config resolves to (audio_dir, or next to the database).
 std::string resolved_audio_dir(const ControllerConfig& config);
+// The local token file the config resolves to (local_token_file, or next to the database).
+std::string resolved_local_token_file(const ControllerConfig& config);
 
 }  // namespace loa::controller
