@@ -37,6 +37,19 @@ ApiError refused(std::string message) {
   return api_error(ErrorCode::unprocessable, std::move(message));
 }
 
+// Stores the message's record (its id set in `rec`) and closes the alerts it refers to, as
+// replaced by it at `now`; inside the caller's batch.
+loa::Status store_and_close(Store& store, CapAlertRecord& rec,
+                            const std::vector<CapAlertRecord>& referenced, Micros now) {
+  auto id = store.add_cap_alert(rec);
+  if (!id) return make_error(id.error().message);
+  rec.id = *id;
+  for (const auto& ref : referenced) {
+    if (loa::Status s = store.close_cap_alert(ref.id, now, rec.id); !s) return s;
+  }
+  return {};
+}
+
 // Cuts UTF-8 text to at most `max` bytes without splitting a character.
 std::string cut_utf8(const std::string& s, std::size_t max) {
   if (s.size() <= max) return s;
@@ -409,13 +422,7 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
         }
         rec.outcome = "applied";
         rec.reason = "cancelled " + std::to_string(result.cancelled.size()) + " occurrence(s)";
-        auto id = store_.add_cap_alert(rec);
-        if (!id) return make_error(id.error().message);
-        rec.id = *id;
-        for (const auto& ref : referenced) {
-          if (loa::Status s = store_.close_cap_alert(ref.id, now, rec.id); !s) return s;
-        }
-        return {};
+        return store_and_close(store_, rec, referenced, now);
       });
       if (!done) return make_error("CAP cancel: " + done.message());
       Outbox out;
@@ -506,13 +513,7 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
         for (const auto& u : rec.unmapped) list += (list.empty() ? "" : "; ") + u;
         rec.reason += "; not sounding (not mapped): " + list;
       }
-      auto id = store_.add_cap_alert(rec);
-      if (!id) return make_error(id.error().message);
-      rec.id = *id;
-      for (const auto& ref : referenced) {
-        if (loa::Status s = store_.close_cap_alert(ref.id, now, rec.id); !s) return s;
-      }
-      return {};
+      return store_and_close(store_, rec, referenced, now);
     });
     if (refusal) return *refusal;
     if (!done) return make_error("CAP alert: " + done.message());
