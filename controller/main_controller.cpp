@@ -184,7 +184,8 @@ int run(int argc, char** argv) {
   if (loa::Status s = bus->start(); !s) throw std::runtime_error("broker: " + s.message());
 
   // Accounts (issue 7). The local token lets loactl on this host act as the administrator:
-  // whoever can read the 0600 file can read the database and the signing key anyway.
+  // whoever can read the 0600 file can read the database and the signing key anyway. Kept
+  // across restarts; delete the file to change it.
   auto accounts = loa::controller::AccountStore::open(config.db);
   if (!accounts) throw std::runtime_error(accounts.error().message);
   const std::string token_file = loa::controller::resolved_local_token_file(config);

@@ -646,21 +646,39 @@ Reply<std::string> Access::narrow_area(const std::string& asked) {
 
 Result<std::string> write_local_token(const std::string& path) {
   if (sodium_init() < 0) return make_error("libsodium: cannot initialize");
+  // Kept across restarts (clients holding it keep working) when the file is ours, private, not
+  // a link, and holds a token; anything else is replaced.
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC); fd >= 0) {
+    struct stat st {};
+    char buf[65] = {};
+    const bool mine = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+                      (st.st_mode & 077) == 0 && ::read(fd, buf, 64) == 64;
+    ::close(fd);
+    const std::string kept(buf, 64);
+    if (mine && std::all_of(kept.begin(), kept.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+        })) {
+      return kept;
+    }
+  }
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
   std::string token(sizeof raw * 2 + 1, '\0');
   sodium_bin2hex(token.data(), token.size(), raw, sizeof raw);
   token.pop_back();
-  // A fresh file each start, never a file someone else prepared (or a link to one).
-  (void)::unlink(path.c_str());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // Written beside it and renamed over it: a reader never sees a partial file.
+  const std::string temp = path + ".new";
+  (void)::unlink(temp.c_str());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return make_error("local-token-file " + path + ": cannot create it");
   const std::string line = token + "\n";
   const bool ok = ::fchmod(fd, 0600) == 0 &&
                   ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                   ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) return make_error("local-token-file " + path + ": cannot write it");
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    return make_error("local-token-file " + path + ": cannot write it");
+  }
   return token;
 }
 

@@ -534,6 +534,14 @@ TEST_F(AuthApiTest, LoactlUsesTheTokenFile) {
   ASSERT_TRUE(written.ok()) << written.error().message;
   EXPECT_EQ(std::filesystem::status(token_file).permissions(),
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(write_local_token(token_file.string()).value(), *written) << "kept across restarts";
+  std::filesystem::permissions(token_file, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  auto replaced = write_local_token(token_file.string());
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_NE(*replaced, *written) << "a file others can read is not trusted";
+  EXPECT_EQ(std::filesystem::status(token_file).permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   // The server's local token is kLocalToken; a different file's token is refused.
   const auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"--controller", "http://127.0.0.1:" + std::to_string(port_)});

@@ -86,8 +86,9 @@ class Access {
   std::shared_ptr<Impl> impl_;
 };
 
-// Writes a fresh random local token (64 hex digits and a newline) to `path`, mode 0600, replacing
-// any file there. Returns the token; the error names the file.
+// The local token of `path`: the one it holds if it is a regular file of this user, mode 0600,
+// holding 64 hex digits; else a fresh random one written there (mode 0600, atomically). Returns
+// the token; the error names the file.
 Result<std::string> write_local_token(const std::string& path);
 
 }  // namespace loa::controller
