@@ -132,6 +132,16 @@ function renderTree(tree, area, node) {
   return ul;
 }
 
+// Checkboxes of targets: the area tree with its nodes, and the groups; checked() lists them.
+function targetPicker(nodes, groups) {
+  const target = (value, label) => h("label", {}, h("input", { type: "checkbox", "data-target": value }), label);
+  return h("fieldset", {}, h("legend", {}, t("targets")), h("b", {}, t("areas")),
+    h("div", { class: "tree" }, renderTree(areaTree(nodes), (a) => target("area:" + a.path, a.path),
+      (n) => target("node:" + n.id, n.id + " (" + n.name + ")"))),
+    h("b", {}, t("groups")), h("div", {}, Object.keys(groups).map((g) => target("group:" + g, g))));
+}
+const checkedTargets = (root) => $$("[data-target]", root).filter((c) => c.checked).map((c) => c.dataset.target);
+
 // ---- pages ----
 
 async function login(v) {
@@ -212,7 +222,7 @@ async function bulletins(v) {
     say(t("working"));
     const b = await api("POST", "/api/v1/bulletins?" + qs({ title: upTitle.value }), upFile.files[0]).catch((e) => say(e.message, true));
     if (b) saved(b);
-  } }, h("label", {}, t("title"), upTitle), h("label", {}, t("file"), upFile), h("button", {}, t("upload")));
+  } }, h("label", {}, t("title"), upTitle), h("label", {}, t("file"), upFile), h("button", { id: "up-save" }, t("upload")));
 
   const ttsTitle = h("input", { id: "tts-title", required: true, maxlength: 200 });
   const ttsText = h("textarea", { id: "tts-text", required: true, lang: "vi" });
@@ -282,14 +292,10 @@ async function schedule(v) {
   const priority = h("select", { id: "sch-priority" }, ["normal", "priority", "emergency"].map((p) =>
     h("option", { value: p }, t(p === "priority" ? "priority_p" : p))));
   const volume = h("input", { id: "sch-volume", type: "number", min: 0, max: 100, value: 100, style: "width:4em" });
-  const target = (value, label) => h("label", {}, h("input", { type: "checkbox", "data-target": value }), label);
-  const tree = h("div", { class: "tree", id: "sch-tree" }, renderTree(areaTree(nodes.nodes),
-    (a) => target("area:" + a.path, a.path), (n) => target("node:" + n.id, n.id + " (" + n.name + ")")));
-  const groupBoxes = h("div", {}, Object.keys(groups.groups).map((g) => target("group:" + g, g)));
   const result = h("div", { id: "sch-result" });
   const body = () => {
     const b = { bulletin: +bulletin.value, at: at.value, tz: tz.value, priority: priority.value, volume: +volume.value,
-      targets: $$("[data-target]", v).filter((c) => c.checked).map((c) => c.dataset.target) };
+      targets: checkedTargets(v) };
     if (rrule()) b.rrule = rrule();
     if (!b.targets.length) throw new Error(t("none_selected"));
     return b;
@@ -317,7 +323,7 @@ async function schedule(v) {
     h("span", {}, t("weekdays") + ": ", days.map((c) => h("label", {}, c, t(c.value.toLowerCase())))),
     h("label", {}, t("hours"), byhour), h("label", {}, t("minutes"), byminute),
     h("label", {}, t("count"), count), h("label", {}, t("until"), until), h("div", {}, t("rule") + ": ", rule)),
-  h("fieldset", {}, h("legend", {}, t("targets")), h("b", {}, t("areas")), tree, h("b", {}, t("groups")), groupBoxes),
+  targetPicker(nodes.nodes, groups.groups),
   h("label", {}, t("priority"), priority), h("label", {}, t("volume"), volume),
   h("p", {}, h("button", { type: "button", id: "sch-check", onclick: async () => {
     try {
@@ -415,7 +421,7 @@ async function logPage(v) {
   const since = h("input", { type: "date" });
   const limit = h("input", { type: "number", value: 500, min: 1, style: "width:6em" });
   const out = h("div");
-  const cols = ["node", "area", "bulletin", "outcome", "start", "end", "frames_played", "frames_concealed", "frames_dropped", "detail"];
+  const cols = ["node", "area", "bulletin", "title", "outcome", "start", "end", "frames_played", "frames_concealed", "frames_dropped", "detail"];
   let rows = [];
   const load = async (ev) => {
     if (ev) ev.preventDefault();
@@ -432,7 +438,7 @@ async function logPage(v) {
     h("label", {}, t("node"), node), h("label", {}, t("area"), area), h("label", {}, t("bulletin"), bulletin),
     h("label", {}, t("outcome"), outcome), h("label", {}, t("since"), since), h("label", {}, t("limit"), limit),
     h("button", {}, t("filter")), " ",
-    h("button", { type: "button", onclick: () => csvDownload("playback-log.csv", cols, rows.map((e) => cols.map((c) => c === "bulletin" ? e.bulletin : e[c]))) }, t("export_csv"))), out));
+    h("button", { type: "button", onclick: () => csvDownload("playback-log.csv", cols, rows.map((e) => cols.map((c) => e[c]))) }, t("export_csv"))), out));
   await load();
 }
 
@@ -498,6 +504,76 @@ async function coverage(v) {
   await showPeriod();
 }
 
+// Live from the microphone: PCM captured in the browser, sent in segments of about 250 ms.
+async function live(v) {
+  const [nodes, groups] = await Promise.all([api("GET", "/api/v1/nodes"), api("GET", "/api/v1/groups")]);
+  const priority = h("select", { id: "live-priority" }, ["priority", "emergency"].map((p) =>
+    h("option", { value: p }, t(p === "priority" ? "priority_p" : p))));
+  const chime = h("input", { type: "checkbox", id: "live-chime" });
+  const state = h("p", { id: "live-state" });
+  let stop = null;
+  const start = async () => {
+    const targets = checkedTargets(v);
+    if (!targets.length) return say(t("none_selected"), true);
+    const media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false } });
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    const source = ctx.createMediaStreamSource(media);
+    const proc = ctx.createScriptProcessor(4096, 1, 1);
+    let parts = [], queued = 0, sent = 0, id = null, failed = null, chain = Promise.resolve();
+    const flush = () => {
+      if (!id || !queued) return;
+      const pcm = new Int16Array(queued);
+      let at = 0;
+      for (const p of parts) { pcm.set(p, at); at += p.length; }
+      parts = [];
+      queued = 0;
+      chain = chain.then(() => api("POST", "/api/v1/live/sessions/" + id + "/pcm",
+        new Blob([pcm.buffer], { type: "application/octet-stream" }))).then(() => {
+        sent += pcm.length;
+        state.textContent = "● " + t("live") + " " + (sent / ctx.sampleRate).toFixed(1) + " s";
+      }).catch((e) => { failed = e; });
+    };
+    proc.onaudioprocess = (e) => {
+      const f = e.inputBuffer.getChannelData(0);
+      const p = new Int16Array(f.length);
+      for (let i = 0; i < f.length; ++i) p[i] = Math.max(-1, Math.min(1, f[i])) * 32767;
+      parts.push(p);
+      queued += p.length;
+      if (queued >= ctx.sampleRate / 4) flush();
+      if (failed && stop) { say(failed.message, true); stop(); }
+    };
+    source.connect(proc);
+    proc.connect(ctx.destination);
+    try {
+      id = (await api("POST", "/api/v1/live/sessions", { targets, priority: priority.value, chime: chime.checked, rate: ctx.sampleRate })).id;
+    } catch (e) {
+      media.getTracks().forEach((tr) => tr.stop());
+      ctx.close();
+      return say(e.message, true);
+    }
+    stop = async () => {
+      stop = null;
+      proc.disconnect();
+      media.getTracks().forEach((tr) => tr.stop());
+      flush();
+      await chain;
+      ctx.close();
+      try {
+        const r = await api("POST", "/api/v1/live/sessions/" + id + "/end", {});
+        state.textContent = t("ended") + ": " + r.duration_s.toFixed(1) + " s · #" + r.occurrence_id;
+        v.dataset.created = r.occurrence_id;
+      } catch (e) {
+        say(e.message, true);
+      }
+    };
+  };
+  v.append(h("section", {}, h("h2", {}, t("live")), targetPicker(nodes.nodes, groups.groups),
+    h("label", {}, t("priority"), priority), h("label", {}, chime, t("chime")),
+    h("p", {}, h("button", { type: "button", id: "live-start", onclick: () => { if (!stop) start().catch((e) => say(e.message, true)); } }, "● " + t("start_live")), " ",
+      h("button", { type: "button", id: "live-stop", onclick: () => { if (stop) stop(); } }, "■ " + t("stop_live"))),
+    state, h("p", {}, t("live_note"))));
+}
+
 async function audit(v) {
   const since = h("input", { type: "date" });
   const actor = h("input", { size: 12 });
@@ -520,7 +596,7 @@ async function audit(v) {
 
 // ---- frame ----
 
-const PAGES = { login, overview, bulletins, schedule, nodes, log: logPage, coverage, audit };
+const PAGES = { login, overview, bulletins, schedule, live, nodes, log: logPage, coverage, audit };
 
 function frame(page) {
   document.documentElement.lang = lang;

@@ -33,6 +33,9 @@ const LOA_I18N = {
     target: "Đối tượng", remote: "Địa chỉ", role: "Vai trò", occurrences: "Lượt phát",
     hours_aired: "Số giờ phát", all: "Tất cả", error: "Lỗi", none_selected: "Chưa chọn đích phát",
     mo: "T2", tu: "T3", we: "T4", th: "T5", fr: "T6", sa: "T7", su: "CN",
+    live: "Phát trực tiếp", start_live: "Bắt đầu phát", stop_live: "Dừng", ended: "Đã kết thúc",
+    chime: "Chuông báo trước",
+    live_note: "Micro của trình duyệt chỉ dùng được qua HTTPS hoặc trên chính máy chủ (127.0.0.1).",
     yes: "Có", no: "Không", muted: "Tắt tiếng", output: "Đầu ra", signed_in_as: "Người dùng",
   },
   en: {
@@ -67,6 +70,9 @@ const LOA_I18N = {
     target: "Target", remote: "Address", role: "Role", occurrences: "Occurrences",
     hours_aired: "Hours aired", all: "All", error: "Error", none_selected: "No target chosen",
     mo: "Mo", tu: "Tu", we: "We", th: "Th", fr: "Fr", sa: "Sa", su: "Su",
+    live: "Live", start_live: "Go live", stop_live: "Stop", ended: "Ended",
+    chime: "Chime first",
+    live_note: "The browser's microphone works only over HTTPS or on the controller's host (127.0.0.1).",
     yes: "Yes", no: "No", muted: "Muted", output: "Output", signed_in_as: "User",
   },
 };

@@ -650,7 +650,9 @@ struct ApiServer::Impl {
                  reply(res, controller.verify_report(period_query(req)), 200,
                        [](const VerifyReport& r) { return to_json(r); });
                });
-    register_console(server, controller, access);  // the web console, TTS preview, live
+    // The web console, its TTS preview and live sessions.
+    register_console(server, controller,
+                     [this](const std::vector<std::string>& t) { return denied_targets(t); });
   }
 };
 

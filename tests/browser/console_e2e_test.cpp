@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "deployment_test.hpp"
+#include "tone_wav.hpp"
 #include "webdriver.hpp"
 
 using namespace loa;
@@ -111,6 +112,22 @@ TEST_F(ConsoleE2E, OperatorMakesSchedulesAndSeesABulletinPlayAndCounted) {
       web.script("return document.querySelector('#view').dataset.created;").get<std::string>();
   shot(web, "03-bulletin-created");
 
+  // A recording uploaded from a file.
+  const std::string wav = d_->dir() / "ghi-am.wav";
+  const auto tone = test::tone_wav(2.0);
+  std::ofstream(wav, std::ios::binary)
+      .write(reinterpret_cast<const char*>(tone.data()), static_cast<std::streamsize>(tone.size()));
+  web.type("#up-title", "Bản ghi âm thử");
+  web.type("#up-file", wav);
+  web.click("#up-save");
+  ASSERT_TRUE(web.wait_for("document.querySelector('#view').dataset.created !== '" + bulletin + "'",
+                           std::chrono::seconds(30)))
+      << web.script("return document.querySelector('#msg').textContent;");
+  const json list = json::parse(d_->http_get("/api/v1/bulletins"))["bulletins"];
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1]["source"], "audio");
+  EXPECT_EQ(list[1]["title"], "Bản ghi âm thử");
+
   // Scheduled to the commune 79/26734 (node n1 only) a few seconds ahead, conflicts checked first.
   open(web, "schedule");
   web.script("document.querySelector('#sch-bulletin').value = arguments[0];",
@@ -157,6 +174,34 @@ TEST_F(ConsoleE2E, OperatorMakesSchedulesAndSeesABulletinPlayAndCounted) {
       << web.script("return document.querySelector('#cov-result').textContent;");
   EXPECT_EQ(web.script("return document.querySelector('#cov-completed').textContent;"), "1");
   shot(web, "06-coverage");
+
+  // Live from the (fake) microphone to the commune for about 3 s: n1 plays it.
+  open(web, "live");
+  web.click("[data-target='area:79/26734']");
+  web.click("#live-start");
+  ASSERT_TRUE(
+      web.wait_for("/ [3-9]\\.[0-9] s/.test(document.querySelector('#live-state').textContent)",
+                   std::chrono::seconds(20)))
+      << web.script("return document.querySelector('#msg').textContent;");
+  shot(web, "06b-live");
+  web.click("#live-stop");
+  ASSERT_TRUE(
+      web.wait_for("document.querySelector('#view').dataset.created", std::chrono::seconds(20)))
+      << web.script("return document.querySelector('#msg').textContent;");
+  const std::string live =
+      web.script("return document.querySelector('#view').dataset.created;").get<std::string>();
+  ASSERT_TRUE(eventually([&] { return events_of(std::stoll(live)).count("n1") == 1; },
+                         std::chrono::seconds(30)))
+      << d_->logs();
+  EXPECT_EQ(events_of(std::stoll(live)).at("n1")["outcome"], "completed")
+      << events_of(std::stoll(live)).at("n1").dump();
+
+  // The audit log shows the operator's own changes.
+  open(web, "audit");
+  EXPECT_TRUE(
+      web.wait_for("document.querySelector('#view').textContent.includes('POST "
+                   "/api/v1/occurrences')",
+                   std::chrono::seconds(10)));
 
   // English on request, remembered across a reload.
   web.click("#lang");

@@ -59,7 +59,9 @@ WebDriver::WebDriver(const std::string& chromedriver, const std::string& chromiu
            {{"binary", chromium},
             {"args",
              {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required"}}}}}}}}};
+              "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required",
+              // A fake microphone (a beep) that needs no permission prompt.
+              "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"}}}}}}}}};
   const json value = command("POST", "/session", caps);
   session_ = value.value("sessionId", "");
   if (session_.empty()) throw std::runtime_error("webdriver: no session id in " + value.dump());

@@ -3,8 +3,13 @@
 // TTS preview endpoint it uses.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
+
+#include "loa/controller/api_error.hpp"
 
 namespace httplib {
 class Server;
@@ -13,6 +18,9 @@ class Server;
 namespace loa::controller {
 
 class Controller;
+
+// Whether the caller may target these (nullopt: yes; else the error to answer).
+using TargetCheck = std::function<std::optional<ApiError>(const std::vector<std::string>& targets)>;
 
 // One file of controller/console/, as built in: its name ("app.js") and its bytes.
 struct ConsoleAsset {
@@ -24,10 +32,13 @@ struct ConsoleAsset {
 std::span<const ConsoleAsset> console_assets();
 
 // Serves GET / (index.html) and GET /console/NAME with their content types and
-// "Cache-Control: no-cache", and POST /api/v1/tts/preview {"text", "voice"?} -> audio/ogg
-// (speech synthesized as a bulletin would be, nothing stored). The API's access gate, when
-// attached, authorizes the preview like any other /api/ route. `controller` must outlive the
-// server.
-void register_console(httplib::Server& server, const Controller& controller);
+// "Cache-Control: no-cache"; POST /api/v1/tts/preview {"text", "voice"?} -> audio/ogg (speech
+// synthesized as a bulletin would be, nothing stored); and live broadcasts in segments (the
+// browser's microphone): POST /api/v1/live/sessions {"targets", "priority"?, "chime"?, "title"?,
+// "rate"?} -> 201 {"id"}, POST /api/v1/live/sessions/ID/pcm (s16le mono at `rate`), POST
+// /api/v1/live/sessions/ID/end -> the summary; a session idle for 10 s is ended. The API's
+// access gate, when attached, authorizes these like any other /api/ route; `check` (empty: none)
+// judges the live targets against the caller's area. `controller` must outlive the server.
+void register_console(httplib::Server& server, Controller& controller, TargetCheck check);
 
 }  // namespace loa::controller
