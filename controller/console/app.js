@@ -65,6 +65,12 @@ function when(utc) {
   if (!utc) return "—";
   return new Date(utc).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { timeZone: TZ });
 }
+// An instant's date and time in the deployment's zone.
+function local(utc) {
+  const d = new Date(utc);
+  return { date: new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(d),
+    time: d.toLocaleTimeString("en-GB", { timeZone: TZ, hour12: false }) };
+}
 const pct = (x) => (100 * x).toFixed(1) + " %";
 const titles = (list) => Object.fromEntries(list.map((b) => [b.id, b.title]));
 
@@ -171,12 +177,12 @@ async function overview(v) {
   const names = titles(bl.bulletins);
   const dur = Object.fromEntries(bl.bulletins.map((b) => [b.id, b.duration_s]));
   const now = Date.now();
-  const todays = occ.occurrences.filter((o) => o.start_local.slice(0, 10) === today());
+  const todays = occ.occurrences.filter((o) => local(o.start).date === today());
   const playing = occ.occurrences.filter((o) => o.status !== "cancelled" &&
     Date.parse(o.start) <= now && now < Date.parse(o.start) + 1000 * (dur[o.bulletin] || 0));
   const up = health.nodes.filter((n) => n.online);
   const down = health.nodes.filter((n) => !n.online);
-  const occRow = (o) => [o.start_local.slice(11, 19), names[o.bulletin] || "#" + o.bulletin,
+  const occRow = (o) => [local(o.start).time, names[o.bulletin] || "#" + o.bulletin,
     o.targets.join(", "), t(o.priority === "priority" ? "priority_p" : o.priority), t(o.status)];
   v.append(
     h("div", { class: "cards" },
@@ -339,17 +345,17 @@ async function schedule(v) {
   const list = h("div", { id: "sch-list" });
   function drawOccurrences(o) {
     const byDay = {};
-    for (const x of o.occurrences) (byDay[x.start_local.slice(0, 10)] = byDay[x.start_local.slice(0, 10)] || []).push(x);
+    for (const x of o.occurrences) (byDay[local(x.start).date] = byDay[local(x.start).date] || []).push(x);
     const grid = h("div", { class: "cal" });
     const d0 = new Date(today() + "T00:00:00Z");
     for (let i = 0; i < 14; ++i) {
       const d = new Date(d0.getTime() + i * 86400000).toISOString().slice(0, 10);
       grid.append(h("div", {}, h("b", {}, d.slice(5)), (byDay[d] || []).map((x) =>
-        h("span", { class: "chip " + x.status, title: x.targets.join(", ") }, x.start_local.slice(11, 16) + " " + (names[x.bulletin] || "")))));
+        h("span", { class: "chip " + x.status, title: x.targets.join(", ") }, local(x.start).time.slice(0, 5) + " " + (names[x.bulletin] || "")))));
     }
     cal.replaceChildren(grid);
     list.replaceChildren(table(["start", "bulletin", "targets", "priority", "status", ""], o.occurrences, (x) =>
-      ["#" + x.id + " " + x.start_local.slice(0, 19).replace("T", " "), names[x.bulletin] || x.bulletin, x.targets.join(", "),
+      ["#" + x.id + " " + local(x.start).date + " " + local(x.start).time, names[x.bulletin] || x.bulletin, x.targets.join(", "),
         t(x.priority === "priority" ? "priority_p" : x.priority), t(x.status),
         x.status === "cancelled" ? "" : h("button", { type: "button", onclick: async () => {
           try {
@@ -371,10 +377,10 @@ async function schedule(v) {
   };
   v.append(h("section", {}, h("h2", {}, t("schedule")), form),
     h("section", {}, h("h2", {}, t("approvals")), appr.approvals.length
-      ? table(["start", "bulletin", "area", "nodes", ""], appr.approvals, (a) => [a.start_local, names[a.bulletin] || a.bulletin,
+      ? table(["start", "bulletin", "area", "nodes", ""], appr.approvals, (a) => [local(a.start).date + " " + local(a.start).time, names[a.bulletin] || a.bulletin,
         a.area, a.nodes.join(", "), h("span", {}, h("button", { type: "button", onclick: decide("approve", a) }, t("approve")), " ",
           h("button", { type: "button", onclick: decide("reject", a) }, t("reject")))]) : t("nothing")),
-    h("section", {}, h("h2", {}, t("calendar")), cal), h("section", {}, h("h2", {}, t("occurrences")), list));
+    h("section", {}, h("h2", {}, t("calendar") + " (" + TZ + ")"), cal), h("section", {}, h("h2", {}, t("occurrences")), list));
 }
 
 async function nodes(v) {

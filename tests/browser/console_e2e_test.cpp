@@ -225,6 +225,11 @@ TEST_F(ConsoleE2E, OperatorMakesSchedulesAndSeesABulletinPlayAndCounted) {
   EXPECT_TRUE(
       web.wait_for("!document.querySelector('#node-history').hidden", std::chrono::seconds(10)));
   shot(web, "07-nodes-english");
+
+  // The overview now lists today's broadcasts (the bulletin and the live one) and their coverage.
+  open(web, "overview");
+  EXPECT_TRUE(web.wait_for("document.querySelector('#view svg.bars')", std::chrono::seconds(10)));
+  shot(web, "08-overview-after");
 }
 
 }  // namespace
