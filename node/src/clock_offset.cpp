@@ -1,6 +1,7 @@
 #include "loa/node/clock_offset.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace loa::node {
 
@@ -42,6 +43,14 @@ std::optional<OffsetEstimator::Estimate> OffsetEstimator::estimate() const {
       samples_.begin(), samples_.end(),
       [](const auto& a, const auto& b) { return a.round_trip_us < b.round_trip_us; });
   return Estimate{best->offset_us, best->round_trip_us, samples_.size()};
+}
+
+protocol::Micros correction_for(const OffsetEstimator::Estimate& estimate,
+                                protocol::Micros bound_us, protocol::Micros current_us) {
+  const protocol::Micros off = std::llabs(estimate.offset_us);
+  const protocol::Micros margin = estimate.round_trip_us / 2;
+  if (current_us == 0) return off - margin > bound_us ? estimate.offset_us : 0;
+  return off + margin < bound_us / 2 ? 0 : estimate.offset_us;
 }
 
 }  // namespace loa::node

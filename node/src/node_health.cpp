@@ -137,11 +137,10 @@ void Node::on_time_answer(const protocol::EnvelopeHeader& header, std::uint64_t 
   if (!estimate) return;
   const Micros bound = offset_bound_us_.load();
   const Micros before = clock_.correction();
-  // Apply beyond the bound; once applied, follow the estimate until it is well within it again
-  // (half the bound), so that a small wobble around the bound does not switch back and forth.
-  const bool apply = std::llabs(estimate->offset_us) > bound ||
-                     (before != 0 && std::llabs(estimate->offset_us) > bound / 2);
-  const Micros after = apply ? estimate->offset_us : 0;
+  // Beyond the bound (surely, given the round trip) it applies; once applied it follows the
+  // estimate until it is surely within half the bound, so a wobble does not switch back and forth.
+  const Micros after = correction_for(*estimate, bound, before);
+  const bool apply = after != 0;
   if (after == before) return;
   clock_.set_correction(after);
   if (apply) {

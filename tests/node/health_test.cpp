@@ -53,6 +53,23 @@ TEST(OffsetEstimator, UsesTheSampleWithTheShortestRoundTrip) {
   EXPECT_FALSE(e.answered(2, 0, local.now_us()));
 }
 
+TEST(OffsetEstimator, CorrectionOnlyWhenTheRoundTripLeavesNoDoubt) {
+  using E = OffsetEstimator::Estimate;
+  constexpr protocol::Micros kBound = 2'000'000;
+  // 5 s off with a 10 ms round trip: surely beyond the bound.
+  EXPECT_EQ(correction_for(E{5'000'000, 10'000, 8}, kBound, 0), 5'000'000);
+  EXPECT_EQ(correction_for(E{-5'000'000, 10'000, 8}, kBound, 0), -5'000'000);
+  // 6 s "off" measured over 13 s round trips (a congested fleet): anywhere in -0.5..12.5 s, so
+  // nothing is learnt about a 2 s bound and the node keeps its own clock.
+  EXPECT_EQ(correction_for(E{6'000'000, 13'000'000, 8}, kBound, 0), 0);
+  // 2.5 s with a 2 s round trip: 1.5..3.5 s, not surely beyond.
+  EXPECT_EQ(correction_for(E{2'500'000, 2'000'000, 8}, kBound, 0), 0);
+  // Applied: followed while not surely within half the bound, removed once it is.
+  EXPECT_EQ(correction_for(E{1'200'000, 10'000, 8}, kBound, 5'000'000), 1'200'000);
+  EXPECT_EQ(correction_for(E{900'000, 400'000, 8}, kBound, 5'000'000), 900'000);
+  EXPECT_EQ(correction_for(E{700'000, 10'000, 8}, kBound, 5'000'000), 0);
+}
+
 TEST(CorrectedClock, AddsTheCorrection) {
   runtime::ManualClock base(10'000'000);
   CorrectedClock c(base);

@@ -65,4 +65,13 @@ class OffsetEstimator {
   std::deque<Sample> samples_;
 };
 
+// The correction to play by, given the estimate, the configured bound and the correction in
+// force: an estimate is only good to within half its round trip, so the correction is applied
+// only when the offset is beyond the bound even at the near end of that interval, removed only
+// when it is within half the bound even at the far end, and otherwise follows the estimate while
+// applied (a node whose round trips are seconds long, e.g. a congested link, learns nothing about
+// a 2 s bound and keeps its own clock).
+protocol::Micros correction_for(const OffsetEstimator::Estimate& estimate,
+                                protocol::Micros bound_us, protocol::Micros current_us);
+
 }  // namespace loa::node
