@@ -123,7 +123,15 @@ class FleetFaultTest : public DeploymentTest {
         },
         60s))
         << log.size() << " of " << n_ << " events recorded";
-    const json s = summary();
+    // The fleet writes its summary every second: wait for the one that has seen every node's
+    // event (or the time is up, and the comparison below names the nodes without one).
+    json s;
+    eventually(
+        [&] {
+          s = summary();
+          return published(s, occurrence) >= n_;
+        },
+        10s);
     std::map<std::string, int> outcomes;
     EXPECT_EQ(static_cast<int>(s["per_node"].size()), n_);
     for (const auto& node : s["per_node"]) {
@@ -160,6 +168,15 @@ class FleetFaultTest : public DeploymentTest {
     EXPECT_EQ(field(cov, "partial"), outcomes["partial"]);
     EXPECT_EQ(field(cov, "targeted"), n_);
     return outcomes;
+  }
+  // Nodes of a summary that published an event for the occurrence.
+  static int published(const json& s, std::int64_t occurrence) {
+    if (s.is_discarded() || !s.contains("per_node")) return 0;
+    int k = 0;
+    for (const auto& node : s["per_node"]) {
+      k += node["events"].contains(std::to_string(occurrence)) ? 1 : 0;
+    }
+    return k;
   }
   // Largest |start - instant| over the nodes' completed events, in µs.
   protocol::Micros worst_start_error(std::int64_t occurrence, protocol::Micros at) {
