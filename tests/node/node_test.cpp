@@ -75,10 +75,14 @@ TEST_F(NodeTest, PlanPrefetchRepairPlayAcknowledge) {
   controller_.publish_plan(plan("area:79/26734", 3, {occurrence(100, start)}));
   ASSERT_TRUE(test::wait_for([&] { return node->snapshot().plans.size() == 1; }));
   ASSERT_TRUE(hub_.wait_idle());
-  // Chunk 0 arrives tampered, chunk 1 not at all: both must be fetched.
+  // Chunk 0 arrives tampered, chunk 1 not at all: both must be fetched. The chunk comes before
+  // the manifest, so it is checked (and dropped) before the node's first fetch: published after
+  // the manifest, the fetched good copy could complete the bulletin first and the tampered one
+  // would be ignored unchecked (seen under qemu).
   test::FakeController::BulletinOptions options;
   options.skip = {1};
   options.tamper = {0};
+  options.manifest_last = true;
   controller_.offer_bulletin(kBulletin, stream, options);
 
   ASSERT_TRUE(test::wait_for([&] { return has_report(protocol::CacheState::cached); }));

@@ -320,12 +320,14 @@ protocol::PackagedBulletin FakeController::offer_bulletin(std::uint64_t bulletin
     std::lock_guard lock(mu_);
     bulletins_[bulletin_id] = *packaged;
   }
-  if (options.publish_manifest) {
+  const auto publish_manifest = [&] {
+    if (!options.publish_manifest) return;
     publish(
         topics::bulletin_manifest(bulletin_id),
         seal(MessageType::manifest, protocol::encode(packaged->manifest), options.manifest_signer),
         true);
-  }
+  };
+  if (!options.manifest_last) publish_manifest();
   for (std::uint32_t i = 0; i < packaged->chunk_bodies.size(); ++i) {
     if (options.skip.count(i)) continue;
     Bytes body = packaged->chunk_bodies[i];
@@ -334,6 +336,7 @@ protocol::PackagedBulletin FakeController::offer_bulletin(std::uint64_t bulletin
     }
     publish(topics::bulletin_chunks(bulletin_id), seal(MessageType::audio_chunk, body));
   }
+  if (options.manifest_last) publish_manifest();
   return *packaged;
 }
 

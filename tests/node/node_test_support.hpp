@@ -135,6 +135,7 @@ class FakeController {
     std::set<std::uint32_t> skip;    // chunks not sent at first (sent when fetched)
     std::set<std::uint32_t> tamper;  // chunks first sent with a flipped byte (validly sealed)
     bool publish_manifest = true;    // retained manifest on the bulletin's topic
+    bool manifest_last = false;      // publish the chunks first (they wait as early chunks)
     const protocol::KeyPair* manifest_signer = nullptr;  // sign the published manifest with this
   };
   // Packages the stream and publishes manifest and chunks as asked. Fetches are answered with
