@@ -1,15 +1,12 @@
 #include <mosquitto.h>
 
+#include <algorithm>
 #include <charconv>
-#include <chrono>
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
-#include <set>
 #include <thread>
 
 #include "loa/runtime/bus.hpp"
-#include "loa/runtime/log.hpp"
+#include "mosquitto_client.hpp"
 
 namespace loa::runtime {
 
@@ -82,128 +79,26 @@ Status validate_bus_config(const BusConfig& c) {
 
 namespace {
 
-void init_library() {
-  static std::once_flag once;
-  std::call_once(once, [] { mosquitto_lib_init(); });
-}
-
-class MosquittoBus final : public Bus {
+// A client on libmosquitto's own loop, in a thread of its own.
+class MosquittoBus final : public MosquittoClient {
  public:
-  explicit MosquittoBus(BusConfig config) : config_(std::move(config)) {}
+  explicit MosquittoBus(BusConfig config) : MosquittoClient(std::move(config), ClientStyle{}) {}
   ~MosquittoBus() override { stop(0); }
 
-  void on_message(MessageHandler handler) override { message_handler_ = std::move(handler); }
-  void on_connection(ConnectHandler handler) override { connect_handler_ = std::move(handler); }
-
   Status start() override {
-    init_library();
-    auto addr = parse_broker_url(config_.url);
-    if (!addr) return addr.error();
-    mosq_ =
-        mosquitto_new(config_.client_id.empty() ? nullptr : config_.client_id.c_str(), true, this);
-    if (!mosq_) return make_error("mqtt: cannot create client '" + config_.client_id + "'");
-    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_reconnect_delay_set(mosq_, std::max(1, config_.reconnect_min_ms / 1000),
+    if (Status created = create(); !created) return created;
+    mosquitto_reconnect_delay_set(handle(), std::max(1, config_.reconnect_min_ms / 1000),
                                   std::max(1, config_.reconnect_max_ms / 1000), true);
-    if (!config_.username.empty()) {
-      mosquitto_username_pw_set(mosq_, config_.username.c_str(),
-                                config_.password.empty() ? nullptr : config_.password.c_str());
-    }
-    if (addr->tls || !config_.ca_file.empty()) {
-      int rc =
-          mosquitto_tls_set(mosq_, config_.ca_file.c_str(), nullptr,
-                            config_.cert_file.empty() ? nullptr : config_.cert_file.c_str(),
-                            config_.key_file.empty() ? nullptr : config_.key_file.c_str(), nullptr);
-      if (rc != MOSQ_ERR_SUCCESS) {
-        return make_error(std::string("mqtt: TLS setup: ") + mosquitto_strerror(rc));
-      }
-      // Peer verification on (1); the broker's host name is checked against its certificate.
-      rc = mosquitto_tls_opts_set(
-          mosq_, 1, config_.tls_version.empty() ? nullptr : config_.tls_version.c_str(), nullptr);
-      if (rc != MOSQ_ERR_SUCCESS) {
-        return make_error("mqtt: TLS version '" + config_.tls_version +
-                          "': " + mosquitto_strerror(rc));
-      }
-    }
-    if (!config_.will_topic.empty()) {
-      mosquitto_will_set(mosq_, config_.will_topic.c_str(),
-                         static_cast<int>(config_.will_payload.size()), config_.will_payload.data(),
-                         1, config_.will_retain);
-    }
-    mosquitto_connect_callback_set(mosq_, &MosquittoBus::on_connect_cb);
-    mosquitto_disconnect_callback_set(mosq_, &MosquittoBus::on_disconnect_cb);
-    mosquitto_message_callback_set(mosq_, &MosquittoBus::on_message_cb);
-    mosquitto_publish_callback_set(mosq_, &MosquittoBus::on_publish_cb);
-
-    host_ = addr->host;
-    port_ = addr->port;
-    mosquitto_threaded_set(mosq_, true);
     thread_ = std::thread([this] { run(); });
     return {};
   }
 
   void stop(int drain_ms) override {
-    if (!mosq_) return;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(drain_ms),
-                   [&] { return in_flight_.empty() || !connected_; });
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    mosquitto_disconnect(mosq_);
+    if (!handle()) return;
+    drain(drain_ms);
+    mosquitto_disconnect(handle());
     if (thread_.joinable()) thread_.join();
-    mosquitto_destroy(mosq_);
-    mosq_ = nullptr;
-  }
-
-  Status subscribe(const std::string& filter) override {
-    std::lock_guard lock(mu_);
-    filters_.insert(filter);
-    if (connected_) {
-      const int rc = mosquitto_subscribe(mosq_, nullptr, filter.c_str(), 1);
-      if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
-        return make_error("mqtt: subscribe '" + filter + "': " + mosquitto_strerror(rc));
-      }
-    }
-    return {};
-  }
-
-  Status unsubscribe(const std::string& filter) override {
-    std::lock_guard lock(mu_);
-    filters_.erase(filter);
-    if (connected_) mosquitto_unsubscribe(mosq_, nullptr, filter.c_str());
-    return {};
-  }
-
-  Status publish(const std::string& topic, ByteView payload, bool retain) override {
-    if (!mosq_) return make_error("mqtt: publish '" + topic + "': bus not started");
-    std::lock_guard lock(mu_);
-    int mid = 0;
-    const int rc = mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
-                                     payload.data(), 1, retain);
-    // NO_CONN: libmosquitto keeps QoS 1 messages queued and sends them on reconnect.
-    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
-      return make_error("mqtt: publish '" + topic + "': " + mosquitto_strerror(rc));
-    }
-    in_flight_.insert(mid);
-    return {};
-  }
-
-  Status publish_best_effort(const std::string& topic, ByteView payload) override {
-    if (!mosq_) return make_error("mqtt: publish '" + topic + "': bus not started");
-    std::lock_guard lock(mu_);
-    const int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(),
-                                     static_cast<int>(payload.size()), payload.data(), 0, false);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      return make_error("mqtt: publish '" + topic + "': " + mosquitto_strerror(rc));
-    }
-    return {};
-  }
-
-  bool connected() const override {
-    std::lock_guard lock(mu_);
-    return connected_;
+    destroy();
   }
 
  private:
@@ -211,97 +106,12 @@ class MosquittoBus final : public Bus {
   // so the first connection (and any after a fatal loop exit) is retried here with backoff;
   // once connected, mosquitto_loop_forever reconnects by itself.
   void run() {
-    int delay_ms = config_.reconnect_min_ms;
-    bool first = true;
-    while (true) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-      const int rc = first ? mosquitto_connect(mosq_, host_.c_str(), port_, config_.keepalive_s)
-                           : mosquitto_reconnect(mosq_);
-      if (rc == MOSQ_ERR_SUCCESS) {
-        first = false;
-        delay_ms = config_.reconnect_min_ms;
-        mosquitto_loop_forever(mosq_, 1000, 1);
-      } else {
-        Log(LogLevel::warn, "mqtt").kv("broker", config_.url).kv("error", mosquitto_strerror(rc))
-            << "cannot connect; retrying";
-      }
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return stopping_; });
-      delay_ms = std::min(delay_ms * 2, config_.reconnect_max_ms);
+    while (!stopping()) {
+      if (connect_once()) mosquitto_loop_forever(handle(), 1000, 1);
+      wait_unless_stopping(next_backoff_ms());
     }
   }
 
-  static void on_connect_cb(mosquitto* m, void* self, int rc) {
-    auto* bus = static_cast<MosquittoBus*>(self);
-    if (rc != 0) {
-      Log(LogLevel::warn, "mqtt")
-              .kv("broker", bus->config_.url)
-              .kv("reason", mosquitto_connack_string(rc))
-          << "connection refused";
-      return;
-    }
-    {
-      std::lock_guard lock(bus->mu_);
-      bus->connected_ = true;
-      for (const auto& f : bus->filters_) mosquitto_subscribe(m, nullptr, f.c_str(), 1);
-    }
-    Log(LogLevel::info, "mqtt").kv("broker", bus->config_.url).kv("client", bus->config_.client_id)
-        << "connected";
-    if (bus->connect_handler_) bus->connect_handler_(true);
-  }
-
-  static void on_disconnect_cb(mosquitto*, void* self, int rc) {
-    auto* bus = static_cast<MosquittoBus*>(self);
-    {
-      std::lock_guard lock(bus->mu_);
-      if (!bus->connected_) return;
-      bus->connected_ = false;
-    }
-    bus->cv_.notify_all();
-    if (rc != 0) {
-      Log(LogLevel::warn, "mqtt")
-              .kv("broker", bus->config_.url)
-              .kv("client", bus->config_.client_id)
-          << "connection lost; reconnecting";
-    }
-    if (bus->connect_handler_) bus->connect_handler_(false);
-  }
-
-  static void on_message_cb(mosquitto*, void* self, const mosquitto_message* msg) {
-    auto* bus = static_cast<MosquittoBus*>(self);
-    if (!bus->message_handler_) return;
-    BusMessage m;
-    m.topic = msg->topic;
-    const auto* p = static_cast<const std::uint8_t*>(msg->payload);
-    m.payload.assign(p, p + msg->payloadlen);
-    m.retained = msg->retain;
-    bus->message_handler_(m);
-  }
-
-  static void on_publish_cb(mosquitto*, void* self, int mid) {
-    auto* bus = static_cast<MosquittoBus*>(self);
-    {
-      std::lock_guard lock(bus->mu_);
-      bus->in_flight_.erase(mid);
-    }
-    bus->cv_.notify_all();
-  }
-
-  BusConfig config_;
-  mosquitto* mosq_ = nullptr;
-  MessageHandler message_handler_;
-  ConnectHandler connect_handler_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<std::string> filters_;
-  std::set<int> in_flight_;
-  bool connected_ = false;
-  bool stopping_ = false;
-  std::string host_;
-  int port_ = 0;
   std::thread thread_;
 };
 
