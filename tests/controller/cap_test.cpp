@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/cap_alert.hpp"
 #include "loa/controller/controller.hpp"
@@ -84,50 +85,26 @@ TEST(CapParse, DecodesAudioInDerefUri) {
 
 // ---- the controller ----
 
-class CapTest : public ::testing::Test {
+class CapTest : public test::ControllerFixture {
  protected:
+  ControllerSettings settings() const override {
+    ControllerSettings s = ControllerFixture::settings();
+    s.missed_grace_us = ControllerSettings{}.missed_grace_us;
+    return s;
+  }
+
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-cap-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = open_sqlite_store(":memory:");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(*store);
-    probe_bus_ = hub_.connect("probe");
-    probe_.attach(*probe_bus_);
-    ASSERT_TRUE(probe_bus_->start().ok());
-    ASSERT_TRUE(probe_bus_->subscribe("loa/v1/#").ok());
-    bus_ = hub_.connect("controller");
-    keys_ = protocol::KeyPair::generate();
-    ControllerSettings settings;
-    settings.audio_dir = dir_.string();
-    settings.fetch_window_ms = 0;
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
-    idle();
+    ControllerFixture::SetUp();
+    if (HasFatalFailure()) return;
     // Two communes with loudspeakers, a third one not named by the alerts.
     for (const auto& [id, area] : std::vector<std::pair<std::string, std::string>>{
              {"n1", "79/1/01"}, {"n2", "79/1/02"}, {"n3", "79/2/01"}, {"n4", "79/3/01"}}) {
-      NodeInput in;
-      in.id = id;
-      in.area = area;
-      in.residents = 100;
-      ASSERT_TRUE(controller_->add_node(in).ok());
+      add_node(id, area, 100);
+      if (HasFatalFailure()) return;
     }
     ASSERT_TRUE(controller_->set_cap_geocode({"MA_DVHC", "26734", "79/1"}).ok());
     ASSERT_TRUE(controller_->set_cap_geocode({"MA_DVHC", "26737", "79/2"}).ok());
   }
-
-  void TearDown() override {
-    bus_->stop(0);
-    probe_bus_->stop(0);
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
 
   CapIngestResult ingest(const std::string& name) {
     auto r = controller_->ingest_cap(fixture(name));
@@ -148,29 +125,6 @@ class CapTest : public ::testing::Test {
     EXPECT_TRUE(list.ok());
     return list.ok() ? *list : std::vector<OccurrenceRecord>{};
   }
-
-  std::vector<std::uint64_t> plan_ids(const std::string& topic) {
-    const auto msgs = probe_.on(topic);
-    if (msgs.empty()) return {};
-    auto body = open_body(msgs.back().payload, keys_.public_key, protocol::MessageType::plan);
-    if (!body) return {};
-    auto plan = protocol::decode_plan(*body);
-    if (!plan) return {};
-    std::vector<std::uint64_t> ids;
-    for (const auto& o : plan->occurrences) ids.push_back(o.occurrence_id);
-    return ids;
-  }
-
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  // 2026-11-01 07:00 in Asia/Ho_Chi_Minh.
-  runtime::ManualClock clock_{at_utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<runtime::Bus> probe_bus_;
-  Recorder probe_;
-  std::unique_ptr<runtime::Bus> bus_;
-  protocol::KeyPair keys_;
-  std::unique_ptr<Controller> controller_;
 };
 
 TEST_F(CapTest, ActualAlertSchedulesEmergencyRepeatsInTheMappedAreasUntilItExpires) {

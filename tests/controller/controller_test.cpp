@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/protocol/topics.hpp"
 #include "test_node.hpp"
@@ -22,82 +23,18 @@ namespace {
 
 constexpr Micros kSecond = 1'000'000;
 
-Micros start_of_test() {
-  auto t = parse_utc("2026-11-01T00:00:00Z");
-  return t.ok() ? *t : 0;
-}
-
-class ControllerTest : public ::testing::Test {
+class ControllerTest : public test::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-controller-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = open_sqlite_store(":memory:");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(*store);
-    probe_bus_ = hub_.connect("probe");
-    probe_.attach(*probe_bus_);
-    ASSERT_TRUE(probe_bus_->start().ok());
-    ASSERT_TRUE(probe_bus_->subscribe("loa/v1/#").ok());
-    bus_ = hub_.connect("controller");
-    ControllerSettings settings;
-    settings.audio_dir = dir_.string();
-    settings.missed_grace_us = 60 * kSecond;
-    settings.fetch_window_ms = fetch_window_ms();  // 0: fetches served as they arrive
-    settings.trust_first_key = true;               // TestNodes introduce their keys in their hello
+  ControllerSettings settings() const override {
+    ControllerSettings s = ControllerFixture::settings();
+    s.fetch_window_ms = fetch_window_ms();  // 0: fetches served as they arrive
+    s.trust_first_key = true;               // TestNodes introduce their keys in their hello
     // TestNode::completed() plays at the test's "now", before the occurrences start: these tests
     // check other rules (ledger_test.cpp checks the window).
-    settings.event_tolerance_us = 24 * 3600 * kSecond;
-    keys_ = protocol::KeyPair::generate();
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
-    idle();
+    s.event_tolerance_us = 24 * 3600 * kSecond;
+    return s;
   }
-
-  void TearDown() override {
-    bus_->stop(0);
-    probe_bus_->stop(0);
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
   virtual int fetch_window_ms() const { return 0; }
-
-  void add_node(const std::string& id, const std::string& area, std::int64_t residents) {
-    NodeInput in;
-    in.id = id;
-    in.area = area;
-    in.residents = residents;
-    auto r = controller_->add_node(in);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-
-  std::uint64_t make_bulletin(double seconds = 2.5) {
-    auto b = controller_->create_bulletin_from_audio("Thông báo", test::tone_wav(seconds));
-    EXPECT_TRUE(b.ok()) << b.error().message;
-    return b.ok() ? b->id : 0;
-  }
-
-  ScheduleRequest request(std::uint64_t bulletin, std::vector<std::string> targets,
-                          const std::string& at = "2026-11-01T08:00") {
-    ScheduleRequest r;
-    r.bulletin_id = bulletin;
-    r.at = at;  // 01:00 UTC, an hour after the test's now
-    r.targets = std::move(targets);
-    return r;
-  }
-
-  OccurrenceRecord schedule(std::uint64_t bulletin, std::vector<std::string> targets,
-                            const std::string& at = "2026-11-01T08:00") {
-    auto o = controller_->schedule(request(bulletin, std::move(targets), at));
-    EXPECT_TRUE(o.ok()) << o.error().message;
-    idle();
-    return o.ok() ? *o : OccurrenceRecord{};
-  }
 
   std::optional<protocol::Plan> plan_of(const runtime::BusMessage& m) {
     auto body = open_body(m.payload, keys_.public_key, protocol::MessageType::plan);
@@ -106,26 +43,6 @@ class ControllerTest : public ::testing::Test {
     if (!plan) return std::nullopt;
     return *plan;
   }
-
-  std::uint64_t last_receipt(TestNode& node) {
-    auto receipts = node.received().on(protocol::topics::node_receipt(node.id()));
-    if (receipts.empty()) return 0;
-    auto body =
-        open_body(receipts.back().payload, keys_.public_key, protocol::MessageType::receipt);
-    if (!body) return 0;
-    auto r = protocol::decode_receipt(*body);
-    return r ? r->recorded_through : 0;
-  }
-
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{start_of_test()};
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<runtime::Bus> probe_bus_;
-  Recorder probe_;
-  std::unique_ptr<runtime::Bus> bus_;
-  protocol::KeyPair keys_;
-  std::unique_ptr<Controller> controller_;
 };
 
 TEST_F(ControllerTest, ScheduleRefusesBadRequestsNamingWhatIsWrong) {

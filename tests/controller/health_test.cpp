@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/protocol/topics.hpp"
@@ -21,47 +22,13 @@ namespace {
 
 constexpr Micros kSecond = 1'000'000;
 
-class HealthTest : public ::testing::Test {
+class HealthTest : public test::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-health-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = open_sqlite_store(":memory:");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(*store);
-    probe_bus_ = hub_.connect("probe");
-    probe_.attach(*probe_bus_);
-    ASSERT_TRUE(probe_bus_->start().ok());
-    ASSERT_TRUE(probe_bus_->subscribe("loa/v1/#").ok());
-    bus_ = hub_.connect("controller");
-    ControllerSettings settings;
-    settings.audio_dir = dir_.string();
-    settings.missed_grace_us = 60 * kSecond;
-    settings.fetch_window_ms = 0;
-    settings.trust_first_key = true;
-    settings.event_tolerance_us = 24 * 3600 * kSecond;
-    keys_ = protocol::KeyPair::generate();
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
-    idle();
-  }
-  void TearDown() override {
-    bus_->stop(0);
-    probe_bus_->stop(0);
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
-  void add_node(const std::string& id, const std::string& area) {
-    NodeInput in;
-    in.id = id;
-    in.area = area;
-    in.residents = 10;
-    auto r = controller_->add_node(in);
-    ASSERT_TRUE(r.ok()) << r.error().message;
+  ControllerSettings settings() const override {
+    ControllerSettings s = ControllerFixture::settings();
+    s.trust_first_key = true;                    // TestNodes introduce their keys in their hello
+    s.event_tolerance_us = 24 * 3600 * kSecond;  // events played at the test's "now"
+    return s;
   }
   // A status sealed at sequence `seq` (online, or the node's will).
   void status(TestNode& node, std::uint64_t seq, bool online, std::uint64_t session) {
@@ -90,16 +57,6 @@ class HealthTest : public ::testing::Test {
     auto n = controller_->get_node(id);
     return n.ok() && n->online;
   }
-
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{*parse_utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<runtime::Bus> probe_bus_;
-  Recorder probe_;
-  std::unique_ptr<runtime::Bus> bus_;
-  protocol::KeyPair keys_;
-  std::unique_ptr<Controller> controller_;
 };
 
 TEST_F(HealthTest, StatusesAreStoredAnsweredAndWillsTakenOrIgnored) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/controller/report.hpp"
@@ -29,62 +30,12 @@ Micros utc(const char* text) {
   return t.ok() ? *t : 0;
 }
 
-class LedgerTest : public ::testing::Test {
+class LedgerTest : public test::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-ledger-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = open_sqlite_store(":memory:");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(*store);
-    bus_ = hub_.connect("controller");
-    ControllerSettings settings;
-    settings.audio_dir = dir_.string();
-    settings.missed_grace_us = 60 * kSecond;
-    settings.fetch_window_ms = 0;
-    keys_ = protocol::KeyPair::generate();
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
-  }
-
-  void TearDown() override {
-    bus_->stop(0);
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
-
+  using ControllerFixture::add_node;
   // Registers the node with its public key (as provisioning does).
   void add_node(TestNode& node, const std::string& area, std::int64_t residents) {
-    NodeInput in;
-    in.id = node.id();
-    in.area = area;
-    in.residents = residents;
-    in.public_key_hex = runtime::to_hex(protocol::ByteView(node.keys().public_key));
-    auto r = controller_->add_node(in);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-
-  std::uint64_t make_bulletin() {
-    auto b = controller_->create_bulletin_from_audio("Thông báo", test::tone_wav(2.5));
-    EXPECT_TRUE(b.ok()) << b.error().message;
-    return b.ok() ? b->id : 0;
-  }
-
-  OccurrenceRecord schedule(std::uint64_t bulletin, std::vector<std::string> targets,
-                            const std::string& at = "2026-11-01T08:00") {
-    ScheduleRequest r;
-    r.bulletin_id = bulletin;
-    r.at = at;
-    r.targets = std::move(targets);
-    auto o = controller_->schedule(r);
-    EXPECT_TRUE(o.ok()) << o.error().message;
-    idle();
-    return o.ok() ? *o : OccurrenceRecord{};
+    add_node(node.id(), area, residents, &node.keys());
   }
 
   // An event as a node that played the occurrence would send it.
@@ -103,16 +54,6 @@ class LedgerTest : public ::testing::Test {
     return e;
   }
 
-  std::uint64_t last_receipt(TestNode& node) {
-    auto receipts = node.received().on(protocol::topics::node_receipt(node.id()));
-    if (receipts.empty()) return 0;
-    auto body =
-        open_body(receipts.back().payload, keys_.public_key, protocol::MessageType::receipt);
-    if (!body) return 0;
-    auto r = protocol::decode_receipt(*body);
-    return r ? r->recorded_through : 0;
-  }
-
   // Reasons of every refusal so far, oldest first.
   std::vector<std::string> reasons() {
     auto list = controller_->refused_log({});
@@ -124,14 +65,6 @@ class LedgerTest : public ::testing::Test {
   }
 
   std::size_t recorded() { return controller_->playback_log({})->size(); }
-
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<runtime::Bus> bus_;
-  protocol::KeyPair keys_;
-  std::unique_ptr<Controller> controller_;
 };
 
 TEST_F(LedgerTest, AnAuthenticEventInItsWindowIsRecordedWithItsEnvelope) {

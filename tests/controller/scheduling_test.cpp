@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/protocol/topics.hpp"
@@ -23,113 +24,14 @@ constexpr Micros kSecond = 1'000'000;
 constexpr Micros kMinute = 60 * kSecond;
 constexpr Micros kDay = 24 * 60 * kMinute;
 
-Micros at_utc(const char* text) {
-  auto t = parse_utc(text);
-  return t.ok() ? *t : 0;
-}
-
-class SchedulingTest : public ::testing::Test {
+class SchedulingTest : public test::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-scheduling-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = open_sqlite_store(":memory:");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(*store);
-    probe_bus_ = hub_.connect("probe");
-    probe_.attach(*probe_bus_);
-    ASSERT_TRUE(probe_bus_->start().ok());
-    ASSERT_TRUE(probe_bus_->subscribe("loa/v1/#").ok());
-    bus_ = hub_.connect("controller");
-    keys_ = protocol::KeyPair::generate();
-    start_controller();
-    ASSERT_TRUE(bus_->start().ok());
-    idle();
-  }
-
-  void start_controller() {
-    ControllerSettings settings;
-    settings.audio_dir = dir_.string();
-    settings.missed_grace_us = 60 * kSecond;
-    settings.fetch_window_ms = 0;
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_, keys_, settings);
-    ASSERT_TRUE(controller_->attach().ok());
-  }
-
-  void TearDown() override {
-    bus_->stop(0);
-    probe_bus_->stop(0);
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
-
-  void add_node(const std::string& id, const std::string& area, std::int64_t residents = 10,
-                const protocol::KeyPair* keys = nullptr) {
-    NodeInput in;
-    in.id = id;
-    in.area = area;
-    in.residents = residents;
-    if (keys) in.public_key_hex = runtime::to_hex(protocol::ByteView(keys->public_key));
-    auto r = controller_->add_node(in);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-
-  std::uint64_t make_bulletin(double seconds = 2.5) {
-    auto b = controller_->create_bulletin_from_audio("Thông báo", test::tone_wav(seconds));
-    EXPECT_TRUE(b.ok()) << b.error().message;
-    return b.ok() ? b->id : 0;
-  }
-
-  ScheduleRequest request(std::uint64_t bulletin, std::vector<std::string> targets,
-                          const std::string& at = "2026-11-01T08:00") {
-    ScheduleRequest r;
-    r.bulletin_id = bulletin;
-    r.at = at;  // now is 2026-11-01T07:00 local (00:00 UTC)
-    r.targets = std::move(targets);
-    return r;
-  }
-
-  OccurrenceRecord schedule(std::uint64_t bulletin, std::vector<std::string> targets,
-                            const std::string& at = "2026-11-01T08:00") {
-    auto o = controller_->schedule(request(bulletin, std::move(targets), at));
-    EXPECT_TRUE(o.ok()) << o.error().message;
-    idle();
-    return o.ok() ? *o : OccurrenceRecord{};
-  }
-
   ScheduleResult submit(const ScheduleRequest& r) {
     auto s = controller_->submit(r);
     EXPECT_TRUE(s.ok()) << s.error().message;
     idle();
     return s.ok() ? *s : ScheduleResult{};
   }
-
-  // Occurrence ids of the last plan published on `topic`, in plan order.
-  std::vector<std::uint64_t> plan_ids(const std::string& topic) {
-    const auto msgs = probe_.on(topic);
-    if (msgs.empty()) return {};
-    auto body = open_body(msgs.back().payload, keys_.public_key, protocol::MessageType::plan);
-    if (!body) return {};
-    auto plan = protocol::decode_plan(*body);
-    if (!plan) return {};
-    std::vector<std::uint64_t> ids;
-    for (const auto& o : plan->occurrences) ids.push_back(o.occurrence_id);
-    return ids;
-  }
-
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{at_utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<runtime::Bus> probe_bus_;
-  Recorder probe_;
-  std::unique_ptr<runtime::Bus> bus_;
-  protocol::KeyPair keys_;
-  std::unique_ptr<Controller> controller_;
 };
 
 const std::string kAreaPlan = "loa/v1/plan/79/1";
