@@ -20,16 +20,8 @@
 namespace {
 
 using namespace loa;
+using loa::node::test::broker_bus_config;
 using loa::node::test::wait_for;
-
-runtime::BusConfig bus_config(const std::string& url, const std::string& id) {
-  runtime::BusConfig c;
-  c.url = url;
-  c.client_id = id;
-  c.reconnect_min_ms = 100;
-  c.reconnect_max_ms = 500;
-  return c;
-}
 
 TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
   test::MosquittoBroker broker;
@@ -37,7 +29,7 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
   auto store = controller::open_sqlite_store(":memory:");
   ASSERT_TRUE(store.ok());
   runtime::SystemClock clock;
-  auto bus = runtime::make_mosquitto_bus(bus_config(broker.url(), "loa-controller"));
+  auto bus = runtime::make_mosquitto_bus(broker_bus_config(broker.url(), "loa-controller"));
   controller::ControllerSettings settings;
   settings.audio_dir = dir.file("audio");
   settings.fetch_window_ms = 0;
@@ -86,7 +78,7 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
   ASSERT_TRUE(controller.send_node_control({"volume", 30, {"n1"}, ""}).ok());
   ASSERT_TRUE(wait_for([&] { return last() && last()->volume == 30; }, 5000)) << node.log();
   // One signed by another key is ignored (and logged).
-  auto stranger_bus = runtime::make_mosquitto_bus(bus_config(broker.url(), "stranger"));
+  auto stranger_bus = runtime::make_mosquitto_bus(broker_bus_config(broker.url(), "stranger"));
   ASSERT_TRUE(stranger_bus->start().ok());
   ASSERT_TRUE(wait_for([&] { return stranger_bus->connected(); }));
   const auto stranger = protocol::KeyPair::generate();

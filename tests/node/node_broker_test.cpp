@@ -11,25 +11,16 @@ namespace {
 
 using protocol::Micros;
 
-runtime::BusConfig bus_config(const std::string& url, const std::string& id) {
-  runtime::BusConfig c;
-  c.url = url;
-  c.client_id = id;
-  c.reconnect_min_ms = 100;
-  c.reconnect_max_ms = 500;
-  return c;
-}
-
 TEST(NodeBrokerTest, PlaysAndReconnectsThroughABrokerRestart) {
   loa::test::MosquittoBroker broker;
   runtime::SystemClock clock;
   test::TempDir dir;
-  test::FakeController controller(runtime::make_mosquitto_bus(bus_config(broker.url(), "ctl")),
-                                  clock);
+  test::FakeController controller(
+      runtime::make_mosquitto_bus(test::broker_bus_config(broker.url(), "ctl")), clock);
   NodeConfig config =
       test::test_config("n1", "79/26734/03", dir.file("n1"), controller.key().public_key);
   controller.trust(config.key.public_key);
-  auto bus = runtime::make_mosquitto_bus(bus_config(broker.url(), "loa-node-n1"));
+  auto bus = runtime::make_mosquitto_bus(test::broker_bus_config(broker.url(), "loa-node-n1"));
   auto sinks = make_sink_factory(SinkSpec{SinkSpec::Kind::wav, dir.file("wav")}, clock);
   ASSERT_TRUE(sinks.ok());
   auto node = Node::create(config, *bus, clock, *sinks);
