@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
       "summary", po::value(&summary_path), "JSON ground truth, written every second and at exit")(
       "commands", po::value(&commands_path), "file of commands read as it grows (see main.cpp)")(
       "duration", po::value(&duration_s)->default_value(0), "seconds to run (0: until a signal)")(
+      "decode", po::bool_switch(&opt.decode),
+      "decode bulletins as a real node does (default: count each packet's samples)")(
       "log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error");
   try {
     po::variables_map vm;

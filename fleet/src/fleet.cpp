@@ -18,6 +18,14 @@ namespace loa::fleet {
 namespace fs = std::filesystem;
 using protocol::Micros;
 
+namespace {
+
+// Longest wait between two passes over the nodes: bounds how late a player woken by a schedule
+// change (on the MQTT thread) runs.
+constexpr Micros kMaxPassUs = 10'000;
+
+}  // namespace
+
 Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes) {
   const auto bad = [&] {
     return make_error("areas '" + spec + "': expected PROVINCE/COMMUNESxVILLAGES, e.g. 79/10x4");
@@ -114,18 +122,20 @@ void Fleet::start(int from, int count) {
     config.cache_dir = (fs::path(options_.dir) / m.id).string();
     config.controller_key = controller_key_;
     config.key = m.key;
+    config.decode_audio = options_.decode;
     runtime::BusConfig bus;
     bus.url = options_.broker;
     bus.client_id = "loa-node-" + m.id;
     m.bus = tap_events(hub_.make_bus(bus), m.key.public_key, m.truth);
     auto created =
-        node::Node::create(std::move(config), *m.bus, m.clock, counting_sinks(m.clock, m.truth));
+        node::Node::create(std::move(config), *m.bus, m.clock, counting_sinks(m.pace, m.truth));
     if (!created) throw std::runtime_error(m.id + ": " + created.error().message);
     m.node = std::move(created).value();
     if (loa::Status s = m.node->start_driven(); !s) {
       throw std::runtime_error(m.id + ": " + s.message());
     }
     m.next_poll_us = 0;
+    m.next_step_us = 0;
     m.cut = false;
   }
 }
@@ -156,14 +166,19 @@ void Fleet::run(const std::atomic<bool>& stop, const std::function<void()>& each
     for (auto& m : nodes_) {
       if (!m->node) continue;
       if (now >= m->next_poll_us) m->next_poll_us = m->node->poll();
-      next = std::min(next, m->next_poll_us);
+      // Cheap when not due (a clock read); a player woken by a schedule change on the MQTT
+      // thread runs at the next pass, at most kMaxPassUs later.
+      m->next_step_us = m->node->step_player();
+      next = std::min({next, m->next_poll_us, m->next_step_us});
     }
     if (Steady::now() >= next_second) {
       if (each_second) each_second();
       next_second += std::chrono::seconds(1);
     }
-    const Micros wait = std::max<Micros>(next - runtime::SystemClock().now_us(), 1'000);
-    std::this_thread::sleep_for(std::chrono::microseconds(std::min<Micros>(wait, 200'000)));
+    const Micros wait = next - runtime::SystemClock().now_us();
+    if (wait > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(std::min<Micros>(wait, kMaxPassUs)));
+    }
   }
 }
 

@@ -36,6 +36,7 @@ PlayerConfig player_config(const NodeConfig& c) {
   PlayerConfig p{c.id, c.extra_output_latency_us, c.volume};
   p.live_latency_us = c.live_latency_us;
   p.emergency_volume = c.emergency_volume;
+  p.decode = c.decode_audio;
   return p;
 }
 
@@ -166,7 +167,11 @@ loa::Status Node::start_with(bool housekeeping_thread) {
 
   stopping_ = false;
   housekeeping_exited_ = false;
-  player_.start();
+  if (housekeeping_thread) {
+    player_.start();
+  } else {
+    player_.start_driven();
+  }
   driven_ = !housekeeping_thread;
   if (housekeeping_thread) {
     housekeeping_ = std::thread([this] {
@@ -586,6 +591,10 @@ Micros Node::poll() {
     next_status_us_ = now + status_interval_us_.load();
   }
   return std::min({now + kTickUs, next_resend_us_, next_status_us_});
+}
+
+Micros Node::step_player() {
+  return player_.step();
 }
 
 void Node::housekeeping() {

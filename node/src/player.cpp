@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "loa/node/live_playout.hpp"
+#include "loa/protocol/ogg_opus.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -59,7 +61,7 @@ Player::~Player() {
 }
 
 void Player::start() {
-  if (thread_.joinable()) return;
+  if (thread_.joinable() || fiber_) return;
   stopping_ = false;
   exited_ = false;
   thread_ = std::thread([this] {
@@ -69,7 +71,40 @@ void Player::start() {
   thread_started_ = true;
 }
 
+void Player::start_driven() {
+  if (thread_.joinable() || fiber_) return;
+  stopping_ = false;
+  exited_ = false;
+  fiber_ = std::make_unique<Fiber>([this] {
+    run();
+    exited_ = true;
+  });
+  thread_started_ = true;
+}
+
+Micros Player::step() {
+  if (!fiber_ || fiber_->finished()) return std::numeric_limits<Micros>::max();
+  const Micros now = clock_.now_us();
+  if (fiber_->woken() || now >= fiber_->wake_at()) fiber_->resume();
+  if (fiber_->finished()) return std::numeric_limits<Micros>::max();
+  return fiber_->woken() ? now : fiber_->wake_at();
+}
+
+void Player::wake() {
+  clock_.wake();
+  if (fiber_) fiber_->wake();
+}
+
 void Player::stop() {
+  if (fiber_) {
+    stopping_ = true;
+    // Its sleeps now return at once: one resume runs it to its end.
+    fiber_->cancel();
+    while (!fiber_->finished()) fiber_->resume();
+    fiber_.reset();
+    thread_started_ = false;
+    return;
+  }
   if (!thread_.joinable()) return;
   stopping_ = true;
   // A wake-up can race with the thread entering a sleep: repeat it until the thread is out.
@@ -126,7 +161,7 @@ void Player::set_schedule(std::vector<Occurrence> occurrences, const std::string
     schedule_ = std::move(keep);
     ++generation_;
   }
-  clock_.wake();
+  wake();
   for (auto& e : ended) record(std::move(e));
 }
 
@@ -146,7 +181,7 @@ bool Player::cancel(std::uint64_t occurrence_id) {
       ++generation_;
     }
   }
-  clock_.wake();
+  wake();
   if (e.occurrence_id != 0) record(std::move(e));
   return true;
 }
@@ -157,7 +192,7 @@ void Player::hold_late_starts_until(Micros t) {
     hold_late_until_ = t;
     ++generation_;
   }
-  clock_.wake();
+  wake();
 }
 
 std::uint64_t Player::play_test_tone(protocol::OpusStream tone) {
@@ -173,7 +208,7 @@ std::uint64_t Player::play_test_tone(protocol::OpusStream tone) {
     schedule_.insert(std::upper_bound(schedule_.begin(), schedule_.end(), o, by_start), o);
     ++generation_;
   }
-  clock_.wake();
+  wake();
   return id;
 }
 
@@ -248,7 +283,7 @@ void Player::sleep_until(Micros t, std::uint64_t generation) {
     std::lock_guard lock(mu_);
     if (generation_ != generation || stopping_) return;
   }
-  clock_.sleep_until(std::min(t, clock_.now_us() + kMaxSleepUs));
+  pace_.sleep_until(std::min(t, clock_.now_us() + kMaxSleepUs));
 }
 
 void Player::fail_waiting(const Occurrence& o, const std::string& detail) {
@@ -458,7 +493,14 @@ std::optional<Player::Playback> Player::play(Playback p) {
     for (auto& e : ended) record(std::move(e));
 
     pcm.clear();
-    auto got = decoder->decode(p.stream.packets[i], pcm);
+    Result<std::uint32_t> got = std::uint32_t{0};
+    if (config_.decode) {
+      got = decoder->decode(p.stream.packets[i], pcm);
+    } else {
+      // Counted, not decoded: silence of the packet's length (PlayerConfig::decode).
+      got = protocol::opus_packet_samples(p.stream.packets[i]);
+      if (got) pcm.resize(std::size_t{*got} * channels);
+    }
     if (!got) {
       outcome = Outcome::partial;
       detail = "packet " + std::to_string(i) + ": " + got.error().message;
@@ -519,7 +561,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
     }
 
     const std::int32_t factor = gain_of(o);
-    if (factor != 100 * 100) {
+    if (factor != 100 * 100 && config_.decode) {
       for (auto& s : out) s = static_cast<std::int16_t>(std::int32_t{s} * factor / (100 * 100));
     }
     if (!out.empty()) {
@@ -636,8 +678,8 @@ std::optional<Player::Playback> Player::play_live_item(Playback p) {
   live_config.latency_us = config_.live_latency_us;
   live_config.dry_us = config_.live_dry_us;
   live_config.extra_output_latency_us = config_.extra_latency_us;
-  const LivePlayoutResult r = play_live(live_config, clock_, *buffer, *sink, interrupt, gain,
-                                        [this] { record_deferred(); });
+  const LivePlayoutResult r =
+      play_live(live_config, pace_, *buffer, *sink, interrupt, gain, [this] { record_deferred(); });
   sink->close();
   {
     std::lock_guard lock(mu_);

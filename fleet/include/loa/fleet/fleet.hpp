@@ -34,6 +34,9 @@ struct FleetOptions {
   std::string dir;           // node directories: <dir>/<id> (cache, outbox, key)
   std::string prefix = "f";  // node ids: prefix + 5 digits
   int residents = 1000;      // per node
+  // False (the default): the nodes' players count each Opus packet's samples instead of decoding
+  // them (NodeConfig::decode_audio); true decodes as a real node does (CPU-bound at scale).
+  bool decode = false;
 };
 
 // Parses an --areas value; the error quotes it.
@@ -56,8 +59,8 @@ class Fleet {
   void kill(int from, int count);
   // Cuts nodes' connections (the broker sends their last will) until restore().
   void cut(int from, int count, bool cut);
-  // Housekeeping for every running node until `stop` is set; calls `each_second` about every
-  // second.
+  // Housekeeping and players (Node::poll, Node::step_player) of every running node, all on the
+  // calling thread, until `stop` is set; calls `each_second` about every second.
   void run(const std::atomic<bool>& stop, const std::function<void()>& each_second);
   // Stops every node.
   void stop_all();
@@ -73,9 +76,11 @@ class Fleet {
     std::string area;
     protocol::KeyPair key;
     runtime::SystemClock clock;
+    node::FiberClock pace{clock};  // the sinks' pacing: a sleep hands control back to run()
     GroundTruth truth;
     bool cut = false;
     protocol::Micros next_poll_us = 0;
+    protocol::Micros next_step_us = 0;
     std::unique_ptr<runtime::Bus> bus;
     std::unique_ptr<node::Node> node;  // last: destroyed first
   };

@@ -69,6 +69,8 @@ struct NodeConfig {
   std::string site_script;
   std::string output_device;
   std::uint64_t will_session = 0;
+  // False only in the fleet simulator: bulletins are counted, not decoded (PlayerConfig::decode).
+  bool decode_audio = true;
 };
 
 // Validates the options, creates the cache directory, loads the controller key and loads (or

@@ -40,11 +40,15 @@ class Node {
 
   // Subscribes, connects and starts the player and the housekeeping thread.
   loa::Status start();
-  // The same without the housekeeping thread (the fleet simulator): the caller calls poll().
+  // The same without the housekeeping thread and the player thread (the fleet simulator): the
+  // caller calls poll() and step_player(), both from one thread.
   loa::Status start_driven();
   // One housekeeping pass (prefetch timeouts, progress notes, event resends, status); returns
   // the instant by the node's clock when the next pass is due. Driven mode: one caller thread.
   protocol::Micros poll();
+  // Driven mode: steps the player (Player::step); returns the instant by the node's clock when
+  // it is due next. Its sinks must pace with a FiberClock.
+  protocol::Micros step_player();
   // Stops the player (a playback in progress ends as partial), the housekeeping thread and the
   // bus. Idempotent; the outbox keeps what was not receipted.
   void stop();

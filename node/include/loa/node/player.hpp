@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "loa/node/cache.hpp"
+#include "loa/node/fiber.hpp"
 #include "loa/node/live_streams.hpp"
 #include "loa/node/sink.hpp"
 #include "loa/protocol/messages.hpp"
@@ -36,11 +37,18 @@ struct PlayerConfig {
   // Live occurrences: each frame leaves at its sender instant + this (PROTOCOL.md, live stream).
   protocol::Micros live_latency_us = 300'000;
   protocol::Micros live_dry_us = 5'000'000;  // no chunk for this long: the stream ends partial
+  // False (the fleet simulator): cached bulletins are not decoded; each packet becomes silence of
+  // its length (opus_packet_samples), so frames, instants and events are those of a decoding
+  // player, at a fraction of the CPU. Volume is not applied to that silence. Live streams are
+  // still decoded.
+  bool decode = true;
 };
 
-// Plays occurrences one at a time on its own thread. Every occurrence it takes on ends in exactly
-// one PlaybackEvent handed to `record` (completed, partial, preempted, cancelled, expired or
-// failed). Arbitration:
+// Plays occurrences one at a time on its own thread, or, started by start_driven(), on a Fiber
+// that the caller's loop steps (the fleet simulator): the same logic either way, only its sleeps
+// differ (a thread sleeps; a fiber hands control back to step()'s caller). Every occurrence it
+// takes on ends in exactly one PlaybackEvent handed to `record` (completed, partial, preempted,
+// cancelled, expired or failed). Arbitration:
 // - an emergency takes over from a lower level at its start instant: the other playback stops
 //   where the emergency's first sample begins (same sink, no gap) and ends `preempted`; it is
 //   dropped, never resumed;
@@ -70,8 +78,17 @@ class Player {
   void on_progress(Progress progress) { progress_ = std::move(progress); }
 
   void start();
-  // Stops the thread; a playback in progress ends as `partial` ("node stopping"); one that has
-  // not started records nothing (a restart before its expiry still plays it).
+  // The same without a thread: the caller calls step() on one thread, at the latest at the
+  // instant it returned, and its sinks must sleep through a FiberClock (or not at all).
+  void start_driven();
+  // Driven mode: runs the player until it next sleeps if it is due (its wake instant has come
+  // or a schedule change woke it); returns the instant by the player's clock when it is due
+  // next (now if woken meanwhile; the largest Micros once stopped). Plays every frame whose
+  // time has come: a sink paced by a FiberClock hands control back until the next one is due.
+  protocol::Micros step();
+  // Stops the thread (or runs the fiber to its end); a playback in progress ends as `partial`
+  // ("node stopping"); one that has not started records nothing (a restart before its expiry still
+  // plays it).
   void stop();
 
   // Replaces the occurrences to play with the effective plan; handled ones are skipped. What the
@@ -88,7 +105,8 @@ class Player {
   // a restart first hears the plans retained on the broker, which may cancel or change what it
   // missed; items due later are not affected. A smaller value releases the hold early.
   void hold_late_starts_until(protocol::Micros t);
-  // True while the player thread runs (started, not exited): the node's watchdog heartbeat.
+  // True while the player thread (or fiber) runs (started, not exited): the node's watchdog
+  // heartbeat.
   bool alive() const { return thread_started_.load() && !exited_.load(); }
   // Queues a test tone (a Control): played like a cached item at level `priority`, starting
   // as soon as the output is free (it never interrupts anything); it is no occurrence, so it
@@ -119,6 +137,8 @@ class Player {
   };
 
   void run();
+  // Wakes the player's sleep (thread or fiber) after a schedule change.
+  void wake();
   // The waiting occurrence that goes next at `now` (see the class comment).
   std::optional<protocol::Occurrence> next_locked(protocol::Micros now) const;
   // The waiting emergency with the earliest start.
@@ -145,6 +165,7 @@ class Player {
 
   PlayerConfig config_;
   runtime::Clock& clock_;
+  FiberClock pace_{clock_};  // every sleep of the player goes through it
   const Cache& cache_;
   SinkFactory sinks_;
   LiveStreams* live_ = nullptr;
@@ -175,6 +196,7 @@ class Player {
   std::atomic<bool> muted_{false};
   std::atomic<bool> output_ok_{true};
   std::thread thread_;
+  std::unique_ptr<Fiber> fiber_;  // driven mode
 };
 
 }  // namespace loa::node
