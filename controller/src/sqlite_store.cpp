@@ -227,6 +227,37 @@ auto in_transaction(Database& db, Fn&& fn) -> decltype(fn()) {
   return r;
 }
 
+// Every row `st` steps through, each made by read(st).
+template <typename Read>
+auto read_rows(Statement& st, Read&& read) -> Result<std::vector<decltype(read(st))>> {
+  std::vector<decltype(read(st))> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read(st));
+  }
+  return out;
+}
+
+// The first row of `st`, made by read(st); nullopt when there is none.
+template <typename Read>
+auto read_first(Statement& st, Read&& read) -> Result<std::optional<decltype(read(st))>> {
+  auto row = st.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<decltype(read(st))>();
+  return std::optional<decltype(read(st))>(read(st));
+}
+
+// Values of the '?' placeholders of a query built condition by condition, in order.
+using SqlArgs = std::vector<std::variant<std::int64_t, std::string>>;
+
+void bind_all(Statement& st, const SqlArgs& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::visit([&](const auto& v) { st.bind(static_cast<int>(i + 1), v); }, args[i]);
+  }
+}
+
 NodeRecord read_node(const Statement& s) {
   NodeRecord n;
   n.id = s.text(0);
@@ -250,6 +281,16 @@ NodeRecord read_node(const Statement& s) {
 constexpr const char* kNodeColumns =
     "id, name, area, speakers, residents, public_key, last_seen_us, online, decommissioned_us";
 
+// Binds ?1 to ?6: id, name, area, speakers, residents, public_key.
+void bind_node(Statement& st, const NodeRecord& n) {
+  st.bind(1, n.id).bind(2, n.name).bind(3, n.area).bind(4, n.speakers).bind(5, n.residents);
+  if (n.public_key) {
+    st.bind(6, protocol::ByteView(*n.public_key));
+  } else {
+    st.bind_null(6);
+  }
+}
+
 BulletinRecord read_bulletin(const Statement& s) {
   BulletinRecord b;
   b.id = u64(s.int64(0));
@@ -265,6 +306,17 @@ BulletinRecord read_bulletin(const Statement& s) {
 }
 constexpr const char* kBulletinColumns =
     "id, title, source, duration_s, ogg_path, sha256, bitrate, frame_ms, created_us";
+
+// Binds ?1 to ?7: title, source, duration_s, ogg_path, sha256, bitrate, frame_ms.
+void bind_bulletin(Statement& st, const BulletinRecord& b) {
+  st.bind(1, b.title)
+      .bind(2, b.source)
+      .bind(3, b.duration_s)
+      .bind(4, b.ogg_path)
+      .bind(5, b.sha256_hex)
+      .bind(6, std::int64_t{b.bitrate})
+      .bind(7, std::int64_t{b.frame_ms});
+}
 
 constexpr const char* kOccurrenceColumns =
     "o.id, o.bulletin_id, o.start_us, o.expiry_us, o.priority, o.volume, o.local_time, o.tz, "
@@ -365,12 +417,7 @@ class SqliteStore final : public Store {
         "INSERT INTO nodes(id, name, area, speakers, residents, public_key) "
         "VALUES (?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
-    st->bind(1, n.id).bind(2, n.name).bind(3, n.area).bind(4, n.speakers).bind(5, n.residents);
-    if (n.public_key) {
-      st->bind(6, protocol::ByteView(*n.public_key));
-    } else {
-      st->bind_null(6);
-    }
+    bind_node(*st, n);
     if (loa::Status s = st->run(); !s) return make_error("node '" + n.id + "': " + s.message());
     return {};
   }
@@ -384,12 +431,7 @@ class SqliteStore final : public Store {
           "public_key = COALESCE(excluded.public_key, nodes.public_key)");
       if (!st) return st.error();
       for (const auto& n : nodes) {
-        st->bind(1, n.id).bind(2, n.name).bind(3, n.area).bind(4, n.speakers).bind(5, n.residents);
-        if (n.public_key) {
-          st->bind(6, protocol::ByteView(*n.public_key));
-        } else {
-          st->bind_null(6);
-        }
+        bind_node(*st, n);
         if (loa::Status s = st->run(); !s) {
           return make_error("node '" + n.id + "': " + s.message());
         }
@@ -402,10 +444,7 @@ class SqliteStore final : public Store {
     auto st = db_.prepare(std::string("SELECT ") + kNodeColumns + " FROM nodes WHERE id = ?");
     if (!st) return st.error();
     st->bind(1, id);
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<NodeRecord>();
-    return std::optional<NodeRecord>(read_node(*st));
+    return read_first(*st, read_node);
   }
 
   Result<std::vector<NodeRecord>> list_nodes() override {
@@ -441,14 +480,8 @@ class SqliteStore final : public Store {
         "INSERT INTO bulletins(title, source, duration_s, ogg_path, sha256, bitrate, frame_ms, "
         "created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
-    st->bind(1, b.title)
-        .bind(2, b.source)
-        .bind(3, b.duration_s)
-        .bind(4, b.ogg_path)
-        .bind(5, b.sha256_hex)
-        .bind(6, std::int64_t{b.bitrate})
-        .bind(7, std::int64_t{b.frame_ms})
-        .bind(8, b.created_us);
+    bind_bulletin(*st, b);
+    st->bind(8, b.created_us);
     if (loa::Status s = st->run(); !s) return make_error("bulletin: " + s.message());
     return u64(db_.last_insert_rowid());
   }
@@ -458,14 +491,8 @@ class SqliteStore final : public Store {
         "UPDATE bulletins SET title = ?, source = ?, duration_s = ?, ogg_path = ?, sha256 = ?, "
         "bitrate = ?, frame_ms = ? WHERE id = ?");
     if (!st) return st.error();
-    st->bind(1, b.title)
-        .bind(2, b.source)
-        .bind(3, b.duration_s)
-        .bind(4, b.ogg_path)
-        .bind(5, b.sha256_hex)
-        .bind(6, std::int64_t{b.bitrate})
-        .bind(7, std::int64_t{b.frame_ms})
-        .bind(8, i64(b.id));
+    bind_bulletin(*st, b);
+    st->bind(8, i64(b.id));
     if (loa::Status s = st->run(); !s) {
       return make_error("bulletin " + std::to_string(b.id) + ": " + s.message());
     }
@@ -477,24 +504,14 @@ class SqliteStore final : public Store {
         db_.prepare(std::string("SELECT ") + kBulletinColumns + " FROM bulletins WHERE id = ?");
     if (!st) return st.error();
     st->bind(1, i64(id));
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<BulletinRecord>();
-    return std::optional<BulletinRecord>(read_bulletin(*st));
+    return read_first(*st, read_bulletin);
   }
 
   Result<std::vector<BulletinRecord>> list_bulletins() override {
     auto st =
         db_.prepare(std::string("SELECT ") + kBulletinColumns + " FROM bulletins ORDER BY id");
     if (!st) return st.error();
-    std::vector<BulletinRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_bulletin(*st));
-    }
-    return out;
+    return read_rows(*st, read_bulletin);
   }
 
   Result<std::uint64_t> add_occurrence(const OccurrenceRecord& o) override {
@@ -671,14 +688,7 @@ class SqliteStore final : public Store {
     auto st =
         db_.prepare("SELECT area FROM area_settings WHERE approval = 'required' ORDER BY area");
     if (!st) return st.error();
-    std::vector<std::string> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(st->text(0));
-    }
-    return out;
+    return read_rows(*st, [](const Statement& r) { return r.text(0); });
   }
 
   loa::Status add_group_members(const std::string& name,
@@ -711,27 +721,13 @@ class SqliteStore final : public Store {
     auto st = db_.prepare("SELECT node_id FROM node_groups WHERE name = ? ORDER BY node_id");
     if (!st) return st.error();
     st->bind(1, name);
-    std::vector<std::string> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(st->text(0));
-    }
-    return out;
+    return read_rows(*st, [](const Statement& r) { return r.text(0); });
   }
 
   Result<std::vector<std::pair<std::string, std::string>>> list_groups() override {
     auto st = db_.prepare("SELECT name, node_id FROM node_groups ORDER BY name, node_id");
     if (!st) return st.error();
-    std::vector<std::pair<std::string, std::string>> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.emplace_back(st->text(0), st->text(1));
-    }
-    return out;
+    return read_rows(*st, [](const Statement& r) { return std::pair(r.text(0), r.text(1)); });
   }
 
   Result<std::vector<SeriesRecord>> query_series(const std::string& where,
@@ -739,14 +735,7 @@ class SqliteStore final : public Store {
     auto st = db_.prepare(std::string("SELECT ") + kSeriesColumns + " FROM series" + where);
     if (!st) return st.error();
     if (arg) st->bind(1, *arg);
-    std::vector<SeriesRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_series(*st));
-    }
-    return out;
+    return read_rows(*st, read_series);
   }
 
   Result<std::optional<OccurrenceRecord>> find_occurrence(std::uint64_t id) override {
@@ -865,20 +854,15 @@ class SqliteStore final : public Store {
         "WHERE bulletin_id = ? ORDER BY node_id");
     if (!st) return st.error();
     st->bind(1, i64(bulletin_id));
-    std::vector<CacheReportRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
+    return read_rows(*st, [](const Statement& row) {
       CacheReportRecord r;
-      r.node_id = st->text(0);
-      r.bulletin_id = u64(st->int64(1));
-      r.state = static_cast<protocol::CacheState>(st->int64(2));
-      r.detail = st->text(3);
-      r.reported_us = st->int64(4);
-      out.push_back(std::move(r));
-    }
-    return out;
+      r.node_id = row.text(0);
+      r.bulletin_id = u64(row.int64(1));
+      r.state = static_cast<protocol::CacheState>(row.int64(2));
+      r.detail = row.text(3);
+      r.reported_us = row.int64(4);
+      return r;
+    });
   }
 
   loa::Status add_node_status(const NodeStatusRecord& r, std::size_t keep,
@@ -983,7 +967,7 @@ class SqliteStore final : public Store {
   Result<std::vector<EventRecord>> events(const LogFilter& f) override {
     // Each condition adds its SQL and the values its '?' placeholders take, in order.
     std::string sql = std::string("SELECT ") + kEventColumns + ", id FROM events WHERE 1 = 1";
-    std::vector<std::variant<std::int64_t, std::string>> args;
+    SqlArgs args;
     const char* instant = "(CASE WHEN start_us > 0 THEN start_us ELSE recorded_us END)";
     if (!f.node_id.empty()) {
       sql += " AND node_id = ?";
@@ -1012,17 +996,8 @@ class SqliteStore final : public Store {
     args.emplace_back(static_cast<std::int64_t>(f.limit == 0 ? 1000 : f.limit));
     auto st = db_.prepare(sql);
     if (!st) return st.error();
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      std::visit([&](const auto& v) { st->bind(static_cast<int>(i + 1), v); }, args[i]);
-    }
-    std::vector<EventRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_event(*st));
-    }
-    return out;
+    bind_all(*st, args);
+    return read_rows(*st, read_event);
   }
 
   Result<std::optional<EventRecord>> find_event(const std::string& node_id,
@@ -1031,10 +1006,7 @@ class SqliteStore final : public Store {
                           ", id FROM events WHERE node_id = ? AND occurrence_id = ?");
     if (!st) return st.error();
     st->bind(1, node_id).bind(2, i64(occurrence_id));
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<EventRecord>();
-    return std::optional<EventRecord>(read_event(*st));
+    return read_first(*st, read_event);
   }
 
   Result<std::vector<OccurrenceRecord>> occurrences_starting(Micros from_us,
@@ -1051,14 +1023,7 @@ class SqliteStore final : public Store {
                           "WHERE start_us >= ? AND start_us < ?) ORDER BY id");
     if (!st) return st.error();
     st->bind(1, from_us).bind(2, to_us);
-    std::vector<EventRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_event(*st));
-    }
-    return out;
+    return read_rows(*st, read_event);
   }
 
   Result<bool> add_refused_event(const RefusedEventRecord& r) override {
@@ -1078,7 +1043,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<RefusedEventRecord>> refused_events(const RefusedFilter& f) override {
     std::string sql = std::string("SELECT ") + kRefusedColumns + " FROM refused_events WHERE 1 = 1";
-    std::vector<std::variant<std::int64_t, std::string>> args;
+    SqlArgs args;
     if (!f.node_id.empty()) {
       sql += " AND node_id = ?";
       args.emplace_back(f.node_id);
@@ -1095,17 +1060,8 @@ class SqliteStore final : public Store {
     args.emplace_back(static_cast<std::int64_t>(f.limit == 0 ? 1000 : f.limit));
     auto st = db_.prepare(sql);
     if (!st) return st.error();
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      std::visit([&](const auto& v) { st->bind(static_cast<int>(i + 1), v); }, args[i]);
-    }
-    std::vector<RefusedEventRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_refused(*st));
-    }
-    return out;
+    bind_all(*st, args);
+    return read_rows(*st, read_refused);
   }
 
   loa::Status batch(const std::function<loa::Status()>& fn) override {
@@ -1196,14 +1152,7 @@ class SqliteStore final : public Store {
     auto st = db_.prepare(sql);
     if (!st) return st.error();
     if (arg) st->bind(1, *arg);
-    std::vector<NodeRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_node(*st));
-    }
-    return out;
+    return read_rows(*st, read_node);
   }
 
   template <typename Bind>
@@ -1212,13 +1161,9 @@ class SqliteStore final : public Store {
     auto st = db_.prepare(sql);
     if (!st) return st.error();
     bind(*st);
-    std::vector<OccurrenceRecord> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(read_occurrence(*st));
-    }
+    auto read = read_rows(*st, read_occurrence);
+    if (!read) return read.error();
+    std::vector<OccurrenceRecord> out = std::move(*read);
     auto targets = db_.prepare(
         "SELECT target FROM occurrence_targets WHERE occurrence_id = ? ORDER BY position");
     auto scopes =
