@@ -178,7 +178,6 @@ const std::vector<RouteRule>& api_routes() {
       {"GET", "/api/v1/bulletins/{id}", Rule::read},
       {"GET", "/api/v1/bulletins/{id}/audio", Rule::read},
       {"POST", "/api/v1/tts/preview", Rule::operate},
-      {"POST", "/api/v1/tts/preview", Rule::operate},
       {"POST", "/api/v1/live", Rule::operate},
       {"POST", "/api/v1/live/sessions", Rule::operate},
       {"POST", "/api/v1/live/sessions/{id}/pcm", Rule::operate},
