@@ -21,15 +21,6 @@ namespace {
 
 constexpr Micros kSecond = 1'000'000;
 
-runtime::BusConfig bus_config(const std::string& url, const std::string& id) {
-  runtime::BusConfig c;
-  c.url = url;
-  c.client_id = id;
-  c.reconnect_min_ms = 100;
-  c.reconnect_max_ms = 500;
-  return c;
-}
-
 template <typename Fn>
 bool wait_for(Fn&& done, int ms = 5000) {
   for (int i = 0; i < ms / 10; ++i) {
@@ -45,7 +36,7 @@ class BrokerNode {
   BrokerNode(const std::string& url, std::string id)
       : id_(std::move(id)),
         keys_(protocol::KeyPair::generate()),
-        bus_(runtime::make_mosquitto_bus(bus_config(url, "node-" + id_))) {}
+        bus_(runtime::make_mosquitto_bus(test::broker_bus_config(url, "node-" + id_))) {}
   bool start() {
     return bus_->start().ok() && wait_for([&] { return bus_->connected(); });
   }
@@ -78,7 +69,7 @@ TEST(LedgerBrokerTest, ForgedEventsAreRefusedWithTheirReasonAndNotCounted) {
   auto store = open_sqlite_store(":memory:");
   ASSERT_TRUE(store.ok());
   runtime::ManualClock clock(*parse_utc("2026-11-01T00:00:00Z"));
-  auto bus = runtime::make_mosquitto_bus(bus_config(broker.url(), "loa-controller"));
+  auto bus = runtime::make_mosquitto_bus(test::broker_bus_config(broker.url(), "loa-controller"));
   ControllerSettings settings;
   settings.audio_dir = dir.string();
   settings.fetch_window_ms = 0;

@@ -20,8 +20,8 @@
 namespace {
 
 using namespace loa;
-using loa::node::test::broker_bus_config;
 using loa::node::test::wait_for;
+using loa::test::broker_bus_config;
 
 TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
   test::MosquittoBroker broker;

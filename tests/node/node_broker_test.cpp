@@ -16,11 +16,11 @@ TEST(NodeBrokerTest, PlaysAndReconnectsThroughABrokerRestart) {
   runtime::SystemClock clock;
   test::TempDir dir;
   test::FakeController controller(
-      runtime::make_mosquitto_bus(test::broker_bus_config(broker.url(), "ctl")), clock);
+      runtime::make_mosquitto_bus(loa::test::broker_bus_config(broker.url(), "ctl")), clock);
   NodeConfig config =
       test::test_config("n1", "79/26734/03", dir.file("n1"), controller.key().public_key);
   controller.trust(config.key.public_key);
-  auto bus = runtime::make_mosquitto_bus(test::broker_bus_config(broker.url(), "loa-node-n1"));
+  auto bus = runtime::make_mosquitto_bus(loa::test::broker_bus_config(broker.url(), "loa-node-n1"));
   auto sinks = make_sink_factory(SinkSpec{SinkSpec::Kind::wav, dir.file("wav")}, clock);
   ASSERT_TRUE(sinks.ok());
   auto node = Node::create(config, *bus, clock, *sinks);

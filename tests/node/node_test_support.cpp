@@ -267,15 +267,6 @@ NodeConfig test_config(const std::string& id, const std::string& area, const std
   return c;
 }
 
-runtime::BusConfig broker_bus_config(const std::string& url, const std::string& client_id) {
-  runtime::BusConfig c;
-  c.url = url;
-  c.client_id = client_id;
-  c.reconnect_min_ms = 100;
-  c.reconnect_max_ms = 500;
-  return c;
-}
-
 FakeController::FakeController(runtime::MemoryHub& hub, runtime::Clock& clock)
     : FakeController(hub.connect("controller"), clock) {}
 

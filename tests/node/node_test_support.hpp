@@ -111,9 +111,6 @@ class Timeline {
 NodeConfig test_config(const std::string& id, const std::string& area, const std::string& cache,
                        const protocol::PublicKey& controller_key);
 
-// A client of the broker at `url` that reconnects quickly (100 to 500 ms), for broker tests.
-runtime::BusConfig broker_bus_config(const std::string& url, const std::string& client_id);
-
 // Plays the controller's role on a MemoryHub. Thread-safe.
 class FakeController {
  public:

@@ -37,6 +37,15 @@ bool can_connect(int port) {
 
 }  // namespace
 
+runtime::BusConfig broker_bus_config(const std::string& url, const std::string& client_id) {
+  runtime::BusConfig c;
+  c.url = url;
+  c.client_id = client_id;
+  c.reconnect_min_ms = 100;
+  c.reconnect_max_ms = 500;
+  return c;
+}
+
 int free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "loa/runtime/bus.hpp"
+
 namespace loa::test {
 
 // TLS material for a secure test broker: a throwaway CA and a server certificate for 127.0.0.1
@@ -65,5 +67,8 @@ class MosquittoBroker {
 
 // A free TCP port on 127.0.0.1 (bound and released; racy but fine for tests).
 int free_loopback_port();
+
+// A client of the broker at `url` that reconnects quickly (100 to 500 ms), for broker tests.
+runtime::BusConfig broker_bus_config(const std::string& url, const std::string& client_id);
 
 }  // namespace loa::test
