@@ -147,6 +147,8 @@ int run(int argc, char** argv) {
   if (auto zone = loa::controller::check_zone(config.tz); !zone) {
     throw std::runtime_error("tz: " + zone.message());
   }
+  auto auth = loa::controller::auth_settings(config);
+  if (!auth) throw std::runtime_error(auth.error().message);
 
   auto store = loa::controller::open_sqlite_store(config.db);
   if (!store) throw std::runtime_error(store.error().message);
@@ -191,9 +193,8 @@ int run(int argc, char** argv) {
   const std::string token_file = loa::controller::resolved_local_token_file(config);
   auto local_token = loa::controller::write_local_token(token_file);
   if (!local_token) throw std::runtime_error(local_token.error().message);
-  loa::controller::AuthSettings auth;
-  auth.local_token = *local_token;
-  loa::controller::Access access(**accounts, controller, auth);
+  auth->local_token = *local_token;
+  loa::controller::Access access(**accounts, controller, *auth);
   loa::controller::ApiServer api(
       controller, static_cast<std::size_t>(config.max_upload_mb) * 1024 * 1024, &access);
   auto port = api.bind(listen->first, listen->second);

@@ -432,6 +432,12 @@ struct Access::Impl {
 
   // ---- routes ----
 
+  // The session cookie's attributes after its value.
+  std::string cookie_flags() const {
+    return std::string("; Path=/; HttpOnly; SameSite=Strict") +
+           (settings.cookie_secure ? "; Secure" : "");
+  }
+
   void login(const httplib::Request& req, httplib::Response& res) {
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.value("name", json()).is_string() ||
@@ -482,9 +488,9 @@ struct Access::Impl {
     if (bearer) {
       out["token"] = session->token;
     } else {
-      res.set_header("Set-Cookie", std::string(kCookie) + "=" + session->token +
-                                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                                       std::to_string(settings.session_ttl_us / 1'000'000));
+      res.set_header("Set-Cookie",
+                     std::string(kCookie) + "=" + session->token + cookie_flags() +
+                         "; Max-Age=" + std::to_string(settings.session_ttl_us / 1'000'000));
     }
     send(res, 200, out);
   }
@@ -511,8 +517,7 @@ struct Access::Impl {
         }
       }
       if (t_principal->via == "cookie") {
-        res.set_header("Set-Cookie",
-                       std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        res.set_header("Set-Cookie", std::string(kCookie) + "=" + cookie_flags() + "; Max-Age=0");
       }
       send(res, 200, json{{"ended", t_principal->via != "local"}});
     });
@@ -641,6 +646,27 @@ Reply<std::string> Access::narrow_area(const std::string& asked) {
   if (scope.empty() || (!asked.empty() && area_in_scope(scope, asked))) return asked;
   if (asked.empty() || area_in_scope(asked, scope)) return scope;
   return forbidden("area: '" + asked + "' is outside the area of " + describe(*t_principal));
+}
+
+Result<AuthSettings> auth_settings(const ControllerConfig& config) {
+  AuthSettings s;
+  if (config.session_ttl_s < 60 || config.session_ttl_s > 30LL * 24 * 3600) {
+    return make_error("session-ttl-s: " + std::to_string(config.session_ttl_s) +
+                      " is outside 60..2592000");
+  }
+  if (config.login_max_failures < 1 || config.login_max_failures > 1000) {
+    return make_error("login-max-failures: " + std::to_string(config.login_max_failures) +
+                      " is outside 1..1000");
+  }
+  if (config.login_window_s < 1 || config.login_window_s > 24 * 3600) {
+    return make_error("login-window-s: " + std::to_string(config.login_window_s) +
+                      " is outside 1..86400");
+  }
+  s.session_ttl_us = config.session_ttl_s * 1'000'000;
+  s.max_login_failures = config.login_max_failures;
+  s.login_window_us = config.login_window_s * 1'000'000;
+  s.cookie_secure = config.cookie_secure;
+  return s;
 }
 
 Result<std::string> write_local_token(const std::string& path) {

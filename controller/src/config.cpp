@@ -59,6 +59,17 @@ po::options_description controller_options(ControllerConfig& c) {
       "Opus frame length of new bulletins: 10, 20, 40 or 60");
   add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),
       "largest audio upload accepted by the API, in MiB");
+  add("session-ttl-s", po::value(&c.session_ttl_s)->default_value(c.session_ttl_s),
+      "seconds a login (browser session or bearer token) lasts; 60..2592000");
+  add("login-max-failures", po::value(&c.login_max_failures)->default_value(c.login_max_failures),
+      "failed logins for one user name, or from one address, within login-window-s after which "
+      "every login from that name or address is refused (429); 1..1000");
+  add("login-window-s", po::value(&c.login_window_s)->default_value(c.login_window_s),
+      "seconds over which failed logins are counted; 1..86400");
+  add("cookie-secure",
+      po::value(&c.cookie_secure)->default_value(c.cookie_secure)->implicit_value(true),
+      "mark the session cookie Secure (browsers send it over HTTPS only): set it when the API "
+      "is reached through a TLS proxy");
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loa/controller/accounts.hpp"
+#include "loa/controller/config.hpp"
 #include "loa/controller/controller.hpp"
 
 namespace httplib {
@@ -56,7 +57,12 @@ struct AuthSettings {
   Micros session_ttl_us = 12LL * 3600 * 1'000'000;
   int max_login_failures = 5;  // per user name and per remote address, in the window
   Micros login_window_us = 15LL * 60 * 1'000'000;
+  bool cookie_secure = false;  // the session cookie carries Secure (the API is behind TLS)
 };
+
+// The settings of the config's session-ttl-s, login-max-failures, login-window-s and
+// cookie-secure keys (local_token left empty); the error names the key that is out of range.
+Result<AuthSettings> auth_settings(const ControllerConfig& config);
 
 // The API's gatekeeper. attach() installs it on the server; the check functions are for route
 // handlers and judge the request being handled on the calling thread (httplib runs a request's
