@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -20,9 +21,10 @@ using protocol::Micros;
 
 namespace {
 
-// Longest wait between two passes over the nodes: bounds how late a player woken by a schedule
-// change (on the MQTT thread) runs.
-constexpr Micros kMaxPassUs = 10'000;
+// Shortest wait between two passes: the players due within it are stepped together (each plays
+// the frames whose time has come), so a pass is at most this late.
+constexpr Micros kMinWaitUs = 500;
+constexpr Micros kMaxWaitUs = 200'000;
 
 }  // namespace
 
@@ -116,6 +118,7 @@ void Fleet::start(int from, int count) {
   for (int i = from; i < std::min(from + count, size()); ++i) {
     Member& m = *nodes_[static_cast<std::size_t>(i)];
     if (m.node) continue;
+    const auto index = static_cast<std::size_t>(i);
     node::NodeConfig config;
     config.id = m.id;
     config.area = *protocol::AreaPath::parse(m.area);
@@ -131,12 +134,15 @@ void Fleet::start(int from, int count) {
         node::Node::create(std::move(config), *m.bus, m.clock, counting_sinks(m.pace, m.truth));
     if (!created) throw std::runtime_error(m.id + ": " + created.error().message);
     m.node = std::move(created).value();
+    m.node->on_player_wake([this, index] { woken(index); });
     if (loa::Status s = m.node->start_driven(); !s) {
       throw std::runtime_error(m.id + ": " + s.message());
     }
     m.next_poll_us = 0;
     m.next_step_us = 0;
     m.cut = false;
+    poll_due_.push({0, index});
+    step_due_.push({0, index});
   }
 }
 
@@ -157,28 +163,64 @@ void Fleet::cut(int from, int count, bool cut) {
   }
 }
 
+void Fleet::woken(std::size_t i) {
+  {
+    std::lock_guard lock(woken_mu_);
+    woken_.push_back(i);
+  }
+  woken_cv_.notify_one();
+}
+
+void Fleet::step(std::size_t i) {
+  Member& m = *nodes_[i];
+  if (!m.node) return;
+  m.next_step_us = m.node->step_player();
+  if (m.next_step_us != std::numeric_limits<Micros>::max()) step_due_.push({m.next_step_us, i});
+}
+
+void Fleet::poll(std::size_t i) {
+  Member& m = *nodes_[i];
+  if (!m.node) return;
+  m.next_poll_us = m.node->poll();
+  poll_due_.push({m.next_poll_us, i});
+}
+
 void Fleet::run(const std::atomic<bool>& stop, const std::function<void()>& each_second) {
   using Steady = std::chrono::steady_clock;
+  const runtime::SystemClock clock;
   auto next_second = Steady::now();
+  std::vector<std::size_t> woken;
   while (!stop) {
-    const Micros now = runtime::SystemClock().now_us();
-    Micros next = now + 200'000;
-    for (auto& m : nodes_) {
-      if (!m->node) continue;
-      if (now >= m->next_poll_us) m->next_poll_us = m->node->poll();
-      // Cheap when not due (a clock read); a player woken by a schedule change on the MQTT
-      // thread runs at the next pass, at most kMaxPassUs later.
-      m->next_step_us = m->node->step_player();
-      next = std::min({next, m->next_poll_us, m->next_step_us});
+    {
+      std::lock_guard lock(woken_mu_);
+      woken.swap(woken_);
+    }
+    for (const std::size_t i : woken) step(i);
+    woken.clear();
+    Micros now = clock.now_us();
+    while (!step_due_.empty() && step_due_.top().first <= now) {
+      const auto [t, i] = step_due_.top();
+      step_due_.pop();
+      if (nodes_[i]->node && t == nodes_[i]->next_step_us) step(i);
+    }
+    now = clock.now_us();
+    while (!poll_due_.empty() && poll_due_.top().first <= now) {
+      const auto [t, i] = poll_due_.top();
+      poll_due_.pop();
+      if (nodes_[i]->node && t == nodes_[i]->next_poll_us) poll(i);
     }
     if (Steady::now() >= next_second) {
       if (each_second) each_second();
       next_second += std::chrono::seconds(1);
     }
-    const Micros wait = next - runtime::SystemClock().now_us();
-    if (wait > 0) {
-      std::this_thread::sleep_for(std::chrono::microseconds(std::min<Micros>(wait, kMaxPassUs)));
-    }
+    now = clock.now_us();
+    Micros next = now + kMaxWaitUs;
+    if (!step_due_.empty()) next = std::min(next, step_due_.top().first);
+    if (!poll_due_.empty()) next = std::min(next, poll_due_.top().first);
+    next = std::max(next, now + kMinWaitUs);
+    std::unique_lock lock(woken_mu_);
+    woken_cv_.wait_for(lock, std::chrono::microseconds(next - now),
+                       [&] { return !woken_.empty() || stop; });
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <set>
 
 #include "loa/protocol/topics.hpp"
@@ -594,7 +595,9 @@ Micros Node::poll() {
 }
 
 Micros Node::step_player() {
-  return player_.step();
+  const Micros due = player_.step();  // by the corrected clock
+  if (due == std::numeric_limits<Micros>::max()) return due;
+  return due - clock_.correction();
 }
 
 void Node::housekeeping() {

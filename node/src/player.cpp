@@ -92,7 +92,10 @@ Micros Player::step() {
 
 void Player::wake() {
   clock_.wake();
-  if (fiber_) fiber_->wake();
+  if (fiber_) {
+    fiber_->wake();
+    if (waker_) waker_();
+  }
 }
 
 void Player::stop() {

@@ -1,13 +1,17 @@
 // The fleet simulator (issue 8): N real nodes (loa::node::Node) in one process, each with its own
 // key pair, MQTT connection, cache directory, outbox and counting null sink, all served by one
-// MQTT network thread (MosquittoHub) and one housekeeping thread (the caller of run()); each
-// node's player keeps its own thread. It records its own ground truth (GroundTruth).
+// MQTT network thread (MosquittoHub) and one thread for every node's housekeeping and player
+// (the caller of run(): Node::poll, Node::step_player). It records its own ground truth
+// (GroundTruth).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -85,8 +89,24 @@ class Fleet {
     std::unique_ptr<node::Node> node;  // last: destroyed first
   };
 
+  // Steps node i's player / runs its housekeeping pass, and queues its next one.
+  void step(std::size_t i);
+  void poll(std::size_t i);
+  // A player woken by a schedule change (any thread): stepped at once by run().
+  void woken(std::size_t i);
+
   FleetOptions options_;
   protocol::PublicKey controller_key_{};
+  // What is due when, earliest first: (instant by the SystemClock, node index). Entries whose
+  // instant is no longer the member's (stepped earlier, killed) are skipped when they come up,
+  // so a pass touches only the nodes that are due, never all of them.
+  using Due = std::pair<protocol::Micros, std::size_t>;
+  using DueQueue = std::priority_queue<Due, std::vector<Due>, std::greater<>>;
+  DueQueue step_due_;
+  DueQueue poll_due_;
+  std::mutex woken_mu_;
+  std::condition_variable woken_cv_;
+  std::vector<std::size_t> woken_;  // guarded by woken_mu_
   runtime::MosquittoHub hub_;
   std::vector<std::unique_ptr<Member>> nodes_;
 };

@@ -46,9 +46,11 @@ class Node {
   // One housekeeping pass (prefetch timeouts, progress notes, event resends, status); returns
   // the instant by the node's clock when the next pass is due. Driven mode: one caller thread.
   protocol::Micros poll();
-  // Driven mode: steps the player (Player::step); returns the instant by the node's clock when
-  // it is due next. Its sinks must pace with a FiberClock.
+  // Driven mode: steps the player (Player::step); returns the instant by the injected clock
+  // (not corrected) when it is due next. Its sinks must pace with a FiberClock.
   protocol::Micros step_player();
+  // Driven mode: see Player::on_wake. Set before start_driven().
+  void on_player_wake(std::function<void()> waker) { player_.on_wake(std::move(waker)); }
   // Stops the player (a playback in progress ends as partial), the housekeeping thread and the
   // bus. Idempotent; the outbox keeps what was not receipted.
   void stop();

@@ -86,6 +86,9 @@ class Player {
   // next (now if woken meanwhile; the largest Micros once stopped). Plays every frame whose
   // time has come: a sink paced by a FiberClock hands control back until the next one is due.
   protocol::Micros step();
+  // Driven mode: called (on any thread) whenever a schedule change wants the player stepped
+  // now, so the driver need not poll woken players. Must not block. Set before start_driven().
+  void on_wake(std::function<void()> waker) { waker_ = std::move(waker); }
   // Stops the thread (or runs the fiber to its end); a playback in progress ends as `partial`
   // ("node stopping"); one that has not started records nothing (a restart before its expiry still
   // plays it).
@@ -197,6 +200,7 @@ class Player {
   std::atomic<bool> output_ok_{true};
   std::thread thread_;
   std::unique_ptr<Fiber> fiber_;  // driven mode
+  std::function<void()> waker_;   // driven mode
 };
 
 }  // namespace loa::node
