@@ -3,11 +3,10 @@
 // session ending with its lifetime, the rate limit's count and window.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/auth.hpp"
 #include "loa/controller/config.hpp"
@@ -61,22 +60,14 @@ TEST(AuthSettingsConfig, KeysBecomeSettingsAndBadOnesAreNamed) {
   }
 }
 
-class AuthSettingsTest : public ::testing::Test {
+// The shared controller fixture behind a gate made from the flags.
+class AuthSettingsTest : public test::ControllerFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-auth-settings-test-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    store_ = std::move(open_sqlite_store(":memory:").value());
+    ControllerFixture::SetUp();
+    if (HasFatalFailure()) return;
     accounts_ = std::move(AccountStore::open(":memory:").value());
     ASSERT_TRUE(accounts_->add_user("op", Role::viewer, "", kPassword, clock_.now_us()).ok());
-    bus_ = hub_.connect("controller");
-    ControllerSettings settings;
-    settings.audio_dir = (dir_ / "audio").string();
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_,
-                                               protocol::KeyPair::generate(), settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
     auto auth = auth_settings(parsed({"--session-ttl-s=120", "--login-max-failures=2",
                                       "--login-window-s=60", "--cookie-secure=true"}));
     ASSERT_TRUE(auth.ok());
@@ -88,9 +79,10 @@ class AuthSettingsTest : public ::testing::Test {
     client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
   }
   void TearDown() override {
-    server_->stop();
-    bus_->stop(0);
-    std::filesystem::remove_all(dir_);
+    if (server_) server_->stop();
+    server_.reset();
+    access_.reset();
+    ControllerFixture::TearDown();
   }
 
   httplib::Result login(const std::string& password) {
@@ -98,13 +90,7 @@ class AuthSettingsTest : public ::testing::Test {
                          "application/json");
   }
 
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{*parse_utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
   std::unique_ptr<AccountStore> accounts_;
-  std::unique_ptr<runtime::Bus> bus_;
-  std::unique_ptr<Controller> controller_;
   std::unique_ptr<Access> access_;
   std::unique_ptr<ApiServer> server_;
   std::unique_ptr<httplib::Client> client_;

@@ -6,10 +6,8 @@
 // schema too. Every route must be seen answering 2xx, so a new route needs a call here.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "controller_fixture.hpp"
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/auth.hpp"
 #include "loa/controller/local_time.hpp"
@@ -66,29 +65,24 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class OpenApiTest : public ::testing::Test {
+// The shared controller fixture (a scratch store, MemoryHub, manual clock at 2026-11-01T00:00Z)
+// behind the real gate: accounts, the local token, the API server on a free port.
+class OpenApiTest : public test::ControllerFixture {
  protected:
+  controller::ControllerSettings settings() const override {
+    auto s = ControllerFixture::settings();
+    s.trust_first_key = true;  // the nodes' hellos register their keys
+    s.event_tolerance_us = 24LL * 3600 * 1'000'000;
+    return s;
+  }
+
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loa-openapi-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = std::move(open_sqlite_store(":memory:").value());
+    ControllerFixture::SetUp();
+    if (HasFatalFailure()) return;
     accounts_ = std::move(AccountStore::open(":memory:").value());
     ASSERT_TRUE(
         accounts_->add_user("viewer", Role::viewer, "79/1", kPassword, clock_.now_us()).ok());
     viewer_token_ = accounts_->create_session("viewer", true, clock_.now_us(), 3600'000'000)->token;
-    bus_ = hub_.connect("controller");
-    ControllerSettings settings;
-    settings.audio_dir = (dir_ / "audio").string();
-    settings.fetch_window_ms = 0;
-    settings.trust_first_key = true;
-    settings.event_tolerance_us = 24LL * 3600 * 1'000'000;
-    controller_ = std::make_unique<Controller>(*store_, *bus_, clock_,
-                                               protocol::KeyPair::generate(), settings);
-    ASSERT_TRUE(controller_->attach().ok());
-    ASSERT_TRUE(bus_->start().ok());
     AuthSettings auth;
     auth.local_token = kLocalToken;
     access_ = std::make_unique<Access>(*accounts_, *controller_, auth);
@@ -100,15 +94,11 @@ class OpenApiTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    server_->stop();
-    bus_->stop(0);
+    if (server_) server_->stop();
     server_.reset();
     access_.reset();
-    controller_.reset();
-    std::filesystem::remove_all(dir_);
+    ControllerFixture::TearDown();
   }
-
-  void idle() { ASSERT_TRUE(hub_.wait_idle()); }
 
   // Calls `path` (an instance of the documented `route`) as `who` ("local": the local token,
   // "viewer", "" nobody, or a bearer token), expects status `want`, checks the answer against
@@ -206,13 +196,7 @@ class OpenApiTest : public ::testing::Test {
     return read_file(std::string(LOA_SOURCE_DIR) + "/tests/fixtures/cap/" + name);
   }
 
-  std::filesystem::path dir_;
-  runtime::MemoryHub hub_;
-  runtime::ManualClock clock_{*parse_utc("2026-11-01T00:00:00Z")};
-  std::unique_ptr<Store> store_;
   std::unique_ptr<AccountStore> accounts_;
-  std::unique_ptr<runtime::Bus> bus_;
-  std::unique_ptr<Controller> controller_;
   std::unique_ptr<Access> access_;
   std::unique_ptr<ApiServer> server_;
   int port_ = 0;
