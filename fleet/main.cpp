@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   loa::fleet::FleetOptions opt;
   std::string summary_path, commands_path, log_level = "warn";
   double duration_s = 0;
+  int summary_every_s = 1;
   po::options_description desc("loa-fleet options");
   desc.add_options()("help", "this help")("nodes", po::value(&opt.nodes)->default_value(opt.nodes),
                                           "number of nodes")(
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
       "dir", po::value(&opt.dir)->required(), "directory of the nodes' caches, outboxes, keys")(
       "prefix", po::value(&opt.prefix)->default_value(opt.prefix), "node id prefix")(
       "summary", po::value(&summary_path), "JSON ground truth, written every second and at exit")(
+      "summary-every", po::value(&summary_every_s)->default_value(summary_every_s),
+      "seconds between two summaries (a summary of thousands of nodes costs the loop time)")(
       "commands", po::value(&commands_path), "file of commands read as it grows (see main.cpp)")(
       "duration", po::value(&duration_s)->default_value(0), "seconds to run (0: until a signal)")(
       "decode", po::bool_switch(&opt.decode),
@@ -109,9 +112,10 @@ int main(int argc, char** argv) {
     fleet.start(0, fleet.size());
     std::cerr << "loa-fleet: " << fleet.size() << " nodes started\n";
     Commands commands(commands_path);
+    long seconds = 0;
     fleet.run(g_stop, [&] {
       commands.apply(fleet);
-      write_json(summary_path, fleet.summary());
+      if (++seconds % std::max(summary_every_s, 1) == 0) write_json(summary_path, fleet.summary());
       const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (duration_s > 0 && t >= duration_s) g_stop = true;
     });

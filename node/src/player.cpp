@@ -286,7 +286,8 @@ void Player::sleep_until(Micros t, std::uint64_t generation) {
     std::lock_guard lock(mu_);
     if (generation_ != generation || stopping_) return;
   }
-  pace_.sleep_until(std::min(t, clock_.now_us() + kMaxSleepUs));
+  // A fiber misses no wake-up (Fiber::woken), so it sleeps until `t` itself.
+  pace_.sleep_until(fiber_ ? t : std::min(t, clock_.now_us() + kMaxSleepUs));
 }
 
 void Player::fail_waiting(const Occurrence& o, const std::string& detail) {
@@ -324,7 +325,8 @@ void Player::run() {
       continue;
     }
     if (!next) {
-      sleep_until(now + kMaxSleepUs, generation);
+      // Nothing waits: a thread looks again every kMaxSleepUs; a fiber until woken.
+      sleep_until(fiber_ ? std::numeric_limits<Micros>::max() : now + kMaxSleepUs, generation);
       continue;
     }
     if (now < next->start_us - config_.open_ahead_us) {
