@@ -118,14 +118,16 @@ class OpenApiTest : public test::ControllerFixture {
     EXPECT_TRUE(r) << what;
     if (!r) return nullptr;
     EXPECT_EQ(r->status, want) << what << ": " << r->body;
-    return conforms(method, route, r->status, r->get_header_value("Content-Type"), r->body, what,
-                    body, type);
+    return conforms(method, route, *r, what, body, type);
   }
 
   // The answer against what the document says of `route` answering `status`.
-  json conforms(const std::string& method, const std::string& route, int status,
-                std::string content_type, const std::string& answer, const std::string& what,
-                const std::string& request = "", const std::string& request_type = "") {
+  json conforms(const std::string& method, const std::string& route, const httplib::Response& res,
+                const std::string& what, const std::string& request = "",
+                const std::string& request_type = "") {
+    const int status = res.status;
+    const std::string& answer = res.body;
+    std::string content_type = res.get_header_value("Content-Type");
     content_type = content_type.substr(0, content_type.find(';'));
     const json& doc = document();
     const json::json_pointer op_at("/paths/" + json_escape(route) + "/" + lower(method));
@@ -153,6 +155,12 @@ class OpenApiTest : public test::ControllerFixture {
       return nullptr;
     }
     seen_[method + " " + route].insert(status);
+    const json headers = response->value("headers", json::object());
+    for (const auto& [name, header] : headers.items()) {
+      if (header.value("required", false)) {
+        EXPECT_TRUE(res.has_header(name)) << what << ": " << status << " without " << name;
+      }
+    }
     if (content_type != kJson) return nullptr;
     const json j = json::parse(answer, nullptr, false);
     if (j.is_discarded()) {
