@@ -145,24 +145,28 @@ void Dispatcher::flush_fetches(Outbox& out) {
       continue;
     }
     const auto& p = **pkg;
-    if (pending.manifest) {
+    if (pending.manifest || !pending.indices.empty()) {
+      // The manifest goes first, so a node that sees it knows the chunks after it will reach it.
+      std::uint64_t manifest_sequence = 0;
       out.push_back(runtime::BusMessage{
           protocol::topics::bulletin_manifest(bulletin_id),
-          signer_.seal(MessageType::manifest, protocol::encode(p.manifest)), true});
-    }
-    const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin_id);
-    std::size_t sent = 0;
-    for (const std::uint32_t index : pending.indices) {
-      if (index >= p.chunk_bodies.size()) continue;
-      out.push_back(runtime::BusMessage{
-          chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
-      ++sent;
+          signer_.seal(MessageType::manifest, protocol::encode(p.manifest), &manifest_sequence),
+          true});
+      auto& published = chunk_published_after_[bulletin_id];
+      published.resize(p.chunk_bodies.size(), 0);
+      const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin_id);
+      for (const std::uint32_t index : pending.indices) {
+        out.push_back(runtime::BusMessage{
+            chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
+        published[index] = manifest_sequence;
+      }
     }
     Log(LogLevel::info, kComponent)
             .kv("bulletin", bulletin_id)
             .kv("requests", pending.requests)
             .kv("manifest", pending.manifest)
-            .kv("chunks", sent)
+            .kv("chunks", pending.indices.size())
+            .kv("on_their_way", pending.on_their_way)
         << "fetches served";
   }
   pending_fetches_.clear();
@@ -352,12 +356,20 @@ void Dispatcher::on_fetch(const std::string& node, const std::string& topic, Byt
   PendingFetch& pending = pending_fetches_[fetch->bulletin_id];
   pending.manifest = pending.manifest || fetch->want_manifest || fetch->indices.empty();
   ++pending.requests;
+  const auto published = chunk_published_after_.find(fetch->bulletin_id);
+  const auto on_its_way = [&](std::uint32_t index) {
+    return fetch->seen_manifest_sequence != 0 && published != chunk_published_after_.end() &&
+           index < published->second.size() &&
+           published->second[index] > fetch->seen_manifest_sequence;
+  };
   std::size_t out_of_range = 0;
   for (const std::uint32_t index : fetch->indices) {
-    if (index < chunks) {
-      pending.indices.insert(index);
-    } else {
+    if (index >= chunks) {
       ++out_of_range;
+    } else if (on_its_way(index)) {
+      ++pending.on_their_way;
+    } else {
+      pending.indices.insert(index);
     }
   }
   Log(out_of_range ? LogLevel::warn : LogLevel::debug, kComponent)

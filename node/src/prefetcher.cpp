@@ -130,8 +130,9 @@ BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView
     finish(bulletin_id, now, out);
   } else {
     // The controller publishes chunks when asked (coalescing all nodes' requests), and this
-    // node is already subscribed to the bulletin's topics: ask now rather than wait.
-    send_fetch(bulletin_id, p, now, out);
+    // node is already subscribed to the bulletin's topics: ask now rather than wait, naming
+    // the manifest this node received (chunks published after a newer one are on their way).
+    send_fetch(bulletin_id, p, now, out, opened->header.sequence);
   }
   return out;
 }
@@ -254,13 +255,14 @@ BusActions Prefetcher::tick(protocol::Micros now) {
 }
 
 void Prefetcher::send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now,
-                            BusActions& out) {
+                            BusActions& out, std::uint64_t seen_manifest_sequence) {
   protocol::Fetch f;
   f.node_id = config_.node_id;
   f.bulletin_id = bulletin_id;
   if (p.assembler) {
     f.indices = p.assembler->missing();
     if (f.indices.size() > protocol::kMaxFetchIndices) f.indices.resize(protocol::kMaxFetchIndices);
+    f.seen_manifest_sequence = seen_manifest_sequence;
   } else {
     f.want_manifest = true;
   }

@@ -378,12 +378,13 @@ Result<Hello> decode_hello(ByteView body) {
 // ---- Fetch
 
 Bytes encode(const Fetch& m) {
-  Writer w(2 + m.node_id.size() + 8 + 1 + 4 + 4 * m.indices.size());
+  Writer w(2 + m.node_id.size() + 8 + 1 + 4 + 4 * m.indices.size() + 8);
   w.str16(m.node_id, kMaxIdLength);
   w.u64(m.bulletin_id);
   w.boolean(m.want_manifest);
   w.count32(m.indices.size(), kMaxFetchIndices);
   for (const auto i : m.indices) w.u32(i);
+  w.u64(m.seen_manifest_sequence);
   return w.take();
 }
 
@@ -408,6 +409,7 @@ Result<Fetch> decode_fetch(ByteView body) {
     m.indices.push_back(index);
   }
   r.end_items();
+  m.seen_manifest_sequence = r.u64("seen_manifest_sequence");
   return r.finish(std::move(m));
 }
 

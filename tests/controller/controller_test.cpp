@@ -388,12 +388,13 @@ TEST_F(ControllerTest, FetchRepublishesTheManifestAndAskedChunks) {
   }
   EXPECT_EQ(indices, (std::vector<std::uint32_t>{0, 2}));
 
-  // Chunks only, no manifest; and an unknown bulletin is dropped.
+  // Chunks only: the manifest still goes first (it marks what follows); an unknown bulletin is
+  // dropped.
   probe_.clear();
   node.fetch(bulletin, false, {1});
   node.fetch(bulletin + 100, true, {});
   idle();
-  EXPECT_TRUE(probe_.on("loa/v1/bulletin/+/manifest").empty());
+  EXPECT_EQ(probe_.on("loa/v1/bulletin/+/manifest").size(), 1u);
   EXPECT_EQ(probe_.on(protocol::topics::bulletin_chunks(bulletin)).size(), 1u);
 
   // A replayed copy of an earlier fetch (same sequence on the same topic) is refused.
@@ -403,6 +404,54 @@ TEST_F(ControllerTest, FetchRepublishesTheManifestAndAskedChunks) {
   node.raw("fetch", replay);
   idle();
   EXPECT_TRUE(probe_.on("loa/v1/bulletin/#").empty());
+}
+
+// A node that saw an older manifest was subscribed before the newer one went out, so the
+// chunks published after the newer one are on their way to it (PROTOCOL.md, Prefetch step 4).
+TEST_F(ControllerTest, ChunksOnTheirWayToTheAskerAreNotPublishedAgain) {
+  add_node("n1", "79/26734/01", 100);
+  add_node("n2", "79/26734/01", 100);
+  TestNode n1(hub_, clock_, "n1");
+  TestNode n2(hub_, clock_, "n2");
+  n1.hello({});
+  n2.hello({});
+  idle();
+  const auto bulletin = make_bulletin(3.5);  // chunks 0..3
+  const auto chunk_indices = [&] {
+    std::vector<std::uint32_t> out;
+    for (const auto& c : probe_.on(protocol::topics::bulletin_chunks(bulletin))) {
+      auto body = open_body(c.payload, keys_.public_key, protocol::MessageType::audio_chunk);
+      if (body) out.push_back(protocol::decode_audio_chunk(*body)->index);
+    }
+    return out;
+  };
+  probe_.clear();
+  n1.fetch(bulletin, false, {0, 1, 2, 3});
+  idle();
+  const auto manifests = probe_.on(protocol::topics::bulletin_manifest(bulletin));
+  ASSERT_EQ(manifests.size(), 1u);
+  protocol::VerifyPolicy policy;
+  policy.key_lookup = [&](protocol::KeyId) { return std::optional(keys_.public_key); };
+  const auto opened = protocol::open(manifests[0].payload, policy);
+  ASSERT_TRUE(opened.ok());
+  const std::uint64_t window = opened.opened->header.sequence;
+  EXPECT_EQ(chunk_indices(), (std::vector<std::uint32_t>{0, 1, 2, 3}));
+
+  // n2 saw an older manifest: all four are on their way, nothing goes out.
+  probe_.clear();
+  n2.fetch(bulletin, false, {0, 1, 2, 3}, window - 1);
+  idle();
+  EXPECT_TRUE(probe_.on("loa/v1/bulletin/#").empty());
+  // Having seen that window's manifest says nothing of its chunks (it may have come retained,
+  // after them): served.
+  n2.fetch(bulletin, false, {0, 1}, window);
+  idle();
+  EXPECT_EQ(chunk_indices(), (std::vector<std::uint32_t>{0, 1}));
+  // A repeated request (0) is always served.
+  probe_.clear();
+  n2.fetch(bulletin, false, {0, 1, 2, 3}, 0);
+  idle();
+  EXPECT_EQ(chunk_indices(), (std::vector<std::uint32_t>{0, 1, 2, 3}));
 }
 
 TEST_F(ControllerTest, CoverageCountsMissedAndAreaRowsSumToTotal) {

@@ -64,9 +64,9 @@ void TestNode::event(const protocol::PlaybackEvent& e, const protocol::KeyPair* 
        signer ? *signer : keys_);
 }
 
-void TestNode::fetch(std::uint64_t bulletin, bool want_manifest,
-                     std::vector<std::uint32_t> indices) {
-  protocol::Fetch f{id_, bulletin, want_manifest, std::move(indices)};
+void TestNode::fetch(std::uint64_t bulletin, bool want_manifest, std::vector<std::uint32_t> indices,
+                     std::uint64_t seen_manifest_sequence) {
+  protocol::Fetch f{id_, bulletin, want_manifest, std::move(indices), seen_manifest_sequence};
   send(protocol::MessageType::fetch, "fetch", protocol::encode(f), keys_);
 }
 

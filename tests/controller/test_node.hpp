@@ -40,7 +40,8 @@ class TestNode {
   void hello(const std::vector<protocol::HeldPlan>& held);
   // Sends an event signed with `signer` (default: the node's own key).
   void event(const protocol::PlaybackEvent& e, const protocol::KeyPair* signer = nullptr);
-  void fetch(std::uint64_t bulletin, bool want_manifest, std::vector<std::uint32_t> indices);
+  void fetch(std::uint64_t bulletin, bool want_manifest, std::vector<std::uint32_t> indices,
+             std::uint64_t seen_manifest_sequence = 0);
   void report(std::uint64_t bulletin, protocol::CacheState state);
   void status();
   // Publishes raw bytes on one of the node's up topics.

@@ -28,8 +28,8 @@ class PrefetcherTest : public ::testing::Test {
     packaged_ = *protocol::package_bulletin(kBulletin, stream_, 24000);
   }
 
-  protocol::Bytes manifest(const KeyPair& signer) const {
-    return protocol::seal(MessageType::manifest, signer, kT0, 1,
+  protocol::Bytes manifest(const KeyPair& signer, std::uint64_t sequence = 1) const {
+    return protocol::seal(MessageType::manifest, signer, kT0, sequence,
                           protocol::encode(packaged_.manifest));
   }
   protocol::Bytes chunk(std::uint32_t i, bool tamper = false) const {
@@ -132,6 +132,21 @@ TEST_F(PrefetcherTest, MissingChunksAreFetchedWithBackoffUntilProgress) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].indices, std::vector<std::uint32_t>{2});
   EXPECT_EQ(prefetcher_.stats().fetches_sent, 5u);  // the first right after the manifest
+}
+
+TEST_F(PrefetcherTest, OnlyTheFirstFetchNamesTheManifestItFollows) {
+  (void)prefetcher_.want({kBulletin}, kT0);
+  auto f = fetches(prefetcher_.on_manifest(kBulletin, manifest(controller_, 41), kT0));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].seen_manifest_sequence, 41u);
+  // The controller's next window re-publishes the manifest: nothing new to ask for.
+  EXPECT_TRUE(fetches(prefetcher_.on_manifest(kBulletin, manifest(controller_, 42), kT0)).empty());
+  (void)prefetcher_.on_chunk(kBulletin, chunk(0), kT0 + 10);
+  // A repeated request names no manifest, so the controller serves all of it.
+  f = fetches(prefetcher_.tick(kT0 + 10 + kTimeout));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].indices, (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(f[0].seen_manifest_sequence, 0u);
 }
 
 TEST_F(PrefetcherTest, NoManifestAsksForIt) {

@@ -115,7 +115,7 @@ inline Hello hello() {
 }
 
 inline Fetch fetch() {
-  return Fetch{"hcm-q1-007", kBulletin, true, {0, 2, 5}};
+  return Fetch{"hcm-q1-007", kBulletin, false, {0, 2, 5}, kMorning + 3};
 }
 
 inline CacheReport cache_report() {

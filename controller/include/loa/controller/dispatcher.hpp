@@ -41,9 +41,11 @@ class Dispatcher {
   // Queues the bulletin's manifest (retained). Chunks go out on demand: a node that accepts the
   // manifest fetches what it misses (see flush_fetches).
   loa::Status publish_manifest(const BulletinRecord& bulletin, Outbox& out);
-  // Serves every fetch collected since the last call: per bulletin, the manifest once if anyone
-  // asked for it and each requested chunk once, however many nodes asked. A node subscribes to
-  // the bulletin's topics before it fetches, so whatever is published after its request reaches it.
+  // Serves every fetch collected since the last call: per bulletin, the manifest (retained, a
+  // new envelope each time) and then each requested chunk once, however many nodes asked. A node
+  // subscribes to the bulletin's topics before it fetches, so whatever is published after its
+  // request reaches it; a chunk already published after the manifest a node says it has seen is
+  // on its way to that node and is not asked for again (PROTOCOL.md, Prefetch).
   void flush_fetches(Outbox& out);
   bool fetches_pending() const { return !pending_fetches_.empty(); }
   // Handles a message on loa/v1/node/+/up/#. Malformed, forged or unexpected messages are
@@ -88,9 +90,14 @@ class Dispatcher {
     bool manifest = false;
     std::set<std::uint32_t> indices;
     std::size_t requests = 0;
+    std::size_t on_their_way =
+        0;  // chunks asked for that were published after the asker's manifest
   };
   std::map<std::uint64_t, PendingFetch> pending_fetches_;  // by bulletin id
-  std::map<std::string, std::uint64_t> status_session_;    // newest online session per node
+  // Per bulletin and chunk index: the sequence of the manifest sent just before the chunk's last
+  // publication (0: not published since this controller started).
+  std::map<std::uint64_t, std::vector<std::uint64_t>> chunk_published_after_;
+  std::map<std::string, std::uint64_t> status_session_;  // newest online session per node
 };
 
 }  // namespace loa::controller

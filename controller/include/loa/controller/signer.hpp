@@ -15,7 +15,9 @@ class Signer {
  public:
   Signer(protocol::KeyPair keys, runtime::Clock& clock) : keys_(keys), clock_(clock) {}
 
-  protocol::Bytes seal(protocol::MessageType type, protocol::ByteView body);
+  // Sets *sequence (if given) to the envelope's sequence.
+  protocol::Bytes seal(protocol::MessageType type, protocol::ByteView body,
+                       std::uint64_t* sequence = nullptr);
   const protocol::PublicKey& public_key() const { return keys_.public_key; }
 
  private:

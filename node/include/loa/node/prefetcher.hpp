@@ -95,7 +95,10 @@ class Prefetcher {
              BusActions& out);
   // Publishes a Fetch for what is missing (the manifest, or the missing chunks) and sets the
   // next retry with backoff.
-  void send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now, BusActions& out);
+  // seen_manifest_sequence: the sequence of the manifest just received, for the first request of
+  // chunks; 0 for a repeated one, which the controller always serves in full.
+  void send_fetch(std::uint64_t bulletin_id, Pending& p, protocol::Micros now, BusActions& out,
+                  std::uint64_t seen_manifest_sequence = 0);
   void report(std::uint64_t bulletin_id, protocol::CacheState state, const std::string& detail,
               BusActions& out);
 

@@ -191,6 +191,11 @@ struct Fetch {
   std::uint64_t bulletin_id = 0;
   bool want_manifest = false;
   std::vector<std::uint32_t> indices;
+  // Envelope sequence of the manifest of this bulletin the node just received while subscribed,
+  // on its first request for chunks; 0 on every repeated request. Chunks the controller
+  // published after a newer manifest are already on their way to the node, so the controller
+  // may leave them out.
+  std::uint64_t seen_manifest_sequence = 0;
   friend bool operator==(const Fetch&, const Fetch&) = default;
 };
 
