@@ -161,6 +161,10 @@ int run(int argc, char** argv) {
   settings.missed_grace_us = config.missed_grace_s * 1'000'000;
   settings.offline_after_us = config.offline_after_s * 1'000'000;
   settings.fetch_window_ms = config.fetch_window_ms;
+  if (!(config.prefetch_mbps >= 0 && config.prefetch_mbps <= 100000)) {
+    throw std::runtime_error("prefetch-mbps: must be 0 (no limit) to 100000");
+  }
+  settings.prefetch_bytes_per_s = config.prefetch_mbps * 1e6 / 8;
   if (config.ingest_batch_max < 1 || config.ingest_batch_max > 10000) {
     throw std::runtime_error("ingest-batch-max: must be 1..10000");
   }

@@ -49,6 +49,9 @@ po::options_description controller_options(ControllerConfig& c) {
       "seconds between extensions of recurring bulletins' plans");
   add("fetch-window-ms", po::value(&c.fetch_window_ms)->default_value(c.fetch_window_ms),
       "milliseconds over which nodes' requests for audio are collected and served together");
+  add("prefetch-mbps", po::value(&c.prefetch_mbps)->default_value(c.prefetch_mbps),
+      "megabits per second of prefetched audio the broker may deliver to all nodes together (a "
+      "chunk counts once per node fetching it; 0: no limit)");
   add("ingest-batch-max", po::value(&c.ingest_batch_max)->default_value(c.ingest_batch_max),
       "most messages from nodes recorded in one durable commit (1: a commit per message)");
   add("log-level", po::value(&c.log_level)->default_value(c.log_level),

@@ -88,7 +88,8 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       signer_(keys, clock),
       catalog_(settings_.audio_dir),
       dispatcher_(store_, catalog_, signer_, clock_) {
-  dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us});
+  dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us},
+                        settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
   if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });
   if (settings_.ingest_batch_max > 1) ingester_ = std::thread([this] { run_ingest(); });
 }
@@ -118,13 +119,16 @@ void Controller::run_fetch_flusher() {
     flush_requested_ = false;
     lock.unlock();
     Outbox out;
+    bool more = false;
     {
       std::lock_guard state(mu_);
       dispatcher_.flush_fetches(out);
+      more = dispatcher_.fetches_pending();  // chunks the prefetch budget held back
       enqueue(std::move(out));
     }
     drain();
     lock.lock();
+    flush_requested_ = flush_requested_ || more;
   }
 }
 

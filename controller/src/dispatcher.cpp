@@ -144,32 +144,67 @@ void Dispatcher::flush_fetches(Outbox& out) {
           << "cannot serve fetch";
       continue;
     }
-    const auto& p = **pkg;
-    if (pending.manifest || !pending.indices.empty()) {
-      // The manifest goes first, so a node that sees it knows the chunks after it will reach it.
-      std::uint64_t manifest_sequence = 0;
+    Publication& pub = publications_[bulletin_id];
+    pub.published_after.resize((*pkg)->chunk_bodies.size(), 0);
+    // A new round of chunks starts with the manifest, so a node that sees it knows the chunks
+    // after it will reach it; chunks added to a round under way follow its manifest.
+    if (pending.manifest || (pub.queued.empty() && !pending.indices.empty())) {
       out.push_back(runtime::BusMessage{
           protocol::topics::bulletin_manifest(bulletin_id),
-          signer_.seal(MessageType::manifest, protocol::encode(p.manifest), &manifest_sequence),
+          signer_.seal(MessageType::manifest, protocol::encode((*pkg)->manifest),
+                       &pub.manifest_sequence),
           true});
-      auto& published = chunk_published_after_[bulletin_id];
-      published.resize(p.chunk_bodies.size(), 0);
-      const std::string chunk_topic = protocol::topics::bulletin_chunks(bulletin_id);
-      for (const std::uint32_t index : pending.indices) {
-        out.push_back(runtime::BusMessage{
-            chunk_topic, signer_.seal(MessageType::audio_chunk, p.chunk_bodies[index]), false});
-        published[index] = manifest_sequence;
-      }
     }
+    pub.queued.insert(pending.indices.begin(), pending.indices.end());
     Log(LogLevel::info, kComponent)
             .kv("bulletin", bulletin_id)
             .kv("requests", pending.requests)
             .kv("manifest", pending.manifest)
             .kv("chunks", pending.indices.size())
             .kv("on_their_way", pending.on_their_way)
+            .kv("queued", pub.queued.size())
         << "fetches served";
   }
   pending_fetches_.clear();
+  publish_paced(out);
+}
+
+void Dispatcher::publish_paced(Outbox& out) {
+  const protocol::Micros now = clock_.now_us();
+  for (auto& [bulletin_id, pub] : publications_) {
+    if (pub.queued.empty() || !pacer_.ready(now)) continue;
+    auto bulletin = store_.find_bulletin(bulletin_id);
+    Result<std::shared_ptr<const protocol::PackagedBulletin>> pkg =
+        make_error("bulletin " + std::to_string(bulletin_id) + " is no longer in the store");
+    if (bulletin && *bulletin) pkg = catalog_.packaged(**bulletin);
+    if (!pkg) {
+      Log(LogLevel::error, kComponent).kv("bulletin", bulletin_id).kv("reason", pkg.error().message)
+          << "cannot serve fetch";
+      pub.queued.clear();
+      continue;
+    }
+    const std::string topic = protocol::topics::bulletin_chunks(bulletin_id);
+    // Each chunk reaches every node fetching the bulletin (at least the one that asked).
+    const auto fan_out = static_cast<double>(std::max<std::size_t>(1, pub.fetching.size()));
+    while (!pub.queued.empty() && pacer_.ready(now)) {
+      const std::uint32_t index = *pub.queued.begin();
+      pub.queued.erase(pub.queued.begin());
+      const protocol::Bytes& body = (*pkg)->chunk_bodies[index];
+      out.push_back(
+          runtime::BusMessage{topic, signer_.seal(MessageType::audio_chunk, body), false});
+      pub.published_after[index] = pub.manifest_sequence;
+      pacer_.take(static_cast<double>(body.size()) * fan_out);
+    }
+  }
+  // Forget bulletins that every asker has cached (a later fetch is simply served in full).
+  std::erase_if(publications_,
+                [](const auto& p) { return p.second.queued.empty() && p.second.fetching.empty(); });
+}
+
+bool Dispatcher::fetches_pending() const {
+  if (!pending_fetches_.empty()) return true;
+  return std::any_of(publications_.begin(), publications_.end(),
+                     [](const auto& p) { return !p.second.queued.empty(); });
 }
 
 void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
@@ -356,11 +391,12 @@ void Dispatcher::on_fetch(const std::string& node, const std::string& topic, Byt
   PendingFetch& pending = pending_fetches_[fetch->bulletin_id];
   pending.manifest = pending.manifest || fetch->want_manifest || fetch->indices.empty();
   ++pending.requests;
-  const auto published = chunk_published_after_.find(fetch->bulletin_id);
+  Publication& pub = publications_[fetch->bulletin_id];
+  pub.fetching.insert(node);
   const auto on_its_way = [&](std::uint32_t index) {
-    return fetch->seen_manifest_sequence != 0 && published != chunk_published_after_.end() &&
-           index < published->second.size() &&
-           published->second[index] > fetch->seen_manifest_sequence;
+    if (pub.queued.count(index)) return true;
+    return fetch->seen_manifest_sequence != 0 && index < pub.published_after.size() &&
+           pub.published_after[index] > fetch->seen_manifest_sequence;
   };
   std::size_t out_of_range = 0;
   for (const std::uint32_t index : fetch->indices) {
@@ -391,6 +427,11 @@ void Dispatcher::on_report(const std::string& node, const std::string& topic, By
   }
   const protocol::Micros now = clock_.now_us();
   (void)store_.set_node_seen(node, now, true);
+  if (report->state == protocol::CacheState::cached) {
+    if (auto pub = publications_.find(report->bulletin_id); pub != publications_.end()) {
+      pub->second.fetching.erase(node);
+    }
+  }
   CacheReportRecord record{node, report->bulletin_id, report->state, report->detail, now};
   if (loa::Status s = store_.save_cache_report(record); !s) {
     return drop(node, "cache_report", s.message());

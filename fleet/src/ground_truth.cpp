@@ -51,6 +51,9 @@ class TapBus final : public runtime::Bus {
   loa::Status start() override { return inner_->start(); }
   void stop(int drain_ms) override { inner_->stop(drain_ms); }
   loa::Status subscribe(const std::string& f) override { return inner_->subscribe(f); }
+  loa::Status subscribe_best_effort(const std::string& f) override {
+    return inner_->subscribe_best_effort(f);
+  }
   loa::Status unsubscribe(const std::string& f) override { return inner_->unsubscribe(f); }
   loa::Status publish(const std::string& topic, runtime::ByteView payload, bool retain) override {
     if (topic.ends_with("/up/event")) note(payload);

@@ -616,6 +616,11 @@ void Node::apply(BusActions actions) {
   for (const auto& f : actions.subscribe) {
     if (loa::Status s = bus_.subscribe(f); !s) Log(LogLevel::warn, "node") << s.message();
   }
+  for (const auto& f : actions.subscribe_best_effort) {
+    if (loa::Status s = bus_.subscribe_best_effort(f); !s) {
+      Log(LogLevel::warn, "node") << s.message();
+    }
+  }
   for (const auto& p : actions.publish) {
     if (loa::Status s = bus_.publish(p.topic, p.payload, p.retain); !s) {
       Log(LogLevel::warn, "node") << s.message();

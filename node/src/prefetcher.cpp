@@ -47,7 +47,9 @@ BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::
     Pending p;
     p.last_progress_us = now;
     pending_.emplace(id, std::move(p));
-    out.subscribe.push_back(topics::bulletin_filter(id));
+    // At QoS 0: a chunk lost on the way is fetched again, and the broker keeps no state per
+    // delivery for what it sends to thousands of nodes at once.
+    out.subscribe_best_effort.push_back(topics::bulletin_filter(id));
     Log(LogLevel::info, "node").kv("bulletin", id) << "prefetch started";
   }
   return out;
@@ -55,8 +57,10 @@ BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::
 
 std::optional<protocol::Opened> Prefetcher::open_envelope(protocol::ByteView envelope,
                                                           protocol::MessageType want,
-                                                          std::string& why) const {
+                                                          std::string& why,
+                                                          bool check_signature) const {
   protocol::VerifyPolicy policy;
+  policy.check_signature = check_signature;
   const protocol::KeyId controller_id = protocol::key_id(config_.controller_key);
   policy.key_lookup = [&](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
     if (id == controller_id) return config_.controller_key;
@@ -144,7 +148,12 @@ BusActions Prefetcher::on_chunk(std::uint64_t bulletin_id, protocol::ByteView en
   if (it == pending_.end()) return out;
   Pending& p = it->second;
   std::string why;
-  const auto opened = open_envelope(envelope, protocol::MessageType::audio_chunk, why);
+  // Once the verified manifest is here, a chunk is authenticated by its digest (add_chunk), so
+  // its signature is not checked: ~300 fewer Ed25519 verifications per 5-minute bulletin and
+  // node. A chunk that comes before the manifest is kept only if its signature verifies.
+  const bool check_signature = !p.assembler;
+  const auto opened =
+      open_envelope(envelope, protocol::MessageType::audio_chunk, why, check_signature);
   if (!opened) {
     ++stats_.chunks_dropped;
     Log(LogLevel::warn, "node").kv("bulletin", bulletin_id) << "chunk dropped: " << why;

@@ -106,10 +106,18 @@ int MosquittoClient::next_backoff_ms() {
 }
 
 Status MosquittoClient::subscribe(const std::string& filter) {
+  return subscribe_qos(filter, 1);
+}
+
+Status MosquittoClient::subscribe_best_effort(const std::string& filter) {
+  return subscribe_qos(filter, 0);
+}
+
+Status MosquittoClient::subscribe_qos(const std::string& filter, int qos) {
   std::lock_guard lock(mu_);
-  filters_.insert(filter);
+  filters_[filter] = qos;
   if (connected_) {
-    const int rc = mosquitto_subscribe(mosq_, nullptr, filter.c_str(), 1);
+    const int rc = mosquitto_subscribe(mosq_, nullptr, filter.c_str(), qos);
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
       return make_error("mqtt: subscribe '" + filter + "': " + mosquitto_strerror(rc));
     }
@@ -170,7 +178,7 @@ void MosquittoClient::on_connect_cb(mosquitto* m, void* self, int rc) {
   {
     std::lock_guard lock(c->mu_);
     c->connected_ = true;
-    for (const auto& f : c->filters_) mosquitto_subscribe(m, nullptr, f.c_str(), 1);
+    for (const auto& [f, qos] : c->filters_) mosquitto_subscribe(m, nullptr, f.c_str(), qos);
   }
   c->failures_ = 0;
   Log(c->style_.quiet ? LogLevel::debug : LogLevel::info, "mqtt")

@@ -8,6 +8,7 @@
 #include <mosquitto.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -32,6 +33,7 @@ class MosquittoClient : public Bus {
   void on_message(MessageHandler handler) override { message_handler_ = std::move(handler); }
   void on_connection(ConnectHandler handler) override { connect_handler_ = std::move(handler); }
   Status subscribe(const std::string& filter) override;
+  Status subscribe_best_effort(const std::string& filter) override;
   Status unsubscribe(const std::string& filter) override;
   Status publish(const std::string& topic, ByteView payload, bool retain) override;
   Status publish_best_effort(const std::string& topic, ByteView payload) override;
@@ -63,6 +65,7 @@ class MosquittoClient : public Bus {
 
  private:
   Status send(const std::string& topic, ByteView payload, int qos, bool retain);
+  Status subscribe_qos(const std::string& filter, int qos);
 
   static void on_connect_cb(mosquitto* m, void* self, int rc);
   static void on_disconnect_cb(mosquitto* m, void* self, int rc);
@@ -75,7 +78,7 @@ class MosquittoClient : public Bus {
   ConnectHandler connect_handler_;
   mutable std::mutex mu_;  // guards the fields below up to stopping_
   std::condition_variable cv_;
-  std::set<std::string> filters_;
+  std::map<std::string, int> filters_;  // filter -> QoS
   std::set<int> in_flight_;
   bool connected_ = false;
   bool stopping_ = false;

@@ -70,6 +70,9 @@ class CountingBus final : public runtime::Bus {
   Status start() override { return inner_->start(); }
   void stop(int drain_ms = 1000) override { inner_->stop(drain_ms); }
   Status subscribe(const std::string& filter) override { return inner_->subscribe(filter); }
+  Status subscribe_best_effort(const std::string& filter) override {
+    return inner_->subscribe_best_effort(filter);
+  }
   Status unsubscribe(const std::string& filter) override { return inner_->unsubscribe(filter); }
   Status publish(const std::string& topic, runtime::ByteView payload, bool retain) override;
   bool connected() const override { return inner_->connected(); }

@@ -10,6 +10,7 @@
 
 #include "controller_fixture.hpp"
 #include "loa/controller/local_time.hpp"
+#include "loa/controller/pacer.hpp"
 #include "loa/protocol/topics.hpp"
 #include "test_node.hpp"
 
@@ -619,5 +620,76 @@ TEST_F(CoalescingControllerTest, FetchesFromManyNodesAreServedOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   idle();
   EXPECT_EQ(probe_.on(protocol::topics::bulletin_chunks(bulletin)).size(), 4u);
+  EXPECT_EQ(probe_.on(protocol::topics::bulletin_manifest(bulletin)).size(), 1u);
+}
+
+TEST(PacerTest, SpendsAtTheRateIntoDebtAndBurstsNoMoreThanItsLimit) {
+  Pacer unlimited;
+  unlimited.take(1e12);
+  EXPECT_TRUE(unlimited.ready(0));
+
+  Pacer pacer(1000, 2.0);       // 1000 B/s, at most 2 s saved up
+  EXPECT_TRUE(pacer.ready(0));  // starts with a full burst: 2000 B
+  pacer.take(1500);
+  EXPECT_TRUE(pacer.ready(0));  // 500 left
+  pacer.take(3500);             // one big send goes into debt: -3000
+  EXPECT_FALSE(pacer.ready(2'999'999));
+  EXPECT_TRUE(pacer.ready(3'000'001));
+  // A long idle time saves up only the burst.
+  EXPECT_TRUE(pacer.ready(1'000'000'000));
+  pacer.take(2000);
+  EXPECT_FALSE(pacer.ready(1'000'000'000));
+}
+
+// A prefetch budget spreads a bulletin's chunks over time instead of publishing them at once.
+class PacedControllerTest : public ControllerTest {
+ protected:
+  ControllerSettings settings() const override {
+    ControllerSettings s = ControllerTest::settings();
+    s.prefetch_bytes_per_s = 100;  // far less than one chunk per second of the manual clock
+    return s;
+  }
+  int fetch_window_ms() const override { return 20; }
+  std::size_t chunks_out(std::uint64_t bulletin) {
+    idle();
+    return probe_.on(protocol::topics::bulletin_chunks(bulletin)).size();
+  }
+  bool eventually_chunks(std::uint64_t bulletin, std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (chunks_out(bulletin) < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return chunks_out(bulletin) == n;
+  }
+};
+
+TEST_F(PacedControllerTest, ChunksGoOutAsTheBudgetAllows) {
+  add_node("n1", "79/26734/01", 100);
+  TestNode n1(hub_, clock_, "n1");
+  n1.hello({});
+  idle();
+  const auto bulletin = make_bulletin(3.5);  // chunks 0..3
+  probe_.clear();
+  n1.fetch(bulletin, false, {0, 1, 2, 3});
+  // The first chunk spends the whole budget and more: the others wait, window after window.
+  ASSERT_TRUE(eventually_chunks(bulletin, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // ten windows
+  EXPECT_EQ(chunks_out(bulletin), 1u);
+  // A request for a queued chunk adds nothing: it is on its way.
+  n1.fetch(bulletin, false, {1, 2, 3});
+  // Time pays the debt back: one more chunk each time.
+  clock_.advance(3600 * kSecond);
+  ASSERT_TRUE(eventually_chunks(bulletin, 2));
+  clock_.advance(3600 * kSecond);
+  ASSERT_TRUE(eventually_chunks(bulletin, 3));
+  clock_.advance(3600 * kSecond);
+  ASSERT_TRUE(eventually_chunks(bulletin, 4));
+  std::vector<std::uint32_t> indices;
+  for (const auto& c : probe_.on(protocol::topics::bulletin_chunks(bulletin))) {
+    auto body = open_body(c.payload, keys_.public_key, protocol::MessageType::audio_chunk);
+    ASSERT_TRUE(body);
+    indices.push_back(protocol::decode_audio_chunk(*body)->index);
+  }
+  EXPECT_EQ(indices, (std::vector<std::uint32_t>{0, 1, 2, 3}));
   EXPECT_EQ(probe_.on(protocol::topics::bulletin_manifest(bulletin)).size(), 1u);
 }

@@ -76,7 +76,7 @@ class PrefetcherTest : public ::testing::Test {
 TEST_F(PrefetcherTest, TamperedChunkIsDroppedFetchedAgainAndTheBulletinCached) {
   ASSERT_EQ(packaged_.chunk_bodies.size(), 3u);
   BusActions a = prefetcher_.want({kBulletin}, kT0);
-  ASSERT_EQ(a.subscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
+  ASSERT_EQ(a.subscribe_best_effort, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
   // A verified manifest is followed at once by a request for every chunk.
   a = prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0);
   auto first = fetches(a);
@@ -199,10 +199,31 @@ TEST_F(PrefetcherTest, ChunkSignedByStrangerIsDropped) {
   EXPECT_EQ(prefetcher_.stats().chunks_accepted, 0u);
 }
 
+// After the verified manifest, the digest it lists authenticates a chunk; before it, only the
+// signature can, so a chunk with a broken signature is not kept.
+TEST_F(PrefetcherTest, ChunksAreAuthenticatedByTheManifestsDigestOnceItIsHere) {
+  const auto broken_signature = [&](std::uint32_t i, bool tamper) {
+    protocol::Bytes envelope = chunk(i, tamper);
+    envelope.back() ^= 1;
+    return envelope;
+  };
+  (void)prefetcher_.want({kBulletin}, kT0);
+  (void)prefetcher_.on_chunk(kBulletin, broken_signature(0, false), kT0);
+  EXPECT_EQ(prefetcher_.stats().chunks_dropped, 1u);  // before the manifest: refused
+  (void)prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0);
+  EXPECT_EQ(prefetcher_.stats().chunks_accepted, 0u);  // nothing was kept early
+  (void)prefetcher_.on_chunk(kBulletin, broken_signature(0, false), kT0);
+  EXPECT_EQ(prefetcher_.stats().chunks_accepted, 1u);  // the genuine body: its digest matches
+  (void)prefetcher_.on_chunk(kBulletin, broken_signature(1, true), kT0);
+  EXPECT_EQ(prefetcher_.stats().chunks_dropped, 2u);  // a changed body: its digest does not
+  EXPECT_EQ(prefetcher_.stats().chunks_accepted, 1u);
+}
+
 TEST_F(PrefetcherTest, CachedBulletinIsReportedOnceAndNotFetched) {
   ASSERT_TRUE(cache_.store(kBulletin, stream_).ok());
   BusActions a = prefetcher_.want({kBulletin}, kT0);
   EXPECT_TRUE(a.subscribe.empty());
+  EXPECT_TRUE(a.subscribe_best_effort.empty());
   auto r = reports(a);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].state, protocol::CacheState::cached);

@@ -127,3 +127,35 @@ TEST(MosquittoBus, StartsWhileBrokerIsDownAndConnectsLater) {
   EXPECT_TRUE(wait_until([&] { return a->connected(); }));
   a->stop();
 }
+
+TEST(MosquittoBus, BestEffortSubscriptionDeliversAndIsRenewedAfterARestart) {
+  loa::test::MosquittoBroker broker;
+  auto a = make_mosquitto_bus(config(broker, "pub"));
+  auto b = make_mosquitto_bus(config(broker, "sub"));
+  Inbox ia, ib;
+  ia.attach(*a);
+  ib.attach(*b);
+  ASSERT_TRUE(a->start().ok());
+  ASSERT_TRUE(b->start().ok());
+  ASSERT_TRUE(b->subscribe_best_effort("chunks/#").ok());
+  ASSERT_TRUE(wait_until([&] { return a->connected() && b->connected(); }));
+  // A QoS 1 publication reaches a QoS 0 subscriber (at QoS 0).
+  ASSERT_TRUE(wait_until([&] {
+    (void)a->publish("chunks/1", bytes("one"), false);
+    return ib.wait_for(1, 200ms);
+  }));
+  EXPECT_EQ(ib.messages[0].topic, "chunks/1");
+  broker.stop();
+  ASSERT_TRUE(wait_until([&] { return !b->connected(); }));
+  broker.start();
+  ASSERT_TRUE(wait_until([&] { return a->connected() && b->connected(); }));
+  // Subscribed again after the reconnect (best effort: publish until one arrives).
+  ASSERT_TRUE(wait_until([&] {
+    (void)a->publish("chunks/2", bytes("two"), false);
+    std::lock_guard lock(ib.mu);
+    return ib.messages.back().topic == "chunks/2";
+  }));
+  ASSERT_TRUE(b->unsubscribe("chunks/#").ok());
+  a->stop();
+  b->stop();
+}

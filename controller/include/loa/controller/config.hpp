@@ -33,6 +33,7 @@ struct ControllerConfig {
   bool trust_first_key = false;          // development: trust a node's first hello key
   std::int64_t event_tolerance_s = 120;  // ledger: allowance around an occurrence's window
   int fetch_window_ms = 200;
+  double prefetch_mbps = 200;  // prefetch budget, Mbit/s delivered to all nodes together; 0: none
   int ingest_batch_max = 256;  // node messages recorded per durable commit
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;

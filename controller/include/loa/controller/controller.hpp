@@ -45,6 +45,10 @@ struct ControllerSettings {
   // Fetches from all nodes are collected for this long, then served together (each chunk
   // published once). 0: served as each arrives (tests).
   int fetch_window_ms = 200;
+  // Prefetched audio is published at most this fast, counted as delivered: a chunk costs its
+  // size times the nodes fetching its bulletin (Pacer). Bytes per second, 0: no limit. Applies
+  // only with a fetch window (the window's timer publishes what the budget held back).
+  double prefetch_bytes_per_s = 0;
   // Messages from nodes (events, hellos, reports, statuses) are recorded in batches of at most
   // this many by an ingest thread, one durable commit per batch; receipts go out only after the
   // commit. 1 (embedding, unit tests): each is handled on the bus's thread as it arrives, so a

@@ -12,6 +12,7 @@
 
 #include "loa/controller/catalog.hpp"
 #include "loa/controller/ledger.hpp"
+#include "loa/controller/pacer.hpp"
 #include "loa/controller/signer.hpp"
 #include "loa/controller/store.hpp"
 #include "loa/runtime/bus.hpp"
@@ -28,10 +29,13 @@ class Dispatcher {
       : store_(store), catalog_(catalog), signer_(signer), clock_(clock), ledger_(store, clock) {}
 
   // Whether a node registered without a public key is trusted with the key of its first hello
-  // (development only; default false: keys come from registration). And the ledger's checks.
-  void configure(bool trust_first_key, const LedgerSettings& ledger) {
+  // (development only; default false: keys come from registration), the ledger's checks, and
+  // the prefetch budget: bytes per second delivered to nodes, all together (0: no limit).
+  void configure(bool trust_first_key, const LedgerSettings& ledger,
+                 double prefetch_bytes_per_s = 0) {
     trust_first_key_ = trust_first_key;
     ledger_.set_settings(ledger);
+    pacer_ = Pacer(prefetch_bytes_per_s);
   }
 
   // Recomputes the plan of `scope` ("area:PATH" or "node:ID": every occurrence of that scope not
@@ -41,13 +45,16 @@ class Dispatcher {
   // Queues the bulletin's manifest (retained). Chunks go out on demand: a node that accepts the
   // manifest fetches what it misses (see flush_fetches).
   loa::Status publish_manifest(const BulletinRecord& bulletin, Outbox& out);
-  // Serves every fetch collected since the last call: per bulletin, the manifest (retained, a
-  // new envelope each time) and then each requested chunk once, however many nodes asked. A node
-  // subscribes to the bulletin's topics before it fetches, so whatever is published after its
-  // request reaches it; a chunk already published after the manifest a node says it has seen is
-  // on its way to that node and is not asked for again (PROTOCOL.md, Prefetch).
+  // Serves the fetches collected since the last call: per bulletin, the manifest (retained, a
+  // new envelope) when asked for or when a new round of chunks starts, and each requested chunk
+  // once, however many nodes asked. A node subscribes to the bulletin's topics before it
+  // fetches, so whatever is published after its request reaches it; a chunk already published
+  // after the manifest a node says it has seen is on its way to that node and is not asked for
+  // again (PROTOCOL.md, Prefetch). Chunks go out as fast as the prefetch budget allows, each
+  // costing its size times the nodes fetching its bulletin; the rest wait for the next call.
   void flush_fetches(Outbox& out);
-  bool fetches_pending() const { return !pending_fetches_.empty(); }
+  // Whether flush_fetches has something to do: fetches collected, or chunks waiting for budget.
+  bool fetches_pending() const;
   // Handles a message on loa/v1/node/+/up/#. Malformed, forged or unexpected messages are
   // logged with the reason and dropped; never throws.
   void handle(const runtime::BusMessage& message, Outbox& out);
@@ -78,6 +85,8 @@ class Dispatcher {
   void accept_sequence(const protocol::PublicKey& key, const std::string& topic,
                        std::uint64_t sequence);
   void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
+  // Publishes queued chunks while the budget allows, one bulletin after the other.
+  void publish_paced(Outbox& out);
 
   Store& store_;
   Catalog& catalog_;
@@ -90,13 +99,20 @@ class Dispatcher {
     bool manifest = false;
     std::set<std::uint32_t> indices;
     std::size_t requests = 0;
-    std::size_t on_their_way =
-        0;  // chunks asked for that were published after the asker's manifest
+    // Chunks asked for that were published after the asker's manifest, or are queued.
+    std::size_t on_their_way = 0;
   };
   std::map<std::uint64_t, PendingFetch> pending_fetches_;  // by bulletin id
-  // Per bulletin and chunk index: the sequence of the manifest sent just before the chunk's last
-  // publication (0: not published since this controller started).
-  std::map<std::uint64_t, std::vector<std::uint64_t>> chunk_published_after_;
+  struct Publication {
+    std::set<std::uint32_t> queued;       // asked for, waiting for budget
+    std::set<std::string> fetching;       // nodes that asked and have not reported it cached
+    std::uint64_t manifest_sequence = 0;  // of the last manifest published
+    // Per chunk index: the sequence of the manifest published last before the chunk's last
+    // publication (0: not published since this controller started).
+    std::vector<std::uint64_t> published_after;
+  };
+  std::map<std::uint64_t, Publication> publications_;  // by bulletin id
+  Pacer pacer_;
   std::map<std::string, std::uint64_t> status_session_;  // newest online session per node
 };
 

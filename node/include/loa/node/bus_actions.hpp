@@ -16,16 +16,21 @@ struct Outgoing {
 };
 
 struct BusActions {
-  std::vector<std::string> subscribe;
+  std::vector<std::string> subscribe;              // QoS 1
+  std::vector<std::string> subscribe_best_effort;  // QoS 0 (Bus::subscribe_best_effort)
   std::vector<std::string> unsubscribe;
   std::vector<Outgoing> publish;
 
   void append(BusActions&& other) {
     for (auto& s : other.subscribe) subscribe.push_back(std::move(s));
+    for (auto& s : other.subscribe_best_effort) subscribe_best_effort.push_back(std::move(s));
     for (auto& s : other.unsubscribe) unsubscribe.push_back(std::move(s));
     for (auto& p : other.publish) publish.push_back(std::move(p));
   }
-  bool empty() const { return subscribe.empty() && unsubscribe.empty() && publish.empty(); }
+  bool empty() const {
+    return subscribe.empty() && subscribe_best_effort.empty() && unsubscribe.empty() &&
+           publish.empty();
+  }
 };
 
 }  // namespace loa::node

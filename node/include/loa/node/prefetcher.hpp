@@ -79,7 +79,8 @@ class Prefetcher {
   };
 
   std::optional<protocol::Opened> open_envelope(protocol::ByteView envelope,
-                                                protocol::MessageType want, std::string& why) const;
+                                                protocol::MessageType want, std::string& why,
+                                                bool check_signature = true) const;
   void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
                  protocol::Micros now);
   void finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out);

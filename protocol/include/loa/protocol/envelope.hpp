@@ -89,6 +89,9 @@ struct VerifyPolicy {
   Micros max_age_us = 0;
   // Refuse envelopes whose sequence is not greater than this (nullopt: no replay check).
   std::optional<std::uint64_t> last_sequence;
+  // false: the key must still be known, but the signature is not checked. Only for a body that
+  // is authenticated another way: a bulletin chunk whose SHA-256 a verified manifest lists.
+  bool check_signature = true;
 };
 
 // Parses and verifies an envelope. Returns the one reason it is refused, or the header and body.

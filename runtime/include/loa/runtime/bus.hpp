@@ -36,7 +36,13 @@ class Bus {
   // Disconnects (sending queued QoS 1 messages first, for up to `drain_ms`) and stops the thread.
   virtual void stop(int drain_ms = 1000) = 0;
 
+  // Deliveries at QoS 1: the broker keeps them for this client until acknowledged.
   virtual Status subscribe(const std::string& filter) = 0;
+  // Deliveries at QoS 0: no acknowledgement, nothing kept per delivery; a broker that falls
+  // behind may drop them. For what the subscriber repairs itself (a bulletin's chunks, which
+  // the node fetches again) and is sent to thousands at once. The default subscribes with
+  // subscribe().
+  virtual Status subscribe_best_effort(const std::string& filter) { return subscribe(filter); }
   virtual Status unsubscribe(const std::string& filter) = 0;
   // QoS 1. While disconnected the message is queued by the library and sent on reconnect.
   virtual Status publish(const std::string& topic, ByteView payload, bool retain = false) = 0;
