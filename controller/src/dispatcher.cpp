@@ -184,8 +184,8 @@ void Dispatcher::publish_paced(Outbox& out) {
       continue;
     }
     const std::string topic = protocol::topics::bulletin_chunks(bulletin_id);
-    // Each chunk reaches every node fetching the bulletin (at least the one that asked).
-    const auto fan_out = static_cast<double>(std::max<std::size_t>(1, pub.fetching.size()));
+    // Each chunk reaches every node subscribed (at least the one that asked).
+    const auto fan_out = static_cast<double>(std::max<std::size_t>(1, pub.receivers.size()));
     while (!pub.queued.empty() && pacer_.ready(now)) {
       const std::uint32_t index = *pub.queued.begin();
       pub.queued.erase(pub.queued.begin());
@@ -197,8 +197,26 @@ void Dispatcher::publish_paced(Outbox& out) {
     }
   }
   // Forget bulletins that every asker has cached (a later fetch is simply served in full).
-  std::erase_if(publications_,
-                [](const auto& p) { return p.second.queued.empty() && p.second.fetching.empty(); });
+  std::erase_if(publications_, [](const auto& p) {
+    return p.second.queued.empty() && p.second.receivers.empty();
+  });
+}
+
+std::set<std::string> Dispatcher::expected_receivers(std::uint64_t bulletin_id) {
+  std::set<std::string> out;
+  const protocol::Micros now = clock_.now_us();
+  if (auto occurrences = store_.occurrences_of_bulletin(bulletin_id)) {
+    for (const auto& o : *occurrences) {
+      if (o.cancelled() || o.keep_until_us < now) continue;
+      for (const auto& n : o.nodes) out.insert(n.node_id);
+    }
+  }
+  if (auto reports = store_.cache_reports(bulletin_id)) {
+    for (const auto& r : *reports) {
+      if (r.state == protocol::CacheState::cached) out.erase(r.node_id);
+    }
+  }
+  return out;
 }
 
 bool Dispatcher::fetches_pending() const {
@@ -391,8 +409,11 @@ void Dispatcher::on_fetch(const std::string& node, const std::string& topic, Byt
   PendingFetch& pending = pending_fetches_[fetch->bulletin_id];
   pending.manifest = pending.manifest || fetch->want_manifest || fetch->indices.empty();
   ++pending.requests;
-  Publication& pub = publications_[fetch->bulletin_id];
-  pub.fetching.insert(node);
+  auto [it, started] = publications_.try_emplace(fetch->bulletin_id);
+  Publication& pub = it->second;
+  // The first fetch of a bulletin since its last round ended: its other nodes are about to ask.
+  if (started) pub.receivers = expected_receivers(fetch->bulletin_id);
+  pub.receivers.insert(node);
   const auto on_its_way = [&](std::uint32_t index) {
     if (pub.queued.count(index)) return true;
     return fetch->seen_manifest_sequence != 0 && index < pub.published_after.size() &&
@@ -429,7 +450,7 @@ void Dispatcher::on_report(const std::string& node, const std::string& topic, By
   (void)store_.set_node_seen(node, now, true);
   if (report->state == protocol::CacheState::cached) {
     if (auto pub = publications_.find(report->bulletin_id); pub != publications_.end()) {
-      pub->second.fetching.erase(node);
+      pub->second.receivers.erase(node);
     }
   }
   CacheReportRecord record{node, report->bulletin_id, report->state, report->detail, now};

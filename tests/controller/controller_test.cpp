@@ -693,3 +693,37 @@ TEST_F(PacedControllerTest, ChunksGoOutAsTheBudgetAllows) {
   EXPECT_EQ(indices, (std::vector<std::uint32_t>{0, 1, 2, 3}));
   EXPECT_EQ(probe_.on(protocol::topics::bulletin_manifest(bulletin)).size(), 1u);
 }
+
+// The budget counts a chunk once per node about to receive it: the nodes its occurrences
+// target, not only the ones that have asked so far.
+TEST_F(PacedControllerTest, AChunkCostsItsSizeTimesTheTargetedNodes) {
+  std::vector<std::unique_ptr<TestNode>> nodes;
+  for (const std::string id : {"n1", "n2", "n3"}) {
+    add_node(id, "79/26734/01", 100);
+    nodes.push_back(std::make_unique<TestNode>(hub_, clock_, id));
+    nodes.back()->hello({});
+  }
+  idle();
+  const auto bulletin = make_bulletin(3.5);
+  ASSERT_GT(schedule(bulletin, {"area:79/26734"}).id, 0u);
+  probe_.clear();
+  nodes[0]->fetch(bulletin, false, {0, 1, 2, 3});
+  ASSERT_TRUE(eventually_chunks(bulletin, 1));
+  auto first = open_body(probe_.on(protocol::topics::bulletin_chunks(bulletin))[0].payload,
+                         keys_.public_key, protocol::MessageType::audio_chunk);
+  ASSERT_TRUE(first);
+  const auto size = static_cast<Micros>(first->size());
+  // The first chunk cost 3 x size - 100 of debt (the budget starts with 1 s, 100 B). Time for
+  // 2 x size pays back what one receiver would have cost, not three.
+  clock_.advance(2 * size * kSecond / 100);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // ten windows
+  EXPECT_EQ(chunks_out(bulletin), 1u);
+  // Two of them have it cached already (from an earlier run, say): only n1 counts now.
+  nodes[1]->report(bulletin, protocol::CacheState::cached);
+  nodes[2]->report(bulletin, protocol::CacheState::cached);
+  clock_.advance(2 * size * kSecond / 100);
+  ASSERT_TRUE(eventually_chunks(bulletin, 2));
+  // The second chunk cost 1 x size.
+  clock_.advance(size * kSecond / 100 + kSecond);
+  ASSERT_TRUE(eventually_chunks(bulletin, 3));
+}

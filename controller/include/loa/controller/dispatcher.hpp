@@ -51,7 +51,7 @@ class Dispatcher {
   // fetches, so whatever is published after its request reaches it; a chunk already published
   // after the manifest a node says it has seen is on its way to that node and is not asked for
   // again (PROTOCOL.md, Prefetch). Chunks go out as fast as the prefetch budget allows, each
-  // costing its size times the nodes fetching its bulletin; the rest wait for the next call.
+  // costing its size times the receivers of its bulletin; the rest wait for the next call.
   void flush_fetches(Outbox& out);
   // Whether flush_fetches has something to do: fetches collected, or chunks waiting for budget.
   bool fetches_pending() const;
@@ -87,6 +87,8 @@ class Dispatcher {
   void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
   // Publishes queued chunks while the budget allows, one bulletin after the other.
   void publish_paced(Outbox& out);
+  // The receivers of a bulletin when its publication starts (Publication::receivers).
+  std::set<std::string> expected_receivers(std::uint64_t bulletin_id);
 
   Store& store_;
   Catalog& catalog_;
@@ -104,8 +106,11 @@ class Dispatcher {
   };
   std::map<std::uint64_t, PendingFetch> pending_fetches_;  // by bulletin id
   struct Publication {
-    std::set<std::uint32_t> queued;       // asked for, waiting for budget
-    std::set<std::string> fetching;       // nodes that asked and have not reported it cached
+    std::set<std::uint32_t> queued;  // asked for, waiting for budget
+    // Nodes subscribed to its topics as far as the controller knows: targeted by an occurrence
+    // still in the plans or asked for it, and not reported it cached. A chunk costs its size
+    // times their number against the prefetch budget.
+    std::set<std::string> receivers;
     std::uint64_t manifest_sequence = 0;  // of the last manifest published
     // Per chunk index: the sequence of the manifest published last before the chunk's last
     // publication (0: not published since this controller started).
