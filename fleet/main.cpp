@@ -27,7 +27,8 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 }
 
 // Commands, one a line, appended to a file while the fleet runs: "kill FROM COUNT",
-// "start FROM COUNT", "cut FROM COUNT", "restore FROM COUNT", "quit". Node indices from 0.
+// "start FROM COUNT", "cut FROM COUNT", "restore FROM COUNT", "quit". Node indices from 0 within
+// this process: with --first F, index i is the fleet's node F + i (id prefix + F + i + 1).
 class Commands {
  public:
   explicit Commands(std::string path) : path_(std::move(path)) {}
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
       "bearer token for the controller's API (first line of the file)")(
       "dir", po::value(&opt.dir)->required(), "directory of the nodes' caches, outboxes, keys")(
       "prefix", po::value(&opt.prefix)->default_value(opt.prefix), "node id prefix")(
+      "first", po::value(&opt.first)->default_value(opt.first),
+      "index of this process's first node in a fleet split over processes: ids from prefix + "
+      "(first + 1), areas as for that index")(
       "summary", po::value(&summary_path), "JSON ground truth, written every second and at exit")(
       "summary-every", po::value(&summary_every_s)->default_value(summary_every_s),
       "seconds between two summaries (a summary of thousands of nodes costs the loop time)")(

@@ -28,7 +28,7 @@ constexpr Micros kMaxWaitUs = 200'000;
 
 }  // namespace
 
-Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes) {
+Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes, int first) {
   const auto bad = [&] {
     return make_error("areas '" + spec + "': expected PROVINCE/COMMUNESxVILLAGES, e.g. 79/10x4");
   };
@@ -45,7 +45,7 @@ Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes) 
   }
   const std::string province = spec.substr(0, slash);
   std::vector<std::string> out;
-  for (int i = 0; i < nodes; ++i) {
+  for (int i = first; i < first + nodes; ++i) {
     char area[160];
     std::snprintf(area, sizeof area, "%s/%05d/%02d", province.c_str(), 10001 + i % communes,
                   1 + (i / communes) % villages);
@@ -56,7 +56,12 @@ Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes) 
 }
 
 Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {
-  auto areas = area_paths(options_.areas, options_.nodes);
+  if (options_.first < 0 || options_.nodes < 0 || options_.first + options_.nodes > 99999) {
+    throw std::runtime_error("nodes " + std::to_string(options_.first + 1) + ".." +
+                             std::to_string(options_.first + options_.nodes) +
+                             ": ids have 5 digits (1..99999)");
+  }
+  auto areas = area_paths(options_.areas, options_.nodes, options_.first);
   if (!areas) throw std::runtime_error(areas.error().message);
   httplib::Client api(options_.controller);
   api.set_read_timeout(std::chrono::seconds(120));
@@ -86,7 +91,7 @@ Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {
   for (int i = 0; i < options_.nodes; ++i) {
     auto m = std::make_unique<Member>();
     char id[64];
-    std::snprintf(id, sizeof id, "%s%05d", options_.prefix.c_str(), i + 1);
+    std::snprintf(id, sizeof id, "%s%05d", options_.prefix.c_str(), options_.first + i + 1);
     m->id = id;
     m->area = (*areas)[static_cast<std::size_t>(i)];
     const fs::path dir = fs::path(options_.dir) / m->id;

@@ -108,8 +108,8 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
   return r;
 }
 
-TempDir::TempDir(const std::string& prefix) {
-  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+TempDir::TempDir(const std::string& prefix, const std::string& root) {
+  std::string tmpl = root + "/" + prefix + "-XXXXXX";
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }

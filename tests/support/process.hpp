@@ -38,10 +38,11 @@ struct CommandResult {
 // Runs a command to completion (no shell), capturing stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv);
 
-// A new empty directory under /tmp, removed by the destructor unless LOA_KEEP_TMP is set.
+// A new empty directory under `root` (default /tmp), removed by the destructor unless
+// LOA_KEEP_TMP is set.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "loa-test");
+  explicit TempDir(const std::string& prefix = "loa-test", const std::string& root = "/tmp");
   ~TempDir();
   const std::string& path() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }

@@ -37,14 +37,18 @@ struct FleetOptions {
   std::string token_file;
   std::string dir;           // node directories: <dir>/<id> (cache, outbox, key)
   std::string prefix = "f";  // node ids: prefix + 5 digits
-  int residents = 1000;      // per node
+  // Index of this process's first node in a fleet split over several processes (each process
+  // holds ~6 descriptors per node, and `ulimit -n` bounds a process): node i of this process is
+  // node first + i of the fleet, with id prefix + (first + i + 1) and that index's area.
+  int first = 0;
+  int residents = 1000;  // per node
   // False (the default): the nodes' players count each Opus packet's samples instead of decoding
   // them (NodeConfig::decode_audio); true decodes as a real node does (CPU-bound at scale).
   bool decode = false;
 };
 
-// Parses an --areas value; the error quotes it.
-Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes);
+// Parses an --areas value into the areas of nodes [first, first + nodes); the error quotes it.
+Result<std::vector<std::string>> area_paths(const std::string& spec, int nodes, int first = 0);
 
 // Not thread-safe: call start(), kill(), cut() and summary() from run()'s `each_second` or while
 // run() is not running.
@@ -56,6 +60,7 @@ class Fleet {
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
 
+  // Indices below are this process's (0 .. size() - 1), not the fleet's (see FleetOptions::first).
   // Starts nodes [from, from + count) (again, after kill()).
   void start(int from, int count);
   // Drops nodes' connections without a word, stops them (a playback ends partial) and destroys
