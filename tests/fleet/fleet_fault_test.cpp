@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
@@ -38,11 +39,15 @@ int nodes_per_process() {
 // 12 s bulletin (~37 KB a node: 10,000 x 37 KB through one Mosquitto at the ~12.5 MB/s measured
 // there is ~30 s if no connection drops) and reporting the events. So every lead and wait grows
 // by one slack, 20 ms per node above 200 (196 s at 10,000: about three times the slowest of
-// those figures). Keep LOA_FLEET_TIMEOUT_S in tests/fleet/CMakeLists.txt (ctest's TIMEOUT) in
-// step: 180 s + 4 slacks, as a test waits on at most four of these.
+// those figures). ctest's TIMEOUT follows from the same slack in tests/fleet/fleet_timeout.cmake
+// (180 s + 5 slacks): keep the two in step. Above 200 nodes the polls are 1 s apart, not 200 ms:
+// each is a list of every node or every event from the controller's API, or the fleet's
+// summaries, and must not take the CPU the controller and the broker need.
 struct Timings {
-  explicit Timings(int nodes) : slack(20 * std::max(0, nodes - 200)) {}
+  explicit Timings(int nodes)
+      : slack(20 * std::max(0, nodes - 200)), poll(nodes > 200 ? 1000 : 200) {}
   milliseconds slack;
+  milliseconds poll;
   milliseconds online() const { return 60s + slack; }                  // all nodes online
   milliseconds lead(milliseconds base) const { return base + slack; }  // scheduling -> air time
   milliseconds cached() const { return 15s + slack; }                  // broker back -> all cached
@@ -68,6 +73,14 @@ class FleetFaultTest : public DeploymentTest {
       // their own, and must not take the broker's and the controller's).
       shm_ = std::make_unique<TempDir>("loa-fleet", "/dev/shm");
     }
+    // One process after the other, each once the nodes before it are online: a process registers
+    // its nodes in one import, and the controller drops the status messages that arrive during
+    // an import ("database is locked"), so the other processes' nodes that said hello then would
+    // count as offline until their next status, 60 s later.
+    const auto deadline = std::chrono::steady_clock::now() + t_.online();
+    const auto left = [&] {
+      return std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    };
     for (int i = 0, first = 0; i < k; ++i) {
       FleetProcess p;
       p.first = first;
@@ -102,11 +115,12 @@ class FleetFaultTest : public DeploymentTest {
       if (k > 1) argv.insert(argv.begin(), {"/usr/bin/nice", "-n", "10"});
       p.process = std::make_unique<Process>(argv, d_->dir() / (name + ".log"));
       fleets_.push_back(std::move(p));
+      ASSERT_TRUE(
+          eventually([&] { return online() == first || !fleets_running(); }, left(), t_.poll) &&
+          fleets_running())
+          << online() << " of " << first << " nodes online (" << n_ << " in " << k
+          << " loa-fleet processes, " << i + 1 << " started); all running: " << fleets_running();
     }
-    ASSERT_TRUE(eventually([&] { return online() == n_ || !fleets_running(); }, t_.online()) &&
-                fleets_running())
-        << online() << " of " << n_ << " nodes online; " << fleets_.size()
-        << " loa-fleet processes, all running: " << fleets_running();
     bulletin_ = make_tts_bulletin("ban-tin-ngan.txt");
     ASSERT_GT(bulletin_, 0);
   }
@@ -137,18 +151,29 @@ class FleetFaultTest : public DeploymentTest {
     }
   }
 
-  // The fleet's ground truth: the processes' summaries, their nodes in the fleet's order and
-  // their cached counts added; discarded while one of them has none (yet).
-  json summary() {
-    json out = {{"per_node", json::array()}, {"cached", json::object()}};
-    for (const auto& p : fleets_) {
-      std::ifstream in(p.summary);
-      json s = json::parse(in, nullptr, false);
-      if (s.is_discarded() || !s.contains("per_node")) return json(json::value_t::discarded);
-      for (auto& node : s["per_node"]) out["per_node"].push_back(std::move(node));
-      for (const auto& [bulletin, k] : s["cached"].items()) {
-        out["cached"][bulletin] = out["cached"].value(bulletin, 0) + k.get<int>();
+  // Reads the processes' summaries again where a process has written a new one (it replaces
+  // its file every second); false while one of them has none (yet).
+  bool read_summaries() {
+    bool all = true;
+    for (auto& p : fleets_) {
+      std::error_code ec;
+      const auto written = std::filesystem::last_write_time(p.summary, ec);
+      if (!ec && (written != p.last_written || p.last.is_discarded())) {
+        std::ifstream in(p.summary);
+        p.last = json::parse(in, nullptr, false);
+        p.last_written = written;
       }
+      all = all && !ec && !p.last.is_discarded() && p.last.contains("per_node");
+    }
+    return all;
+  }
+  // The fleet's ground truth: the processes' nodes in the fleet's order; discarded while a
+  // process has no summary (yet).
+  json summary() {
+    if (!read_summaries()) return json(json::value_t::discarded);
+    json out = {{"per_node", json::array()}};
+    for (const auto& p : fleets_) {
+      for (const auto& node : p.last["per_node"]) out["per_node"].push_back(node);
     }
     return out;
   }
@@ -185,11 +210,12 @@ class FleetFaultTest : public DeploymentTest {
     for (const auto& row : j.value("events", json::array())) out[row.at("node")] = row;
     return out;
   }
-  // Nodes whose cache holds the bulletin, as the fleet saw it last.
+  // Nodes whose cache holds the bulletin, as the fleet saw it last (the processes' counts added).
   int cached(std::int64_t bulletin) {
-    const json s = summary();
-    if (s.is_discarded()) return 0;
-    return s["cached"].value(std::to_string(bulletin), 0);
+    if (!read_summaries()) return 0;
+    int k = 0;
+    for (const auto& p : fleets_) k += p.last["cached"].value(std::to_string(bulletin), 0);
+    return k;
   }
   std::pair<std::int64_t, protocol::Micros> schedule_to_all(std::chrono::milliseconds ahead) {
     return schedule(bulletin_, ahead, {"--target", "area:79"});
@@ -203,7 +229,7 @@ class FleetFaultTest : public DeploymentTest {
           log = log_of(occurrence);
           return static_cast<int>(log.size()) >= n_;
         },
-        t_.events()))
+        t_.events(), t_.poll))
         << log.size() << " of " << n_ << " events recorded";
     // The fleet writes its summary every second: wait for the one that has seen every node's
     // event (or the time is up, and the comparison below names the nodes without one).
@@ -213,7 +239,7 @@ class FleetFaultTest : public DeploymentTest {
           s = summary();
           return published(s, occurrence) >= n_;
         },
-        t_.summaries());
+        t_.summaries(), t_.poll);
     std::map<std::string, int> outcomes;
     EXPECT_EQ(static_cast<int>(s["per_node"].size()), n_);
     for (const auto& node : s["per_node"]) {
@@ -279,6 +305,8 @@ class FleetFaultTest : public DeploymentTest {
     std::string summary;
     std::string commands;
     std::unique_ptr<Process> process;
+    json last = json(json::value_t::discarded);  // its summary, as last read
+    std::filesystem::file_time_type last_written;
   };
 
   int n_ = 0;
@@ -295,7 +323,7 @@ TEST_F(FleetFaultTest, BrokerKilledDuringPrefetchEveryNodeStillCachesAndPlaysOnT
   const int cached_when_killed = cached(bulletin_);  // the fleet's summary, at most 1 s old
   std::this_thread::sleep_for(3s);
   d_->broker().start();
-  EXPECT_TRUE(eventually([&] { return cached(bulletin_) == n_; }, t_.cached()))
+  EXPECT_TRUE(eventually([&] { return cached(bulletin_) == n_; }, t_.cached(), t_.poll))
       << cached(bulletin_) << " of " << n_ << " cached";
   std::cout << "[ measured ] " << cached_when_killed << " of " << n_
             << " nodes had cached the bulletin when the broker was killed\n";
@@ -346,7 +374,7 @@ TEST_F(FleetFaultTest, GroupCutOffAcrossTheAirTimeReportsAfterwards) {
   const auto [occ, at] = schedule_to_all(t_.lead(15s));
   ASSERT_GT(occ, 0);
   // Until a second before the air time.
-  ASSERT_TRUE(eventually([&] { return cached(bulletin_) == n_; }, t_.lead(15s) - 1s))
+  ASSERT_TRUE(eventually([&] { return cached(bulletin_) == n_; }, t_.lead(15s) - 1s, t_.poll))
       << cached(bulletin_) << " of " << n_ << " cached";
   const int group = std::max(1, n_ / 10);
   command("cut", 0, group);
@@ -360,7 +388,7 @@ TEST_F(FleetFaultTest, GroupCutOffAcrossTheAirTimeReportsAfterwards) {
         during = log_of(occ);
         return static_cast<int>(during.size()) >= n_ - group;
       },
-      t_.slack);
+      t_.slack, t_.poll);
   int group_recorded = 0;
   for (int i = 0; i < group; ++i) {
     char id[16];

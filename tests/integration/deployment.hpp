@@ -85,13 +85,14 @@ std::string utc_wall_time(protocol::Micros t, protocol::Micros* rounded);
 // A number field of a JSON object, or -1 when it is missing or not a number.
 std::int64_t field(const nlohmann::json& j, const char* key);
 
-// Polls `pred` every 200 ms until it holds or `timeout` passes; returns its last value.
+// Polls `pred` every `every` (200 ms) until it holds or `timeout` passes; returns its last value.
 template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+bool eventually(Pred pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every = std::chrono::milliseconds(200)) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(every);
   }
   return pred();
 }
