@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
       "seconds between two summaries (a summary of thousands of nodes costs the loop time)")(
       "commands", po::value(&commands_path), "file of commands read as it grows (see main.cpp)")(
       "duration", po::value(&duration_s)->default_value(0), "seconds to run (0: until a signal)")(
+      "open-ahead-ms", po::value(&opt.open_ahead_ms)->default_value(opt.open_ahead_ms),
+      "milliseconds before the instant that each player loads its bulletin (thousands of "
+      "simulated nodes load one after the other: give them seconds)")(
       "decode", po::bool_switch(&opt.decode),
       "decode bulletins as a real node does (default: count each packet's samples)")(
       "log-level", po::value(&log_level)->default_value(log_level), "debug, info, warn, error");
@@ -108,6 +111,10 @@ int main(int argc, char** argv) {
       throw std::runtime_error("log-level '" + log_level + "' is not debug, info, warn or error");
     }
     loa::runtime::set_log_level(level);
+    if (opt.open_ahead_ms < 0 || opt.open_ahead_ms > 60000) {
+      throw std::runtime_error("open-ahead-ms " + std::to_string(opt.open_ahead_ms) +
+                               " is outside 0..60000");
+    }
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
 

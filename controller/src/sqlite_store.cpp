@@ -208,20 +208,32 @@ CREATE INDEX node_status_node ON node_status(node_id, received_us);
 )sql",
 };
 
-// Runs `fn` inside a savepoint, rolling back to it when `fn` fails. Outermost, the savepoint is
-// the transaction (one commit); nested inside Store::batch(), it commits with the batch.
+// Runs `fn` in a transaction, rolled back when `fn` fails. Outermost, it is BEGIN IMMEDIATE:
+// it takes the write lock first (waiting up to the busy timeout), because a deferred transaction
+// that has read cannot take it once another connection (the accounts' audit log) has committed
+// since: SQLite refuses at once ("database is locked"), and a batch of node messages was lost.
+// Nested inside Store::batch(), it is a savepoint that commits with the batch.
 template <typename Fn>
 auto in_transaction(Database& db, Fn&& fn) -> decltype(fn()) {
-  if (loa::Status s = db.exec("SAVEPOINT loa"); !s) return make_error(s.message());
+  const bool outermost = !db.in_transaction();
+  if (loa::Status s = db.exec(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT loa"); !s) {
+    return make_error(s.message());
+  }
+  const auto undo = [&] {
+    if (outermost) {
+      (void)db.exec("ROLLBACK");
+    } else {
+      (void)db.exec("ROLLBACK TO loa");
+      (void)db.exec("RELEASE loa");
+    }
+  };
   auto r = fn();
   if (!r.ok()) {
-    (void)db.exec("ROLLBACK TO loa");
-    (void)db.exec("RELEASE loa");
+    undo();
     return r;
   }
-  if (loa::Status c = db.exec("RELEASE loa"); !c) {
-    (void)db.exec("ROLLBACK TO loa");
-    (void)db.exec("RELEASE loa");
+  if (loa::Status c = db.exec(outermost ? "COMMIT" : "RELEASE loa"); !c) {
+    undo();
     return make_error(c.message());
   }
   return r;

@@ -131,6 +131,7 @@ void Fleet::start(int from, int count) {
     config.controller_key = controller_key_;
     config.key = m.key;
     config.decode_audio = options_.decode;
+    config.open_ahead_us = protocol::Micros{options_.open_ahead_ms} * 1000;
     runtime::BusConfig bus;
     bus.url = options_.broker;
     bus.client_id = "loa-node-" + m.id;

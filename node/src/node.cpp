@@ -38,6 +38,7 @@ PlayerConfig player_config(const NodeConfig& c) {
   p.live_latency_us = c.live_latency_us;
   p.emergency_volume = c.emergency_volume;
   p.decode = c.decode_audio;
+  p.open_ahead_us = c.open_ahead_us;
   return p;
 }
 

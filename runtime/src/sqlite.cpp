@@ -67,6 +67,9 @@ std::int64_t Database::last_insert_rowid() const {
 int Database::changes() const {
   return sqlite3_changes(db_);
 }
+bool Database::in_transaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 Status Database::migrate(const std::vector<std::string>& steps) {
   auto q = prepare("PRAGMA user_version");

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "loa/controller/store.hpp"
 #include "loa/runtime/sqlite.hpp"
@@ -198,4 +201,42 @@ TEST(SqliteStore, CacheReportsKeepTheLatestPerNodeAndBulletin) {
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].state, protocol::CacheState::cached);
   EXPECT_EQ((*r)[1].detail, "sig");
+}
+
+// The accounts' audit log writes through a second connection to the same file. A batch that has
+// read must still be able to write after that connection committed (a deferred transaction is
+// refused at once, "database is locked", and the batch of node messages was lost).
+TEST(SqliteStore, ABatchIsNotRefusedWhenAnotherConnectionWritesMeanwhile) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("loa-store-busy-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  auto s = open_sqlite_store(path.string());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  Store& store = **s;
+  ASSERT_TRUE(store.add_node(node("a", "79/1")).ok());
+  auto other = runtime::Database::open(path.string());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->exec("CREATE TABLE audit_probe (x INTEGER)").ok());
+  std::atomic<bool> written{false};
+  std::thread writer;
+  const loa::Status batch = store.batch([&]() -> loa::Status {
+    auto found = store.find_node("a");  // a read: the transaction has a snapshot now
+    if (!found || !*found) return make_error("node a not found");
+    writer = std::thread([&] {
+      (void)other->exec("INSERT INTO audit_probe VALUES (1)");
+      written = true;
+    });
+    // Give the other connection time to commit (it cannot while this batch holds the lock).
+    for (int i = 0; i < 20 && !written; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return store.set_node_seen("a", 42, true);
+  });
+  writer.join();
+  EXPECT_TRUE(batch.ok()) << batch.message();
+  EXPECT_TRUE(written);
+  auto a = store.find_node("a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((**a).last_seen_us, 42);
+  std::filesystem::remove(path);
 }

@@ -112,7 +112,13 @@ class FleetFaultTest : public DeploymentTest {
       if (!token().empty()) {
         argv.insert(argv.end(), {"--token-file", d_->dir() / "controller.db.token"});
       }
-      if (k > 1) argv.insert(argv.begin(), {"/usr/bin/nice", "-n", "10"});
+      if (k > 1) {
+        argv.insert(argv.begin(), {"/usr/bin/nice", "-n", "10"});
+        // The nodes due at one instant load their bulletin one after the other (~1 ms each
+        // with four processes on 2 cores): 500 ms, a device's figure, is too short for 2,500.
+        argv.insert(argv.end(), {"--open-ahead-ms", std::to_string(500 + p.count)});
+      }
+      largest_process_ = std::max(largest_process_, p.count);
       p.process = std::make_unique<Process>(argv, d_->dir() / (name + ".log"));
       fleets_.push_back(std::move(p));
       ASSERT_TRUE(
@@ -287,6 +293,12 @@ class FleetFaultTest : public DeploymentTest {
     return k;
   }
   // Largest |start - instant| over the nodes' completed events, in µs.
+  // 50 ms, plus, in a fleet split over processes, 30 µs per node of the largest one: what real
+  // nodes do at the instant on their own CPUs, a fleet process does for its nodes in series
+  // (docs/benchmarks.md: 10-15 µs per node alone, slower with four processes on 2 cores).
+  protocol::Micros start_tolerance_us() const {
+    return 50'000 + (fleets_.size() > 1 ? 30 * protocol::Micros{largest_process_} : 0);
+  }
   protocol::Micros worst_start_error(std::int64_t occurrence, protocol::Micros at) {
     protocol::Micros worst = 0;
     const json s = summary();
@@ -314,6 +326,7 @@ class FleetFaultTest : public DeploymentTest {
   std::int64_t bulletin_ = 0;
   std::unique_ptr<TempDir> shm_;  // the nodes' directories of a split fleet (tmpfs)
   std::vector<FleetProcess> fleets_;
+  int largest_process_ = 0;
 };
 
 TEST_F(FleetFaultTest, BrokerKilledDuringPrefetchEveryNodeStillCachesAndPlaysOnTime) {
@@ -329,7 +342,8 @@ TEST_F(FleetFaultTest, BrokerKilledDuringPrefetchEveryNodeStillCachesAndPlaysOnT
             << " nodes had cached the bulletin when the broker was killed\n";
   const auto outcomes = expect_log_equals_truth(occ);
   EXPECT_EQ(outcomes.at("completed"), n_);
-  EXPECT_LT(worst_start_error(occ, at), 50'000) << "a node started more than 50 ms off";
+  EXPECT_LT(worst_start_error(occ, at), start_tolerance_us())
+      << "a node started more than " << start_tolerance_us() / 1000 << " ms off";
 }
 
 TEST_F(FleetFaultTest, ControllerKilledWhileEventsStreamInLosesAndDoublesNothing) {

@@ -45,6 +45,10 @@ struct FleetOptions {
   // False (the default): the nodes' players count each Opus packet's samples instead of decoding
   // them (NodeConfig::decode_audio); true decodes as a real node does (CPU-bound at scale).
   bool decode = false;
+  // NodeConfig::open_ahead_us. A real node has a CPU of its own; here the nodes due at one
+  // instant load their bulletins one after the other (~0.5-1 ms each on this 2-core machine), so
+  // 2,500 per process need seconds, not the 500 ms a device needs.
+  int open_ahead_ms = 500;
 };
 
 // Parses an --areas value into the areas of nodes [first, first + nodes); the error quotes it.

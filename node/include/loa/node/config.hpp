@@ -71,6 +71,10 @@ struct NodeConfig {
   std::uint64_t will_session = 0;
   // False only in the fleet simulator: bulletins are counted, not decoded (PlayerConfig::decode).
   bool decode_audio = true;
+  // The player loads the bulletin and opens the sink this long before the instant
+  // (PlayerConfig::open_ahead_us). Longer only in the fleet simulator, whose thousands of nodes
+  // load one after the other on a few cores.
+  protocol::Micros open_ahead_us = 500'000;
 };
 
 // Validates the options, creates the cache directory, loads the controller key and loads (or

@@ -29,6 +29,8 @@ class Database {
   Result<Statement> prepare(const std::string& sql);
   std::int64_t last_insert_rowid() const;
   int changes() const;
+  // Whether a transaction is open on this connection.
+  bool in_transaction() const;
   // Schema migrations: `steps[i]` moves user_version i to i+1. Each runs in a transaction.
   Status migrate(const std::vector<std::string>& steps);
   sqlite3* handle() const { return db_; }
