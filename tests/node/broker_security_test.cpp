@@ -330,6 +330,8 @@ TEST_F(BrokerSecurityTest, NodeWorksOverTlsAndIgnoresForgedControl) {
   test::FakeController controller(runtime::make_mosquitto_bus(bus_config(
                                       "loa-controller", "loa-controller", kControllerPassword)),
                                   clock);
+  // Subscribed before the node says hello (the hello is not retained).
+  ASSERT_TRUE(test::wait_for([&] { return controller.connected(); }, 10000));
   NodeConfig config =
       test::test_config("na", "79/1/01", dir_.file("na"), controller.key().public_key);
   controller.trust(config.key.public_key);
