@@ -343,7 +343,16 @@ void Player::run() {
         std::lock_guard lock(mu_);
         if (const auto it = tones_.find(next->occurrence_id); it != tones_.end()) tone = it->second;
       }
-      takeover = play(Playback{*next, std::move(tone), nullptr, 0});
+      auto file = protocol::write_ogg_opus(tone);
+      auto memory = std::make_shared<const protocol::Bytes>(file ? std::move(file).value()
+                                                                 : protocol::Bytes{});
+      auto reader = protocol::OggOpusReader::open(protocol::memory_source(*memory));
+      if (!reader) {
+        fail_waiting(*next, file ? reader.error().message : file.error().message);
+        continue;
+      }
+      takeover =
+          play(Playback{*next, tone, std::move(reader).value(), std::move(memory), nullptr, 0});
       continue;
     }
     if (next->live) {
@@ -357,9 +366,8 @@ void Player::run() {
         }
         continue;
       }
-      protocol::OpusStream none;
-      none.channels = 1;
-      takeover = play(Playback{*next, std::move(none), nullptr, 0});
+      takeover =
+          play(Playback{*next, protocol::OpusStreamInfo{}, std::nullopt, nullptr, nullptr, 0});
       continue;
     }
     if (!cache_.has(next->bulletin_id)) {
@@ -371,12 +379,12 @@ void Player::run() {
       fail_waiting(*next, "not cached");
       continue;
     }
-    auto stream = cache_.load(next->bulletin_id);
-    if (!stream) {
-      fail_waiting(*next, stream.error().message);
+    auto audio = cache_.open_audio(next->bulletin_id);
+    if (!audio) {
+      fail_waiting(*next, audio.error().message);
       continue;
     }
-    takeover = play(Playback{*next, std::move(stream).value(), nullptr, 0});
+    takeover = play(Playback{*next, audio->info, std::move(audio->packets), nullptr, nullptr, 0});
   }
   if (takeover && takeover->sink) takeover->sink->close();
   takeover.reset();
@@ -388,11 +396,11 @@ std::optional<Player::Playback> Player::play(Playback p) {
   const Occurrence& o = p.occurrence;
   const bool handed_over = p.sink != nullptr;
   std::unique_ptr<Sink> sink = std::move(p.sink);
-  if (sink && (p.sink_channels != p.stream.channels || !sink->continue_with(o.occurrence_id))) {
+  if (sink && (p.sink_channels != p.info.channels || !sink->continue_with(o.occurrence_id))) {
     sink->close();
     sink.reset();
   }
-  auto decoder = protocol::OpusPcmDecoder::create(p.stream.channels);
+  auto decoder = protocol::OpusPcmDecoder::create(p.info.channels);
   if (!decoder) {
     if (sink) sink->close();
     fail_waiting(o, decoder.error().message);
@@ -404,7 +412,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
       fail_waiting(o, "no sink");
       return std::nullopt;
     }
-    if (loa::Status s = sink->open(protocol::kOpusRate, p.stream.channels); !s) {
+    if (loa::Status s = sink->open(protocol::kOpusRate, p.info.channels); !s) {
       output_ok_ = false;
       Log(LogLevel::error, "node").kv("occurrence", o.occurrence_id)
           << "sink open failed: " << s.message();
@@ -465,9 +473,9 @@ std::optional<Player::Playback> Player::play(Playback p) {
       << "playback started";
 
   // Exactly protocol::decode_stream's samples: pre-skip dropped, trimmed to total_samples.
-  const std::size_t channels = p.stream.channels;
-  std::uint64_t skip = std::uint64_t{p.stream.pre_skip} * channels;
-  std::uint64_t remaining = p.stream.total_samples * channels;
+  const std::size_t channels = p.info.channels;
+  std::uint64_t skip = std::uint64_t{p.info.pre_skip} * channels;
+  std::uint64_t remaining = p.info.total_samples * channels;
   std::uint64_t written = 0;
   Outcome outcome = Outcome::completed;
   std::string detail;
@@ -476,7 +484,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
   // The emergency that will take over, loaded ahead of its instant.
   std::optional<Playback> taker;
   bool took_over = false;
-  for (std::size_t i = 0; i < p.stream.packets.size() && remaining > 0; ++i) {
+  for (std::uint64_t i = 0; remaining > 0; ++i) {
     if (stopping_) {
       outcome = Outcome::partial;
       detail = "node stopping";
@@ -498,12 +506,19 @@ std::optional<Player::Playback> Player::play(Playback p) {
     for (auto& e : ended) record(std::move(e));
 
     pcm.clear();
+    auto packet = p.packets->next();
+    if (!packet) {
+      outcome = Outcome::partial;
+      detail = "packet " + std::to_string(i) + ": " + packet.error().message;
+      break;
+    }
+    if (!*packet) break;  // the end: `remaining` says whether it came short
     Result<std::uint32_t> got = std::uint32_t{0};
     if (config_.decode) {
-      got = decoder->decode(p.stream.packets[i], pcm);
+      got = decoder->decode(**packet, pcm);
     } else {
       // Counted, not decoded: silence of the packet's length (PlayerConfig::decode).
-      got = protocol::opus_packet_samples(p.stream.packets[i]);
+      got = protocol::opus_packet_samples(**packet);
       if (got) pcm.resize(std::size_t{*got} * channels);
     }
     if (!got) {
@@ -526,15 +541,15 @@ std::optional<Player::Playback> Player::play(Playback p) {
           // A live emergency takes over once its first chunk is in.
           const auto buffer = live_ ? live_->find(emergency->bulletin_id) : nullptr;
           if (buffer && buffer->started()) {
-            protocol::OpusStream none;
-            none.channels = 1;
-            taker = Playback{*emergency, std::move(none), nullptr, 0};
+            taker =
+                Playback{*emergency, protocol::OpusStreamInfo{}, std::nullopt, nullptr, nullptr, 0};
           }
         } else if (cache_.has(emergency->bulletin_id)) {
-          if (auto s = cache_.load(emergency->bulletin_id)) {
-            taker = Playback{*emergency, std::move(s).value(), nullptr, 0};
+          if (auto audio = cache_.open_audio(emergency->bulletin_id)) {
+            taker =
+                Playback{*emergency, audio->info, std::move(audio->packets), nullptr, nullptr, 0};
           } else {
-            fail_waiting(*emergency, s.error().message);
+            fail_waiting(*emergency, audio.error().message);
           }
         } else if (until <= 0) {
           fail_waiting(*emergency, "not cached");
@@ -608,7 +623,7 @@ std::optional<Player::Playback> Player::play(Playback p) {
     record_deferred();
     deferred_ = std::move(e);
     taker->sink = std::move(sink);
-    taker->sink_channels = p.stream.channels;
+    taker->sink_channels = p.info.channels;
     return taker;
   }
   sink->close();

@@ -1,6 +1,7 @@
 #include "loa/node/prefetcher.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "loa/protocol/topics.hpp"
 #include "loa/runtime/log.hpp"
@@ -23,10 +24,9 @@ BusActions Prefetcher::want(const std::set<std::uint64_t>& bulletins, protocol::
       it = unstored_.erase(it);
       continue;
     }
-    const std::uint64_t id = it->first;
-    protocol::OpusStream stream = std::move(it->second.stream);
-    ++it;
-    store(id, std::move(stream), now, out);
+    Unstored u = std::move(it->second);
+    it = unstored_.erase(it);
+    store(std::move(u), now, out);
   }
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (bulletins.count(it->first)) {
@@ -121,7 +121,6 @@ BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView
           .kv("bulletin", bulletin_id)
           .kv("chunks", manifest->chunk_digests.size())
       << "manifest accepted";
-  p.have.assign(manifest->chunk_digests.size(), false);
   p.assembler.emplace(std::move(*manifest));
   p.last_progress_us = now;
   p.attempts = 0;
@@ -129,7 +128,7 @@ BusActions Prefetcher::on_manifest(std::uint64_t bulletin_id, protocol::ByteView
   std::vector<protocol::Bytes> early = std::move(p.early);
   p.early.clear();
   p.early_bytes = 0;
-  for (const auto& body : early) add_chunk(bulletin_id, p, body, now);
+  for (const auto& body : early) add_chunk(bulletin_id, p, body, now, out);
   if (p.assembler->complete()) {
     finish(bulletin_id, now, out);
   } else {
@@ -166,22 +165,51 @@ BusActions Prefetcher::on_chunk(std::uint64_t bulletin_id, protocol::ByteView en
     }
     return out;
   }
-  add_chunk(bulletin_id, p, opened->body, now);
+  add_chunk(bulletin_id, p, opened->body, now, out);
   if (p.assembler->complete()) finish(bulletin_id, now, out);
   return out;
 }
 
 void Prefetcher::add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
-                           protocol::Micros now) {
-  if (loa::Status s = p.assembler->add(body); !s) {
+                           protocol::Micros now, BusActions& out) {
+  auto added = p.assembler->add(body);
+  if (!added) {
     ++stats_.chunks_dropped;
-    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id) << "chunk dropped: " << s.message();
+    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id)
+        << "chunk dropped: " << added.error().message;
     return;
   }
-  // The assembler accepted it, so it decodes; count it as progress only the first time.
-  auto chunk = protocol::decode_audio_chunk(body);
-  if (!chunk || chunk->index >= p.have.size() || p.have[chunk->index]) return;
-  p.have[chunk->index] = true;
+  if (!*added) return;  // a duplicate: no progress
+  const std::uint32_t index = **added;
+  // Into the spool; on a full disk, bulletins no plan needs make room, else the chunk is
+  // forgotten and fetched again later.
+  std::string failed;
+  if (!p.spool) {
+    auto spool = cache_.spool(bulletin_id);
+    if (spool) {
+      p.spool.emplace(std::move(spool).value());
+    } else {
+      failed = spool.error().message;
+    }
+  }
+  if (p.spool) {
+    int err = 0;
+    loa::Status s = p.spool->add(index, body, &err);
+    while (!s && (err == ENOSPC || err == EDQUOT) &&
+           cache_.evict_one(keep_ ? keep_() : wanted_, bulletin_id)) {
+      s = p.spool->add(index, body, &err);
+    }
+    if (!s) failed = (err == ENOSPC || err == EDQUOT ? "disk full: " : "") + s.message();
+  }
+  if (!failed.empty()) {
+    p.assembler->forget(index);
+    ++stats_.spool_failures;
+    Log(LogLevel::warn, "node").kv("bulletin", bulletin_id).kv("chunk", index)
+        << "chunk not kept: " << failed;
+    if (p.reported.insert(failed).second)
+      report(bulletin_id, protocol::CacheState::failed, failed, out);
+    return;
+  }
   ++stats_.chunks_accepted;
   p.last_progress_us = now;
   p.attempts = 0;
@@ -190,38 +218,30 @@ void Prefetcher::add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::Byte
 
 void Prefetcher::finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out) {
   const auto it = pending_.find(bulletin_id);
-  auto stream = it->second.assembler->stream();
+  protocol::BulletinAssembler assembler = std::move(*it->second.assembler);
+  Spool spool = std::move(*it->second.spool);
   out.unsubscribe.push_back(topics::bulletin_filter(bulletin_id));
   pending_.erase(it);
-  if (!stream) {
-    ++stats_.store_failures;
-    Log(LogLevel::error, "node").kv("bulletin", bulletin_id)
-        << "cache failed: " << stream.error().message;
-    report(bulletin_id, protocol::CacheState::failed, stream.error().message, out);
-    return;
-  }
-  store(bulletin_id, std::move(stream).value(), now, out);
+  store(Unstored{std::move(assembler), std::move(spool), 0, 0, ""}, now, out);
 }
 
-void Prefetcher::store(std::uint64_t bulletin_id, protocol::OpusStream stream, protocol::Micros now,
-                       BusActions& out) {
+void Prefetcher::store(Unstored u, protocol::Micros now, BusActions& out) {
+  const std::uint64_t bulletin_id = u.assembler.manifest().bulletin_id;
   std::set<std::uint64_t> keep = keep_ ? keep_() : wanted_;
   keep.insert(bulletin_id);
   StoreFailure why = StoreFailure::none;
-  const loa::Status stored = cache_.store(bulletin_id, stream, keep, &why);
+  const loa::Status stored = cache_.store(u.assembler, u.spool, keep, &why);
   if (!stored) {
     ++stats_.store_failures;
     if (why == StoreFailure::other) {
-      unstored_.erase(bulletin_id);
       Log(LogLevel::error, "node").kv("bulletin", bulletin_id)
           << "cache failed: " << stored.message();
       report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
       return;
     }
-    // No room: keep the verified stream and store it later, when the plan changes (bulletins it
-    // no longer needs become evictable) or after a back-off (the disk may have been cleaned).
-    Unstored& u = unstored_[bulletin_id];
-    u.stream = std::move(stream);
+    // No room: keep the verified chunks (in their spool) and store them later, when the plan
+    // changes (bulletins it no longer needs become evictable) or after a back-off (the disk may
+    // have been cleaned).
     const int shift = std::min(u.attempts, 16);
     u.next_try_us = now + std::min(config_.store_retry_us << shift, config_.max_backoff_us);
     ++u.attempts;
@@ -234,9 +254,10 @@ void Prefetcher::store(std::uint64_t bulletin_id, protocol::OpusStream stream, p
       u.last_detail = stored.message();
       report(bulletin_id, protocol::CacheState::failed, stored.message(), out);
     }
+    unstored_.emplace(bulletin_id, std::move(u));
     return;
   }
-  if (unstored_.erase(bulletin_id)) {
+  if (u.attempts > 0) {
     Log(LogLevel::info, "node").kv("bulletin", bulletin_id) << "stored after an earlier refusal";
   }
   ++stats_.bulletins_cached;
@@ -253,8 +274,10 @@ BusActions Prefetcher::tick(protocol::Micros now) {
     if (now >= u.next_try_us) due.push_back(id);
   }
   for (std::uint64_t id : due) {
-    protocol::OpusStream stream = std::move(unstored_.at(id).stream);
-    store(id, std::move(stream), now, out);
+    const auto it = unstored_.find(id);
+    Unstored u = std::move(it->second);
+    unstored_.erase(it);
+    store(std::move(u), now, out);
   }
   for (auto& [id, p] : pending_) {
     if (now - p.last_progress_us < config_.fetch_timeout_us || now < p.next_fetch_us) continue;

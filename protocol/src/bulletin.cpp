@@ -76,9 +76,9 @@ Result<PackagedBulletin> package_bulletin(std::uint64_t bulletin_id, const OpusS
 }
 
 BulletinAssembler::BulletinAssembler(Manifest manifest)
-    : manifest_(std::move(manifest)), chunks_(manifest_.chunk_digests.size()) {}
+    : manifest_(std::move(manifest)), have_(manifest_.chunk_digests.size(), false) {}
 
-loa::Status BulletinAssembler::add(ByteView chunk_body) {
+Result<std::optional<std::uint32_t>> BulletinAssembler::add(ByteView chunk_body) {
   const std::string what = "bulletin " + std::to_string(manifest_.bulletin_id) + ": ";
   auto chunk = decode_audio_chunk(chunk_body);
   if (!chunk) return make_error(what + chunk.error().message);
@@ -86,9 +86,9 @@ loa::Status BulletinAssembler::add(ByteView chunk_body) {
     return make_error(what + "chunk belongs to stream " + std::to_string(chunk->stream_id));
   }
   const std::uint32_t index = chunk->index;
-  if (index >= chunks_.size()) {
+  if (index >= have_.size()) {
     return make_error(what + "chunk index " + std::to_string(index) + " beyond the manifest's " +
-                      std::to_string(chunks_.size()) + " chunks");
+                      std::to_string(have_.size()) + " chunks");
   }
   const Digest digest = sha256(chunk_body);
   if (digest != manifest_.chunk_digests[index]) {
@@ -96,42 +96,60 @@ loa::Status BulletinAssembler::add(ByteView chunk_body) {
                       "... does not match the manifest's " +
                       hex_prefix(manifest_.chunk_digests[index]) + "...");
   }
-  if (chunks_[index]) return loa::Status::success();
-  chunks_[index] = std::move(chunk.value());
-  ++have_;
-  return loa::Status::success();
+  if (have_[index]) return std::optional<std::uint32_t>{};
+  have_[index] = true;
+  ++count_;
+  return std::optional<std::uint32_t>{index};
+}
+
+void BulletinAssembler::forget(std::uint32_t index) {
+  if (index < have_.size() && have_[index]) {
+    have_[index] = false;
+    --count_;
+  }
 }
 
 bool BulletinAssembler::complete() const {
-  return have_ == chunks_.size();
+  return count_ == have_.size();
 }
 
 std::vector<std::uint32_t> BulletinAssembler::missing() const {
   std::vector<std::uint32_t> out;
-  for (std::size_t i = 0; i < chunks_.size(); ++i) {
-    if (!chunks_[i]) out.push_back(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < have_.size(); ++i) {
+    if (!have_[i]) out.push_back(static_cast<std::uint32_t>(i));
   }
   return out;
 }
 
-Result<OpusStream> BulletinAssembler::stream() const {
+loa::Status BulletinAssembler::write_ogg(const BodyOf& body_of, OggOpusWriter::Out out) const {
+  const std::string what = "bulletin " + std::to_string(manifest_.bulletin_id) + ": ";
   if (!complete()) {
-    return make_error("bulletin " + std::to_string(manifest_.bulletin_id) + ": " +
-                      std::to_string(chunks_.size() - have_) + " of " +
-                      std::to_string(chunks_.size()) + " chunks missing");
+    return make_error(what + std::to_string(have_.size() - count_) + " of " +
+                      std::to_string(have_.size()) + " chunks missing");
   }
-  OpusStream out;
-  out.channels = manifest_.channels;
-  out.pre_skip = manifest_.pre_skip;
-  out.input_rate = manifest_.sample_rate;
-  out.total_samples = manifest_.total_samples;
-  std::size_t packets = 0;
-  for (const auto& c : chunks_) packets += c->packets.size();
-  out.packets.reserve(packets);
-  for (const auto& c : chunks_) {
-    out.packets.insert(out.packets.end(), c->packets.begin(), c->packets.end());
+  OpusStreamInfo info;
+  info.channels = manifest_.channels;
+  info.pre_skip = manifest_.pre_skip;
+  info.input_rate = manifest_.sample_rate;
+  info.total_samples = manifest_.total_samples;
+  auto writer = OggOpusWriter::create(info, std::move(out));
+  if (!writer) return make_error(what + writer.error().message);
+  for (std::uint32_t i = 0; i < have_.size(); ++i) {
+    auto body = body_of(i);
+    if (!body) return make_error(what + "chunk " + std::to_string(i) + ": " + body.error().message);
+    // Read back from storage: checked again, so a file damaged meanwhile is not cached.
+    if (sha256(*body) != manifest_.chunk_digests[i]) {
+      return make_error(what + "chunk " + std::to_string(i) +
+                        " read back does not match the manifest's digest");
+    }
+    auto chunk = decode_audio_chunk(*body);
+    if (!chunk) return make_error(what + chunk.error().message);
+    for (const Bytes& packet : chunk->packets) {
+      if (loa::Status s = writer->add(packet); !s) return make_error(what + s.message());
+    }
   }
-  return out;
+  if (loa::Status s = writer->finish(); !s) return make_error(what + s.message());
+  return {};
 }
 
 }  // namespace loa::protocol

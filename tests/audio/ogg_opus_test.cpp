@@ -168,6 +168,93 @@ TEST(OggOpus, WriterRefusesBadStreams) {
   EXPECT_THAT(write_ogg_opus(huge).error().message, HasSubstr("exceeds the cap"));
 }
 
+// A source that hands out one byte per call: the most a reader can be made to wait for.
+OggOpusReader::Source trickle(ByteView bytes) {
+  return [bytes, at = std::size_t{0}](std::uint8_t* buffer,
+                                      std::size_t) mutable -> Result<std::size_t> {
+    if (at == bytes.size()) return std::size_t{0};
+    buffer[0] = bytes[at++];
+    return std::size_t{1};
+  };
+}
+
+TEST(OggOpus, PageAtATimeWriterAndReaderMatchTheWholeFile) {
+  const OpusStream s = test_stream();
+  const Bytes file = test_file(s);
+  Bytes pages;
+  int count = 0;
+  auto writer = OggOpusWriter::create(s, [&](ByteView page) {
+    pages.insert(pages.end(), page.begin(), page.end());
+    ++count;
+    return loa::Status{};
+  });
+  ASSERT_TRUE(writer.ok()) << writer.error().message;
+  for (const Bytes& p : s.packets) ASSERT_TRUE(writer->add(p).ok());
+  ASSERT_TRUE(writer->finish().ok());
+  EXPECT_EQ(pages, file);
+  EXPECT_EQ(static_cast<std::size_t>(count), page_offsets(file).size());
+
+  auto reader = OggOpusReader::open(trickle(file));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  EXPECT_EQ(reader->info().channels, 1);
+  EXPECT_EQ(reader->info().pre_skip, s.pre_skip);
+  EXPECT_EQ(reader->info().total_samples, 0u);  // known at the end of the stream
+  std::vector<Bytes> packets;
+  for (;;) {
+    auto p = reader->next();
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    if (!*p) break;
+    packets.emplace_back((*p)->begin(), (*p)->end());
+  }
+  EXPECT_EQ(packets, s.packets);
+  EXPECT_EQ(reader->packets(), s.packets.size());
+  EXPECT_EQ(reader->info(), static_cast<const OpusStreamInfo&>(s));
+  auto info = check_ogg_opus(memory_source(file));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(*info, static_cast<const OpusStreamInfo&>(s));
+
+  // An error from the page sink stops the writer and comes back as is.
+  auto refusing =
+      OggOpusWriter::create(s, [](ByteView) { return loa::Status(make_error("no room")); });
+  ASSERT_FALSE(refusing.ok());
+  EXPECT_EQ(refusing.error().message, "no room");
+}
+
+TEST(OggOpus, PageAtATimeReaderHandsOutAPageOnlyOnceItPassedItsChecks) {
+  auto pcm = test_audio::sine(48000, 1, 8.0, 440, 0.3);
+  const OpusStream s = test_audio::encode_with_libopus(pcm, 1);
+  Bytes file = test_file(s);
+  const auto pages = page_offsets(file);
+  ASSERT_GE(pages.size(), 5u);  // head, tags, at least three audio pages
+  file[pages[3] + 6] ^= 0x01;   // the second audio page's granule position
+  fix_page_crc(file, pages[3]);
+  auto reader = OggOpusReader::open(memory_source(file));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  std::size_t good = 0;
+  std::string error;
+  for (;;) {
+    auto p = reader->next();
+    if (!p) {
+      error = p.error().message;
+      break;
+    }
+    ASSERT_TRUE(p->has_value()) << "the damaged file read to its end";
+    ASSERT_LT(good, s.packets.size());
+    EXPECT_TRUE(
+        std::equal((*p)->begin(), (*p)->end(), s.packets[good].begin(), s.packets[good].end()));
+    ++good;
+  }
+  EXPECT_THAT(error, HasSubstr("page 3 at byte offset " + std::to_string(pages[3])));
+  EXPECT_THAT(error, HasSubstr("does not match"));
+  // Exactly the first audio page's packets went out (lacing values below 255 end a packet);
+  // none of the damaged page's.
+  const std::size_t segments = file[pages[2] + 26];
+  std::size_t on_first_page = 0;
+  for (std::size_t i = 0; i < segments; ++i) on_first_page += file[pages[2] + 27 + i] < 255 ? 1 : 0;
+  EXPECT_EQ(good, on_first_page);
+  EXPECT_EQ(check_ogg_opus(memory_source(file)).error().message, error);
+}
+
 TEST(OggOpus, ReaderRejectsTruncatedFiles) {
   const Bytes file = test_file(test_stream());
   const auto pages = page_offsets(file);

@@ -160,7 +160,8 @@ TEST_F(ControllerTest, PlanFanOutIsOneMessagePerTargetScope) {
   for (const auto& c : chunks) {
     auto body = open_body(c.payload, keys_.public_key, protocol::MessageType::audio_chunk);
     ASSERT_TRUE(body.has_value());
-    EXPECT_TRUE(assembler.add(*body).ok());
+    const auto added = assembler.add(*body);
+    EXPECT_TRUE(added.ok()) << added.error().message;
   }
   EXPECT_TRUE(assembler.complete());
 

@@ -16,13 +16,27 @@ OpusStream make_stream(std::size_t packets) {
   s.channels = 1;
   s.pre_skip = 312;
   s.input_rate = kOpusRate;
-  s.total_samples = packets * 960 - 100;
+  s.total_samples = packets * 960 - 312 - 100;  // pre-skip and end trimming within the packets
   for (std::size_t i = 0; i < packets; ++i) {
     Bytes p(20 + i % 40);
     for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<std::uint8_t>(i * 7 + k);
+    p[0] = 0x08;  // TOC: one 20 ms SILK frame, so that the Ogg writer accepts it
     s.packets.push_back(std::move(p));
   }
   return s;
+}
+
+// The stream written from `bodies` (by index) through the assembler and read back.
+Result<OpusStream> join(const BulletinAssembler& assembler, const std::vector<Bytes>& bodies) {
+  Bytes file;
+  const loa::Status s =
+      assembler.write_ogg([&](std::uint32_t i) -> Result<Bytes> { return bodies.at(i); },
+                          [&](ByteView page) {
+                            file.insert(file.end(), page.begin(), page.end());
+                            return loa::Status{};
+                          });
+  if (!s) return make_error(s.message());
+  return read_ogg_opus(file);
 }
 
 TEST(Bulletin, PackagesIntoChunksOfNPackets) {
@@ -65,24 +79,35 @@ TEST(Bulletin, AssemblesInAnyOrderIgnoringDuplicates) {
   BulletinAssembler assembler(pkg->manifest);
   EXPECT_FALSE(assembler.complete());
   EXPECT_EQ(assembler.missing(), (std::vector<std::uint32_t>{0, 1, 2, 3, 4}));
-  EXPECT_THAT(assembler.stream().error().message, HasSubstr("5 of 5 chunks missing"));
+  EXPECT_THAT(join(assembler, pkg->chunk_bodies).error().message,
+              HasSubstr("5 of 5 chunks missing"));
 
-  std::vector<std::size_t> order = {3, 0, 3, 4, 0};
-  for (const auto i : order) {
-    const auto st = assembler.add(pkg->chunk_bodies[i]);
-    EXPECT_TRUE(st.ok()) << st.message();
+  // The index the first time, nothing for a duplicate.
+  const std::vector<std::pair<std::uint32_t, bool>> order = {
+      {3, true}, {0, true}, {3, false}, {4, true}, {0, false}};
+  for (const auto& [i, fresh] : order) {
+    const auto got = assembler.add(pkg->chunk_bodies[i]);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, fresh ? std::optional<std::uint32_t>{i} : std::nullopt) << i;
   }
   EXPECT_EQ(assembler.missing(), (std::vector<std::uint32_t>{1, 2}));
-  EXPECT_THAT(assembler.stream().error().message, HasSubstr("bulletin 9: 2 of 5 chunks missing"));
+  EXPECT_THAT(join(assembler, pkg->chunk_bodies).error().message,
+              HasSubstr("bulletin 9: 2 of 5 chunks missing"));
   EXPECT_TRUE(assembler.add(pkg->chunk_bodies[2]).ok());
   EXPECT_TRUE(assembler.add(pkg->chunk_bodies[1]).ok());
   EXPECT_TRUE(assembler.complete());
   EXPECT_TRUE(assembler.missing().empty());
-  auto back = assembler.stream();
+  auto back = join(assembler, pkg->chunk_bodies);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(*back, s);
   EXPECT_TRUE(assembler.add(pkg->chunk_bodies[4]).ok());  // late duplicate: still fine
   EXPECT_EQ(assembler.manifest(), pkg->manifest);
+
+  // A body damaged in storage after it was accepted is caught when the file is written.
+  std::vector<Bytes> damaged = pkg->chunk_bodies;
+  damaged[2][30] ^= 0x01;
+  EXPECT_THAT(join(assembler, damaged).error().message,
+              HasSubstr("bulletin 9: chunk 2 read back does not match the manifest's digest"));
 }
 
 TEST(Bulletin, RefusesTamperedAndForeignChunks) {
@@ -95,8 +120,8 @@ TEST(Bulletin, RefusesTamperedAndForeignChunks) {
   tampered[40] ^= 0x10;  // inside a packet: still decodes, digest differs
   const auto st = assembler.add(tampered);
   ASSERT_FALSE(st.ok());
-  EXPECT_THAT(st.message(), HasSubstr("bulletin 9: chunk 1 digest"));
-  EXPECT_THAT(st.message(), HasSubstr("does not match the manifest's"));
+  EXPECT_THAT(st.error().message, HasSubstr("bulletin 9: chunk 1 digest"));
+  EXPECT_THAT(st.error().message, HasSubstr("does not match the manifest's"));
   EXPECT_EQ(assembler.missing(), (std::vector<std::uint32_t>{0, 1, 2}));
 
   // A tampered copy of a chunk already held is refused too, and the good copy stays.
@@ -106,16 +131,17 @@ TEST(Bulletin, RefusesTamperedAndForeignChunks) {
 
   auto other = package_bulletin(10, s, 24000);
   ASSERT_TRUE(other.ok());
-  EXPECT_THAT(assembler.add(other->chunk_bodies[0]).message(),
+  EXPECT_THAT(assembler.add(other->chunk_bodies[0]).error().message,
               HasSubstr("chunk belongs to stream 10"));
 
   auto longer = package_bulletin(9, make_stream(400), 24000);
   ASSERT_TRUE(longer.ok());
-  EXPECT_THAT(assembler.add(longer->chunk_bodies[7]).message(),
+  EXPECT_THAT(assembler.add(longer->chunk_bodies[7]).error().message,
               HasSubstr("chunk index 7 beyond the manifest's 3 chunks"));
 
   const Bytes garbage = {1, 2, 3};
-  EXPECT_THAT(assembler.add(garbage).message(), HasSubstr("bulletin 9: audio_chunk: stream_id"));
+  EXPECT_THAT(assembler.add(garbage).error().message,
+              HasSubstr("bulletin 9: audio_chunk: stream_id"));
   EXPECT_FALSE(assembler.complete());
 }
 
@@ -156,7 +182,7 @@ TEST(Bulletin, StereoRoundTrips) {
   std::mt19937 rng(7);
   std::shuffle(bodies.begin(), bodies.end(), rng);
   for (const auto& b : bodies) ASSERT_TRUE(assembler.add(b).ok());
-  auto back = assembler.stream();
+  auto back = join(assembler, pkg->chunk_bodies);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, s);
 }

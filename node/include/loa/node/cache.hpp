@@ -1,4 +1,5 @@
-// Verified bulletins on disk: one standard Ogg Opus file per bulletin, "<dir>/<id>.opus".
+// Verified bulletins on disk: one standard Ogg Opus file per bulletin, "<dir>/<id>.opus", and
+// the chunks of those still being fetched.
 #pragma once
 
 #include <cstdint>
@@ -6,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "loa/node/files.hpp"
+#include "loa/protocol/bulletin.hpp"
 #include "loa/protocol/ogg_opus.hpp"
 #include "loa/protocol/result.hpp"
 
@@ -17,6 +20,45 @@ enum class StoreFailure {
   limit,      // the bulletin does not fit under the cache limit beside the bulletins still needed
   disk_full,  // ENOSPC or EDQUOT on write, fsync or close
   other,
+};
+
+// The verified chunk bodies of a bulletin being fetched, appended to "<cache dir>/<id>.part" as
+// they come: a node holds none of a bulletin's audio in memory while fetching it, however long
+// the bulletin (docs/architecture.md, "Node memory"). The file is removed with the spool; one
+// left by a crash is removed when the cache opens (its chunks are fetched again).
+class Spool {
+ public:
+  Spool(Spool&& other) noexcept;
+  Spool& operator=(Spool&& other) noexcept;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  ~Spool();
+
+  // Appends chunk `index`; `error_number` (if given) receives errno on failure (ENOSPC: full).
+  loa::Status add(std::uint32_t index, protocol::ByteView body, int* error_number = nullptr);
+  // A chunk added before; the error names the file.
+  Result<protocol::Bytes> read(std::uint32_t index) const;
+  std::uint64_t bytes() const { return end_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class Cache;
+  Spool(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  struct Extent {
+    std::uint64_t offset = 0;
+    std::uint32_t size = 0;
+  };
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t end_ = 0;
+  std::vector<Extent> extents_;  // by chunk index; size 0: not here
+};
+
+// A cached bulletin opened for playing: its info (checked through the whole file) and its packets,
+// read from the file a page at a time.
+struct CachedAudio {
+  protocol::OpusStreamInfo info;
+  protocol::OggOpusReader packets;
 };
 
 // A directory of cached bulletins. Only complete, verified streams are stored (atomically), so a
@@ -31,25 +73,37 @@ class Cache {
   std::uint64_t limit_bytes() const { return limit_bytes_; }
   std::string path(std::uint64_t bulletin_id) const;
   bool has(std::uint64_t bulletin_id) const;
-  // Writes the stream as an Ogg Opus file (temporary file, fsync, rename). To make room under the
+  // A new spool for a bulletin being fetched ("<dir>/<id>.part", emptied if it exists).
+  Result<Spool> spool(std::uint64_t bulletin_id) const;
+  // Writes the bulletin whose chunks `assembler` has seen all of, from `spool`, as an Ogg Opus
+  // file a page at a time (temporary file, fsync, rename). To make room under the
   // limit (or on a full disk) it first removes cached bulletins not in `keep`, oldest first; a
   // bulletin in `keep` is never removed. If it still does not fit it stores nothing (no partial
   // file) and fails: the error names the limit ("cache-limit-mb ...") or says "disk full: <path>",
   // and `why` (if given) tells which.
+  loa::Status store(const protocol::BulletinAssembler& assembler, const Spool& spool,
+                    const std::set<std::uint64_t>& keep = {}, StoreFailure* why = nullptr) const;
+  // The same from a stream in memory (test tones, tests).
   loa::Status store(std::uint64_t bulletin_id, const protocol::OpusStream& stream,
                     const std::set<std::uint64_t>& keep = {}, StoreFailure* why = nullptr) const;
-  // Reads a cached bulletin back; the error names the file.
+  // Opens a cached bulletin for playing; the error names the file and what is wrong with it.
+  Result<CachedAudio> open_audio(std::uint64_t bulletin_id) const;
+  // Reads a cached bulletin back whole (tests); the error names the file.
   Result<protocol::OpusStream> load(std::uint64_t bulletin_id) const;
   // Bytes used by cached bulletins.
   std::uint64_t bytes_used() const;
   // Cached bulletin ids, oldest (first stored) first.
   std::vector<std::uint64_t> bulletins_oldest_first() const;
+  // Removes the oldest cached bulletin not in `keep` (nor `storing`); false if there is none.
+  bool evict_one(const std::set<std::uint64_t>& keep, std::uint64_t storing) const;
 
  private:
   Cache(std::string dir, std::uint64_t limit_bytes)
       : dir_(std::move(dir)), limit_bytes_(limit_bytes) {}
-  // Removes the oldest cached bulletin not in `keep` (nor `storing`); false if there is none.
-  bool evict_one(const std::set<std::uint64_t>& keep, std::uint64_t storing) const;
+  // What both store()s do around `produce`, which writes the file's bytes.
+  loa::Status store_file(std::uint64_t bulletin_id,
+                         const std::function<loa::Status(const WriteFn& write)>& produce,
+                         const std::set<std::uint64_t>& keep, StoreFailure* why) const;
 
   std::string dir_;
   std::uint64_t limit_bytes_ = 0;

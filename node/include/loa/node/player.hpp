@@ -132,11 +132,15 @@ class Player {
 
  private:
   // An occurrence about to play, with its audio and, when it takes over, the open sink.
+  // Its packets are read from the cached file a page at a time (a test tone's from memory), so
+  // a playing node holds a few kilobytes of a bulletin however long it is.
   struct Playback {
     protocol::Occurrence occurrence;
-    protocol::OpusStream stream;
-    std::unique_ptr<Sink> sink;      // null: open a new one
-    std::uint8_t sink_channels = 0;  // what `sink` was opened with
+    protocol::OpusStreamInfo info;                   // live: channels only
+    std::optional<protocol::OggOpusReader> packets;  // none for a live occurrence
+    std::shared_ptr<const protocol::Bytes> memory;   // what a test tone's packets are read from
+    std::unique_ptr<Sink> sink;                      // null: open a new one
+    std::uint8_t sink_channels = 0;                  // what `sink` was opened with
   };
 
   void run();

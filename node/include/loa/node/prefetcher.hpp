@@ -18,8 +18,9 @@ namespace loa::node {
 
 // One state machine per missing bulletin: subscribe to its topics, take the retained manifest
 // (verified with the controller key), collect chunks (each checked against the manifest's
-// digest), ask for what is missing when chunks stop arriving, store the whole stream in the cache
-// and report. Every call returns the bus actions to apply. Not thread-safe (the node locks).
+// digest) in a spool file beside the cache, ask for what is missing when chunks stop arriving,
+// write the Ogg Opus file from the spool and report. No bulletin's audio is held in memory. Every
+// call returns the bus actions to apply. Not thread-safe (the node locks).
 class Prefetcher {
  public:
   struct Config {
@@ -27,7 +28,7 @@ class Prefetcher {
     protocol::PublicKey controller_key{};
     protocol::Micros fetch_timeout_us = 3'000'000;  // quiet time before a Fetch
     protocol::Micros max_backoff_us = 60'000'000;   // cap on the doubling retry interval
-    std::size_t max_early_bytes = 4 << 20;          // chunks kept while the manifest is awaited
+    std::size_t max_early_bytes = 256 << 10;        // chunks kept while the manifest is awaited
     // First wait before storing again a bulletin the cache refused (limit or full disk); it
     // doubles up to max_backoff_us. A changed plan (want()) retries at once.
     protocol::Micros store_retry_us = 10'000'000;
@@ -44,6 +45,7 @@ class Prefetcher {
     std::uint64_t manifests_rejected = 0;
     std::uint64_t bulletins_cached = 0;
     std::uint64_t store_failures = 0;  // cache limit reached, disk full or another write error
+    std::uint64_t spool_failures = 0;  // a chunk that could not be written to its spool
   };
 
   Prefetcher(Config config, const Cache& cache, Sealer sealer);
@@ -69,7 +71,7 @@ class Prefetcher {
  private:
   struct Pending {
     std::optional<protocol::BulletinAssembler> assembler;
-    std::vector<bool> have;              // per chunk index, once the manifest is known
+    std::optional<Spool> spool;          // the accepted chunks, once the first came
     std::vector<protocol::Bytes> early;  // verified chunk bodies that came before the manifest
     std::size_t early_bytes = 0;
     protocol::Micros last_progress_us = 0;
@@ -81,19 +83,21 @@ class Prefetcher {
   std::optional<protocol::Opened> open_envelope(protocol::ByteView envelope,
                                                 protocol::MessageType want, std::string& why,
                                                 bool check_signature = true) const;
+  // Checks a chunk against the manifest and appends it to the spool.
   void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
-                 protocol::Micros now);
+                 protocol::Micros now, BusActions& out);
   void finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out);
-  // A complete bulletin the cache refused for lack of room, stored again later.
+  // A complete bulletin (its chunks in the spool) the cache refused for lack of room, stored
+  // again later.
   struct Unstored {
-    protocol::OpusStream stream;
+    protocol::BulletinAssembler assembler;
+    Spool spool;
     protocol::Micros next_try_us = 0;
     int attempts = 0;
     std::string last_detail;
   };
   // Stores a complete bulletin; on a limit or full disk keeps it in unstored_ for a retry.
-  void store(std::uint64_t bulletin_id, protocol::OpusStream stream, protocol::Micros now,
-             BusActions& out);
+  void store(Unstored u, protocol::Micros now, BusActions& out);
   // Publishes a Fetch for what is missing (the manifest, or the missing chunks) and sets the
   // next retry with backoff.
   // seen_manifest_sequence: the sequence of the manifest just received, for the first request of
