@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "node_test_support.hpp"
 
 namespace loa::node {
@@ -128,6 +131,26 @@ TEST(OutboxTest, PlaybackCutShortByACrashEndsOnceAsPartial) {
   ASSERT_EQ(pending->size(), 4u);
   for (std::size_t i = 0; i < pending->size(); ++i) EXPECT_EQ((*pending)[i].event_seq, i + 1);
   EXPECT_EQ((*box)->next_seq(), 5u);
+}
+
+TEST(OutboxTest, TheWalStaysSmallThroughALongPlayback) {
+  test::TempDir dir;
+  const std::string path = dir.file("outbox.db");
+  auto box = Outbox::open(path);
+  ASSERT_TRUE(box.ok());
+  // A 10-minute playback noted every second, then its event.
+  auto note = event(1, protocol::Outcome::partial);
+  std::uintmax_t largest = 0;
+  for (int second = 1; second <= 600; ++second) {
+    note.frames_played = static_cast<std::uint64_t>(second) * 50;
+    note.end_us = second * 1'000'000;
+    ASSERT_TRUE((*box)->note_playing(note).ok());
+    largest = std::max(largest, std::filesystem::file_size(path + "-wal"));
+  }
+  ASSERT_TRUE((*box)->add(event(1, protocol::Outcome::completed)).ok());
+  // 16 pages of 4 KiB between checkpoints, and a commit's frames on top.
+  EXPECT_LT(largest, 160u * 1024) << "bytes of WAL";
+  EXPECT_EQ((*box)->pending()->size(), 1u);
 }
 
 TEST(OutboxTest, CrashHookSeesBothSidesOfTheCommit) {
