@@ -222,7 +222,12 @@ void Prefetcher::finish(std::uint64_t bulletin_id, protocol::Micros now, BusActi
   Spool spool = std::move(*it->second.spool);
   out.unsubscribe.push_back(topics::bulletin_filter(bulletin_id));
   pending_.erase(it);
-  store(Unstored{std::move(assembler), std::move(spool), 0, 0, ""}, now, out);
+  // Written by the next tick(), not here: on_chunk() runs on the MQTT thread, which should not
+  // spend a whole file's write (a 5-minute bulletin: ~8 ms here, more on a device's flash)
+  // between two messages. The fleet simulator's one MQTT thread serves 2,500 nodes that complete
+  // in the same seconds: stored here, their files kept it from the sockets for tens of seconds
+  // and the broker dropped thousands of connections.
+  unstored_.emplace(bulletin_id, Unstored{std::move(assembler), std::move(spool), now, 0, ""});
 }
 
 void Prefetcher::store(Unstored u, protocol::Micros now, BusActions& out) {

@@ -200,7 +200,10 @@ void MosquittoClient::on_disconnect_cb(mosquitto*, void* self, int rc) {
   c->cv_.notify_all();
   if (stopping && c->style_.silent_stop) return;
   if (rc != 0) {
-    Log(LogLevel::warn, "mqtt").kv("broker", c->config_.url).kv("client", c->config_.client_id)
+    Log(LogLevel::warn, "mqtt")
+            .kv("broker", c->config_.url)
+            .kv("client", c->config_.client_id)
+            .kv("reason", mosquitto_strerror(rc))
         << "connection lost; reconnecting";
   }
   if (c->connect_handler_) c->connect_handler_(false);

@@ -224,7 +224,7 @@ class PrefetchLimitTest : public CacheLimitTest {
     prefetcher_->keep_with([this] { return keep_; });
   }
 
-  // Delivers bulletin `id` (manifest and every chunk) to the prefetcher at `now`.
+  // Delivers bulletin `id` (manifest and every chunk) to the prefetcher at `now`, and ticks.
   BusActions deliver(std::uint64_t id, protocol::Micros now) {
     const auto packaged = *protocol::package_bulletin(id, stream_, 24000);
     BusActions all =
@@ -236,6 +236,7 @@ class PrefetchLimitTest : public CacheLimitTest {
       all.append(prefetcher_->on_chunk(
           id, protocol::seal(MessageType::audio_chunk, controller_, now, 1, body), now));
     }
+    all.append(prefetcher_->tick(now));  // writes the completed bulletin
     return all;
   }
 

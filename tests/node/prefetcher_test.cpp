@@ -105,11 +105,17 @@ TEST_F(PrefetcherTest, TamperedChunkIsDroppedFetchedAgainAndTheBulletinCached) {
   EXPECT_EQ(f[0].node_id, "n1");
 
   a = prefetcher_.on_chunk(kBulletin, chunk(1), kT0 + kTimeout + 100);
+  EXPECT_EQ(a.unsubscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
+  EXPECT_FALSE(prefetcher_.fetching(kBulletin));
+  // Complete: the file is written by the next tick (not on the MQTT thread).
+  EXPECT_TRUE(reports(a).empty());
+  EXPECT_FALSE(cache_.has(kBulletin));
+  EXPECT_EQ(prefetcher_.unstored(), 1u);
+  a = prefetcher_.tick(kT0 + kTimeout + 200);
   const auto r = reports(a);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].state, protocol::CacheState::cached);
-  EXPECT_EQ(a.unsubscribe, std::vector<std::string>{topics::bulletin_filter(kBulletin)});
-  EXPECT_FALSE(prefetcher_.fetching(kBulletin));
+  EXPECT_EQ(prefetcher_.unstored(), 0u);
   ASSERT_TRUE(cache_.has(kBulletin));
   auto loaded = cache_.load(kBulletin);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
@@ -165,8 +171,8 @@ TEST_F(PrefetcherTest, NoManifestAsksForIt) {
   EXPECT_TRUE(f[0].want_manifest);
   EXPECT_TRUE(f[0].indices.empty());
   (void)prefetcher_.on_manifest(kBulletin, manifest(controller_), kT0 + kTimeout);
-  const BusActions a = prefetcher_.on_chunk(kBulletin, chunk(1), kT0 + kTimeout);
-  ASSERT_EQ(reports(a).size(), 1u);
+  (void)prefetcher_.on_chunk(kBulletin, chunk(1), kT0 + kTimeout);
+  ASSERT_EQ(reports(prefetcher_.tick(kT0 + kTimeout)).size(), 1u);
   EXPECT_TRUE(cache_.has(kBulletin));
 }
 
@@ -259,6 +265,8 @@ TEST_F(PrefetcherTest, ChunksWaitInASpoolFileUntilTheBulletinIsWhole) {
   const std::string copy = dir_.file("stale.part");
   std::filesystem::copy_file(part, copy);
   (void)prefetcher_.on_chunk(kBulletin, chunk(1), kT0);
+  EXPECT_TRUE(std::filesystem::exists(part));  // until the next tick writes the file
+  (void)prefetcher_.tick(kT0);
   EXPECT_TRUE(cache_.has(kBulletin));
   EXPECT_FALSE(std::filesystem::exists(part));
   EXPECT_EQ(cache_.load(kBulletin)->packets, stream_.packets);
@@ -303,24 +311,24 @@ TEST_F(PrefetcherTest, ATenMinuteBulletinIsFetchedAndReadWithoutHoldingItInMemor
       kLong,
       protocol::seal(MessageType::manifest, controller_, kT0, 1, protocol::encode(pkg->manifest)),
       kT0);
-  BusActions last;
-  std::chrono::steady_clock::duration storing{};
   for (const auto& body : pkg->chunk_bodies) {
-    const auto sealed = protocol::seal(MessageType::audio_chunk, controller_, kT0, 1, body);
-    const auto t0 = std::chrono::steady_clock::now();
-    last = prefetcher_.on_chunk(kLong, sealed, kT0);
-    storing = std::chrono::steady_clock::now() - t0;  // the last one writes the file
+    (void)prefetcher_.on_chunk(
+        kLong, protocol::seal(MessageType::audio_chunk, controller_, kT0, 1, body), kT0);
     peak = std::max(peak, heap_in_use());
   }
+  const auto t0 = std::chrono::steady_clock::now();
+  const BusActions last = prefetcher_.tick(kT0);  // writes the file
+  const auto storing = std::chrono::steady_clock::now() - t0;
+  peak = std::max(peak, heap_in_use());
   ASSERT_EQ(reports(last).size(), 1u);
   EXPECT_EQ(reports(last)[0].state, protocol::CacheState::cached);
   const std::size_t fetching = peak - base;
 
   peak = heap_in_use();
   const std::size_t before_play = peak;
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t1 = std::chrono::steady_clock::now();
   auto audio = cache_.open_audio(kLong);
-  const auto checking = std::chrono::steady_clock::now() - t0;
+  const auto checking = std::chrono::steady_clock::now() - t1;
   ASSERT_TRUE(audio.ok()) << audio.error().message;
   EXPECT_EQ(audio->info.total_samples, 30'000u * 960 - 312 - 500);
   std::size_t packets = 0;

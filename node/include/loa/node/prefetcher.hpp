@@ -60,11 +60,13 @@ class Prefetcher {
                          protocol::Micros now);
   // An AudioChunk envelope from loa/v1/bulletin/<id>/chunk.
   BusActions on_chunk(std::uint64_t bulletin_id, protocol::ByteView envelope, protocol::Micros now);
-  // Sends the Fetches that are due and retries the stores that are due.
+  // Writes the bulletins completed since the last tick to the cache, retries the stores that are
+  // due, and sends the Fetches that are due.
   BusActions tick(protocol::Micros now);
 
   bool fetching(std::uint64_t bulletin_id) const { return pending_.count(bulletin_id) != 0; }
-  // Complete bulletins the cache refused so far (kept in memory, stored again later).
+  // Complete bulletins not in the cache yet: to be written by the next tick(), or refused by the
+  // cache so far (their chunks kept in their spools, stored again later).
   std::size_t unstored() const { return unstored_.size(); }
   const Stats& stats() const { return stats_; }
 
@@ -87,8 +89,8 @@ class Prefetcher {
   void add_chunk(std::uint64_t bulletin_id, Pending& p, protocol::ByteView body,
                  protocol::Micros now, BusActions& out);
   void finish(std::uint64_t bulletin_id, protocol::Micros now, BusActions& out);
-  // A complete bulletin (its chunks in the spool) the cache refused for lack of room, stored
-  // again later.
+  // A complete bulletin (its chunks in the spool) not stored yet: just completed, or refused by
+  // the cache for lack of room and stored again later.
   struct Unstored {
     protocol::BulletinAssembler assembler;
     Spool spool;
