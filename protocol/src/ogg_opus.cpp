@@ -615,7 +615,7 @@ OggOpusReader::Source memory_source(ByteView bytes) {
   return [bytes, at = std::size_t{0}](std::uint8_t* buffer,
                                       std::size_t size) mutable -> Result<std::size_t> {
     const std::size_t n = std::min(size, bytes.size() - at);
-    std::memcpy(buffer, bytes.data() + at, n);
+    if (n > 0) std::memcpy(buffer, bytes.data() + at, n);  // data() may be null when empty
     at += n;
     return n;
   };

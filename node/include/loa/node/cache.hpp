@@ -38,8 +38,6 @@ class Spool {
   loa::Status add(std::uint32_t index, protocol::ByteView body, int* error_number = nullptr);
   // A chunk added before; the error names the file.
   Result<protocol::Bytes> read(std::uint32_t index) const;
-  std::uint64_t bytes() const { return end_; }
-  const std::string& path() const { return path_; }
 
  private:
   friend class Cache;
