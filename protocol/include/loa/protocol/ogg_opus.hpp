@@ -67,7 +67,9 @@ class OggOpusReader {
  public:
   // Fills up to `size` bytes of `buffer`; returns how many, 0 at the end of the file.
   using Source = std::function<Result<std::size_t>(std::uint8_t* buffer, std::size_t size)>;
-  // Reads the header pages: info() then has everything but total_samples.
+  // Reads the header pages and the first audio page: info() then has everything but
+  // total_samples (or everything, for a stream of one audio page), and the first next() reads
+  // nothing.
   static Result<OggOpusReader> open(Source source);
   OggOpusReader(OggOpusReader&&) noexcept;
   OggOpusReader& operator=(OggOpusReader&&) noexcept;
