@@ -29,6 +29,14 @@ NodeRecord node(const std::string& id, const std::string& area, std::int64_t res
   return n;
 }
 
+// A database file of this test process that does not exist yet.
+std::filesystem::path fresh_db(const std::string& name) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("loa-store-" + name + "-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  return path;
+}
+
 EventRecord event(const std::string& node, std::uint64_t occurrence, std::uint64_t seq) {
   EventRecord r;
   r.event.node_id = node;
@@ -44,9 +52,7 @@ EventRecord event(const std::string& node, std::uint64_t occurrence, std::uint64
 }  // namespace
 
 TEST(SqliteStore, MigratesToTheLatestSchemaAndReopens) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("loa-store-test-" + std::to_string(::getpid()) + ".db");
-  std::filesystem::remove(path);
+  const auto path = fresh_db("test");
   {
     auto s = open_sqlite_store(path.string());
     ASSERT_TRUE(s.ok()) << s.error().message;
@@ -207,9 +213,7 @@ TEST(SqliteStore, CacheReportsKeepTheLatestPerNodeAndBulletin) {
 // read must still be able to write after that connection committed (a deferred transaction is
 // refused at once, "database is locked", and the batch of node messages was lost).
 TEST(SqliteStore, ABatchIsNotRefusedWhenAnotherConnectionWritesMeanwhile) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("loa-store-busy-" + std::to_string(::getpid()) + ".db");
-  std::filesystem::remove(path);
+  const auto path = fresh_db("busy");
   auto s = open_sqlite_store(path.string());
   ASSERT_TRUE(s.ok()) << s.error().message;
   Store& store = **s;
