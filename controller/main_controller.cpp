@@ -149,6 +149,8 @@ int run(int argc, char** argv) {
   }
   auto auth = loa::controller::auth_settings(config);
   if (!auth) throw std::runtime_error(auth.error().message);
+  auto http_limits = loa::controller::http_limits(config);
+  if (!http_limits) throw std::runtime_error(http_limits.error().message);
 
   auto store = loa::controller::open_sqlite_store(config.db);
   if (!store) throw std::runtime_error(store.error().message);
@@ -199,8 +201,7 @@ int run(int argc, char** argv) {
   if (!local_token) throw std::runtime_error(local_token.error().message);
   auth->local_token = *local_token;
   loa::controller::Access access(**accounts, controller, *auth);
-  loa::controller::ApiServer api(
-      controller, static_cast<std::size_t>(config.max_upload_mb) * 1024 * 1024, &access);
+  loa::controller::ApiServer api(controller, *http_limits, &access);
   auto port = api.bind(listen->first, listen->second);
   if (!port) throw std::runtime_error(port.error().message);
   api.start();

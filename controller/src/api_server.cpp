@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include <httplib.h>
+#include "loa/http/server.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +14,7 @@
 #include "loa/controller/auth.hpp"
 #include "loa/controller/cap_api.hpp"
 #include "loa/controller/console.hpp"
+#include "loa/controller/json_body.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
@@ -32,17 +33,17 @@ using runtime::LogLevel;
 
 constexpr const char* kJson = "application/json";
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(http::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(2) + "\n", kJson);
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(http::Response& res, const ApiError& e) {
   send_json(res, http_status(e.code), to_json(e));
 }
 
 template <typename T, typename Fn>
-void reply(httplib::Response& res, const Reply<T>& r, int ok_status, Fn&& to_body) {
+void reply(http::Response& res, const Reply<T>& r, int ok_status, Fn&& to_body) {
   if (!r) return send_error(res, r.error());
   send_json(res, ok_status, to_body(*r));
 }
@@ -58,15 +59,13 @@ Reply<std::uint64_t> parse_id(const std::string& text, const std::string& what) 
   return v;
 }
 
-Reply<json> parse_body(const httplib::Request& req) {
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) return api_error(ErrorCode::bad_request, "body: not valid JSON");
-  return j;
+Reply<json> parse_body(const http::Request& req) {
+  return parse_json_body(req.body);
 }
 
 // The live request of POST /api/v1/live: targets (comma-separated), priority, chime (0/1),
 // format s16le:RATE:CHANNELS, title.
-Reply<LiveRequest> live_request_from_query(const httplib::Request& req) {
+Reply<LiveRequest> live_request_from_query(const http::Request& req) {
   LiveRequest r;
   const std::string targets = req.get_param_value("targets");
   std::size_t pos = 0;
@@ -106,12 +105,11 @@ Reply<LiveRequest> live_request_from_query(const httplib::Request& req) {
 struct ApiServer::Impl {
   Controller& controller;
   Access* access;  // null: every caller trusted (in-process tests)
-  httplib::Server server;
+  http::Server server;
   int port = 0;
 
-  Impl(Controller& c, std::size_t max_upload, Access* a) : controller(c), access(a) {
-    server.set_payload_max_length(max_upload);
-    server.set_read_timeout(60, 0);
+  Impl(Controller& c, const http::Limits& limits, Access* a)
+      : controller(c), access(a), server(limits) {
     if (access) access->attach(server);
     routes();
   }
@@ -132,20 +130,21 @@ struct ApiServer::Impl {
   }
 
   void routes() {
-    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    server.set_error_handler([](const http::Request& req, http::Response& res) {
       if (!res.body.empty()) return;
       const ErrorCode code = res.status == 404   ? ErrorCode::not_found
                              : res.status == 413 ? ErrorCode::bad_request
                              : res.status >= 500 ? ErrorCode::internal
                                                  : ErrorCode::bad_request;
       const int status = res.status;
-      send_error(res, api_error(code, res.status == 404
+      send_error(res, api_error(code, !res.reason.empty() ? res.reason
+                                      : res.status == 404
                                           ? "no such endpoint: " + req.method + " " + req.path
                                           : "HTTP " + std::to_string(res.status)));
       res.status = status;
     });
     server.set_exception_handler(
-        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        [](const http::Request& req, http::Response& res, std::exception_ptr ep) {
           std::string what = "unexpected error";
           try {
             if (ep) std::rethrow_exception(ep);
@@ -157,7 +156,7 @@ struct ApiServer::Impl {
               << "API handler failed";
           send_error(res, api_error(ErrorCode::internal, what));
         });
-    server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    server.set_logger([](const http::Request& req, const http::Response& res) {
       Log(LogLevel::debug, "controller")
               .kv("method", req.method)
               .kv("path", req.path)
@@ -165,7 +164,7 @@ struct ApiServer::Impl {
           << "API request";
     });
 
-    server.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/health", [this](const http::Request&, http::Response& res) {
       send_json(res, 200,
                 json{{"status", "ok"},
                      {"version", LOA_VERSION},
@@ -174,7 +173,7 @@ struct ApiServer::Impl {
     });
 
     // Nodes.
-    server.Get("/api/v1/nodes", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/nodes", [this](const http::Request&, http::Response& res) {
       reply(res, controller.list_nodes(), 200, [this](const std::vector<NodeView>& nodes) {
         json list = json::array();
         for (const auto& n : nodes) {
@@ -183,7 +182,7 @@ struct ApiServer::Impl {
         return json{{"nodes", list}};
       });
     });
-    server.Post("/api/v1/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/api/v1/nodes", [this](const http::Request& req, http::Response& res) {
       auto body = parse_body(req);
       if (!body) return send_error(res, body.error());
       auto input = node_input_from_json(*body);
@@ -191,70 +190,71 @@ struct ApiServer::Impl {
       if (auto denied = denied_area(input->area, "area")) return send_error(res, *denied);
       reply(res, controller.add_node(*input), 201, [](const NodeView& n) { return to_json(n); });
     });
-    server.Post(
-        "/api/v1/nodes/import", [this](const httplib::Request& req, httplib::Response& res) {
-          auto body = parse_body(req);
-          if (!body) return send_error(res, body.error());
-          const auto nodes = body->find("nodes");
-          if (!body->is_object() || nodes == body->end() || !nodes->is_array()) {
-            return send_error(res, api_error(ErrorCode::bad_request, "nodes: must be an array"));
-          }
-          std::vector<NodeInput> inputs;
-          for (std::size_t i = 0; i < nodes->size(); ++i) {
-            auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
-            if (!in) return send_error(res, in.error());
-            if (auto denied = denied_area(in->area, "nodes[" + std::to_string(i) + "].area")) {
-              return send_error(res, *denied);
-            }
-            inputs.push_back(std::move(*in));
-          }
-          reply(res, controller.import_nodes(inputs), 200, [](std::size_t n) {
-            return json{{"imported", n}};
-          });
-        });
-    server.Get(R"(/api/v1/nodes/([^/]+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 reply(res, controller.get_node(req.matches[1]), 200,
-                       [](const NodeView& n) { return to_json(n); });
-               });
+    server.Post("/api/v1/nodes/import", [this](const http::Request& req, http::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      const auto nodes = body->find("nodes");
+      if (!body->is_object() || nodes == body->end() || !nodes->is_array()) {
+        return send_error(res, api_error(ErrorCode::bad_request, "nodes: must be an array"));
+      }
+      std::vector<NodeInput> inputs;
+      for (std::size_t i = 0; i < nodes->size(); ++i) {
+        auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
+        if (!in) return send_error(res, in.error());
+        if (auto denied = denied_area(in->area, "nodes[" + std::to_string(i) + "].area")) {
+          return send_error(res, *denied);
+        }
+        inputs.push_back(std::move(*in));
+      }
+      reply(res, controller.import_nodes(inputs), 200, [](std::size_t n) {
+        return json{{"imported", n}};
+      });
+    });
+    server.Get(R"(/api/v1/nodes/([^/]+))", [this](const http::Request& req, http::Response& res) {
+      reply(res, controller.get_node(req.matches[1]), 200,
+            [](const NodeView& n) { return to_json(n); });
+    });
 
     // Bulletins.
-    server.Get("/api/v1/bulletins", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/bulletins", [this](const http::Request&, http::Response& res) {
       reply(res, controller.list_bulletins(), 200, [](const std::vector<BulletinRecord>& list) {
         json out = json::array();
         for (const auto& b : list) out.push_back(to_json(b));
         return json{{"bulletins", out}};
       });
     });
-    server.Post("/api/v1/bulletins", [this](const httplib::Request& req, httplib::Response& res) {
-      const std::string type = req.get_header_value("Content-Type");
-      if (type.rfind(kJson, 0) == 0) {
-        auto body = parse_body(req);
-        if (!body) return send_error(res, body.error());
-        if (!body->is_object()) {
-          return send_error(res, api_error(ErrorCode::bad_request, "expected a JSON object"));
-        }
-        const std::string title = body->value("title", "");
-        const std::string text = body->value("text", "");
-        const std::string voice = body->value("voice", "vi");
-        return reply(res, controller.create_bulletin_from_text(title, text, voice), 201,
-                     [](const BulletinRecord& b) { return to_json(b); });
-      }
-      const std::string title = req.get_param_value("title");
-      const protocol::ByteView audio(reinterpret_cast<const std::uint8_t*>(req.body.data()),
-                                     req.body.size());
-      reply(res, controller.create_bulletin_from_audio(title, audio), 201,
-            [](const BulletinRecord& b) { return to_json(b); });
-    });
+    server.Post(
+        "/api/v1/bulletins",
+        [this](const http::Request& req, http::Response& res) {
+          const std::string type = req.get_header_value("Content-Type");
+          if (type.rfind(kJson, 0) == 0) {
+            auto body = parse_body(req);
+            if (!body) return send_error(res, body.error());
+            if (!body->is_object()) {
+              return send_error(res, api_error(ErrorCode::bad_request, "expected a JSON object"));
+            }
+            const std::string title = body->value("title", "");
+            const std::string text = body->value("text", "");
+            const std::string voice = body->value("voice", "vi");
+            return reply(res, controller.create_bulletin_from_text(title, text, voice), 201,
+                         [](const BulletinRecord& b) { return to_json(b); });
+          }
+          const std::string title = req.get_param_value("title");
+          const protocol::ByteView audio(reinterpret_cast<const std::uint8_t*>(req.body.data()),
+                                         req.body.size());
+          reply(res, controller.create_bulletin_from_audio(title, audio), 201,
+                [](const BulletinRecord& b) { return to_json(b); });
+        },
+        http::Body::large);
     server.Get(R"(/api/v1/bulletins/([^/]+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
+               [this](const http::Request& req, http::Response& res) {
                  auto id = parse_id(req.matches[1], "bulletin");
                  if (!id) return send_error(res, id.error());
                  reply(res, controller.get_bulletin(*id), 200,
                        [](const BulletinRecord& b) { return to_json(b); });
                });
     server.Get(R"(/api/v1/bulletins/([^/]+)/audio)",
-               [this](const httplib::Request& req, httplib::Response& res) {
+               [this](const http::Request& req, http::Response& res) {
                  auto id = parse_id(req.matches[1], "bulletin");
                  if (!id) return send_error(res, id.error());
                  auto bytes = controller.bulletin_audio(*id);
@@ -266,8 +266,8 @@ struct ApiServer::Impl {
     // Occurrences.
     // A live broadcast (docs/api.md): the body is the PCM, streamed (chunked), in the format of
     // the query; the stream ends on every node when the body ends or the client goes away.
-    server.Post("/api/v1/live", [this](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& content) {
+    server.Post("/api/v1/live", [this](const http::Request& req, http::Response& res,
+                                       const http::ContentReader& content) {
       auto request = live_request_from_query(req);
       if (!request) return send_error(res, request.error());
       auto session = controller.start_live(*request);
@@ -299,7 +299,7 @@ struct ApiServer::Impl {
                      {"archived", summary.archive_error.empty()},
                      {"archive_error", summary.archive_error}});
     });
-    server.Post("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/api/v1/occurrences", [this](const http::Request& req, http::Response& res) {
       auto body = parse_body(req);
       if (!body) return send_error(res, body.error());
       auto request = schedule_request_from_json(*body);
@@ -316,49 +316,48 @@ struct ApiServer::Impl {
       send_json(res, request->dry_run ? 200 : 201, to_json(*result));
     });
     server.Post(R"(/api/v1/occurrences/([^/]+)/cancel)",
-                [this](const httplib::Request& req, httplib::Response& res) {
+                [this](const http::Request& req, http::Response& res) {
                   auto id = parse_id(req.matches[1], "occurrence");
                   if (!id) return send_error(res, id.error());
                   reply(res, controller.cancel_occurrence(*id), 200,
                         [](const OccurrenceRecord& o) { return to_json(o); });
                 });
-    server.Patch(R"(/api/v1/occurrences/([^/]+))", [this](const httplib::Request& req,
-                                                          httplib::Response& res) {
-      auto id = parse_id(req.matches[1], "occurrence");
-      if (!id) return send_error(res, id.error());
-      auto body = parse_body(req);
-      if (!body) return send_error(res, body.error());
-      auto change = change_request_from_json(*body);
-      if (!change) return send_error(res, change.error());
-      if (auto denied = denied_targets(change->targets.value_or(std::vector<std::string>{}))) {
-        return send_error(res, *denied);
-      }
-      reply(res, controller.change_occurrence(*id, *change), 200,
-            [](const OccurrenceRecord& o) { return to_json(o); });
-    });
+    server.Patch(
+        R"(/api/v1/occurrences/([^/]+))", [this](const http::Request& req, http::Response& res) {
+          auto id = parse_id(req.matches[1], "occurrence");
+          if (!id) return send_error(res, id.error());
+          auto body = parse_body(req);
+          if (!body) return send_error(res, body.error());
+          auto change = change_request_from_json(*body);
+          if (!change) return send_error(res, change.error());
+          if (auto denied = denied_targets(change->targets.value_or(std::vector<std::string>{}))) {
+            return send_error(res, *denied);
+          }
+          reply(res, controller.change_occurrence(*id, *change), 200,
+                [](const OccurrenceRecord& o) { return to_json(o); });
+        });
     // Approval and groups.
-    server.Get("/api/v1/areas/approval", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/areas/approval", [this](const http::Request&, http::Response& res) {
       reply(res, controller.approval_areas(), 200, [](const std::vector<std::string>& areas) {
         return json{{"required", areas}};
       });
     });
-    server.Post(
-        "/api/v1/areas/approval", [this](const httplib::Request& req, httplib::Response& res) {
-          auto body = parse_body(req);
-          if (!body) return send_error(res, body.error());
-          if (!body->is_object() || !body->value("area", json()).is_string() ||
-              !body->value("approval", json()).is_string()) {
-            return send_error(
-                res, api_error(ErrorCode::bad_request, "area, approval: both must be strings"));
-          }
-          const std::string area = (*body)["area"];
-          if (auto denied = denied_area(area, "area")) return send_error(res, *denied);
-          reply(res, controller.set_area_approval(area, (*body)["approval"]), 200,
-                [&](const std::string& a) {
-                  return json{{"area", area}, {"approval", a}};
-                });
-        });
-    server.Get("/api/v1/approvals", [this](const httplib::Request&, httplib::Response& res) {
+    server.Post("/api/v1/areas/approval", [this](const http::Request& req, http::Response& res) {
+      auto body = parse_body(req);
+      if (!body) return send_error(res, body.error());
+      if (!body->is_object() || !body->value("area", json()).is_string() ||
+          !body->value("approval", json()).is_string()) {
+        return send_error(
+            res, api_error(ErrorCode::bad_request, "area, approval: both must be strings"));
+      }
+      const std::string area = (*body)["area"];
+      if (auto denied = denied_area(area, "area")) return send_error(res, *denied);
+      reply(res, controller.set_area_approval(area, (*body)["approval"]), 200,
+            [&](const std::string& a) {
+              return json{{"area", area}, {"approval", a}};
+            });
+    });
+    server.Get("/api/v1/approvals", [this](const http::Request&, http::Response& res) {
       reply(res, controller.list_approvals(), 200, [this](const std::vector<ApprovalItem>& list) {
         json out = json::array();
         for (const auto& a : list) {
@@ -375,8 +374,8 @@ struct ApiServer::Impl {
       });
     });
     for (const std::string verb : {"approve", "reject"}) {
-      server.Post("/api/v1/approvals/" + verb, [this, verb](const httplib::Request& req,
-                                                            httplib::Response& res) {
+      server.Post("/api/v1/approvals/" + verb, [this, verb](const http::Request& req,
+                                                            http::Response& res) {
         auto body = parse_body(req);
         if (!body) return send_error(res, body.error());
         const json occ = body->is_object() ? body->value("occurrence", json()) : json();
@@ -393,7 +392,7 @@ struct ApiServer::Impl {
               200, [](const OccurrenceRecord& o) { return to_json(o); });
       });
     }
-    server.Get("/api/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/groups", [this](const http::Request&, http::Response& res) {
       reply(res, controller.list_groups(), 200,
             [](const std::vector<std::pair<std::string, std::string>>& rows) {
               json groups = json::object();
@@ -401,8 +400,7 @@ struct ApiServer::Impl {
               return json{{"groups", groups}};
             });
     });
-    server.Post(R"(/api/v1/groups/([^/]+))", [this](const httplib::Request& req,
-                                                    httplib::Response& res) {
+    server.Post(R"(/api/v1/groups/([^/]+))", [this](const http::Request& req, http::Response& res) {
       auto body = parse_body(req);
       if (!body) return send_error(res, body.error());
       const bool add = body->is_object() && body->contains("add");
@@ -426,14 +424,13 @@ struct ApiServer::Impl {
               return json{{"name", name}, {"nodes", members}};
             });
     });
-    server.Get(R"(/api/v1/series/([^/]+))", [this](const httplib::Request& req,
-                                                   httplib::Response& res) {
+    server.Get(R"(/api/v1/series/([^/]+))", [this](const http::Request& req, http::Response& res) {
       auto id = parse_id(req.matches[1], "series");
       if (!id) return send_error(res, id.error());
       reply(res, controller.get_series(*id), 200, [](const SeriesRecord& r) { return to_json(r); });
     });
     server.Post(R"(/api/v1/series/([^/]+)/cancel)",
-                [this](const httplib::Request& req, httplib::Response& res) {
+                [this](const http::Request& req, http::Response& res) {
                   auto id = parse_id(req.matches[1], "series");
                   if (!id) return send_error(res, id.error());
                   reply(res, controller.cancel_series(*id), 200, [](const SeriesCancel& c) {
@@ -442,7 +439,7 @@ struct ApiServer::Impl {
                     return j;
                   });
                 });
-    server.Get("/api/v1/occurrences", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/occurrences", [this](const http::Request& req, http::Response& res) {
       Micros since = controller.now_us();
       if (req.has_param("since")) {
         auto t = parse_instant(req.get_param_value("since"), controller.settings().tz);
@@ -463,7 +460,7 @@ struct ApiServer::Impl {
             });
     });
     server.Get(R"(/api/v1/occurrences/([^/]+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
+               [this](const http::Request& req, http::Response& res) {
                  auto id = parse_id(req.matches[1], "occurrence");
                  if (!id) return send_error(res, id.error());
                  reply(res, controller.get_occurrence(*id), 200,
@@ -471,7 +468,7 @@ struct ApiServer::Impl {
                });
 
     // Ledger.
-    server.Get("/api/v1/coverage", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/coverage", [this](const http::Request& req, http::Response& res) {
       std::uint64_t bulletin = 0;
       std::uint64_t occurrence = 0;
       if (req.has_param("bulletin")) {
@@ -502,7 +499,7 @@ struct ApiServer::Impl {
               return to_json(r);
             });
     });
-    server.Get("/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/log", [this](const http::Request& req, http::Response& res) {
       LogQuery q;
       q.node_id = req.get_param_value("node");
       auto area = narrow(req.get_param_value("area"));
@@ -537,7 +534,7 @@ struct ApiServer::Impl {
 
   // Issue 6: node health, a node's status history, signed remote control.
   void health_routes() {
-    server.Get("/api/v1/health/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/health/nodes", [this](const http::Request& req, http::Response& res) {
       Micros offline_after = 300'000'000;
       if (req.has_param("offline_after_s")) {
         auto s = parse_id(req.get_param_value("offline_after_s"), "offline_after_s");
@@ -556,7 +553,7 @@ struct ApiServer::Impl {
       });
     });
     server.Get(R"(/api/v1/nodes/([^/]+)/history)",
-               [this](const httplib::Request& req, httplib::Response& res) {
+               [this](const http::Request& req, http::Response& res) {
                  std::size_t limit = 100;
                  if (req.has_param("limit")) {
                    auto n = parse_id(req.get_param_value("limit"), "limit");
@@ -570,7 +567,7 @@ struct ApiServer::Impl {
                          return json{{"statuses", out}};
                        });
                });
-    server.Post("/api/v1/control", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/api/v1/control", [this](const http::Request& req, http::Response& res) {
       auto body = parse_body(req);
       if (!body) return send_error(res, body.error());
       NodeControlRequest r;
@@ -594,7 +591,7 @@ struct ApiServer::Impl {
 
   // Issue 9: refused events, decommissioning, period reports and their verification.
   void ledger_routes() {
-    server.Get("/api/v1/log/refused", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/log/refused", [this](const http::Request& req, http::Response& res) {
       RefusedQuery q;
       q.node_id = req.get_param_value("node");
       q.reason = req.get_param_value("reason");
@@ -621,11 +618,11 @@ struct ApiServer::Impl {
       });
     });
     server.Post(R"(/api/v1/nodes/([^/]+)/decommission)",
-                [this](const httplib::Request& req, httplib::Response& res) {
+                [this](const http::Request& req, http::Response& res) {
                   reply(res, controller.decommission_node(req.matches[1]), 200,
                         [](const NodeView& n) { return to_json(n); });
                 });
-    const auto period_query = [](const httplib::Request& req) {
+    const auto period_query = [](const http::Request& req) {
       PeriodQuery q;
       q.period.from = req.get_param_value("from");
       q.period.to = req.get_param_value("to");
@@ -637,7 +634,7 @@ struct ApiServer::Impl {
       return q;
     };
     server.Get("/api/v1/reports/period",
-               [this, period_query](const httplib::Request& req, httplib::Response& res) {
+               [this, period_query](const http::Request& req, http::Response& res) {
                  PeriodQuery q = period_query(req);
                  auto area = narrow(q.area);
                  if (!area) return send_error(res, area.error());
@@ -646,7 +643,7 @@ struct ApiServer::Impl {
                        [](const PeriodReport& r) { return to_json(r); });
                });
     server.Get("/api/v1/reports/verify",
-               [this, period_query](const httplib::Request& req, httplib::Response& res) {
+               [this, period_query](const http::Request& req, http::Response& res) {
                  reply(res, controller.verify_report(period_query(req)), 200,
                        [](const VerifyReport& r) { return to_json(r); });
                });
@@ -657,38 +654,75 @@ struct ApiServer::Impl {
 };
 
 ApiServer::ApiServer(Controller& controller, std::size_t max_upload_bytes, Access* access)
-    : impl_(std::make_unique<Impl>(controller, max_upload_bytes, access)) {}
+    : ApiServer(controller, upload_limits(max_upload_bytes), access) {}
+
+ApiServer::ApiServer(Controller& controller, const http::Limits& limits, Access* access)
+    : impl_(std::make_unique<Impl>(controller, limits, access)) {}
 
 ApiServer::~ApiServer() {
   stop();
 }
 
 Result<int> ApiServer::bind(const std::string& host, int port) {
-  if (port == 0) {
-    const int p = impl_->server.bind_to_any_port(host);
-    if (p <= 0) return make_error("listen: cannot bind " + host + " to a free port");
-    impl_->port = p;
-    return p;
-  }
-  if (!impl_->server.bind_to_port(host, port)) {
-    return make_error("listen: cannot bind " + host + ":" + std::to_string(port) +
-                      " (in use, or not a local address)");
-  }
-  impl_->port = port;
-  return port;
+  auto bound = impl_->server.bind(host, port);
+  if (bound) impl_->port = *bound;
+  return bound;
 }
 
 void ApiServer::start() {
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
-  // Requests made right after start() must find the server accepting.
-  for (int i = 0; i < 2000 && !impl_->server.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  impl_->server.start();
 }
 
 void ApiServer::stop() {
   impl_->server.stop();
-  if (thread_.joinable()) thread_.join();
+}
+
+http::Limits upload_limits(std::size_t max_upload_bytes) {
+  http::Limits l;
+  l.max_upload_bytes = max_upload_bytes;
+  return l;
+}
+
+Result<http::Limits> http_limits(const ControllerConfig& c) {
+  const auto in = [](std::int64_t v, std::int64_t lo, std::int64_t hi) {
+    return v >= lo && v <= hi;
+  };
+  const auto out = [](const char* key, std::int64_t v, const char* range) {
+    return make_error(std::string(key) + ": " + std::to_string(v) + " is outside " + range);
+  };
+  if (!in(c.max_upload_mb, 1, 4096)) return out("max-upload-mb", c.max_upload_mb, "1..4096");
+  if (!in(c.http_max_body_kb, 1, 65536))
+    return out("http-max-body-kb", c.http_max_body_kb, "1..65536");
+  if (!in(c.http_max_header_kb, 1, 1024)) {
+    return out("http-max-header-kb", c.http_max_header_kb, "1..1024");
+  }
+  if (!in(c.http_max_headers, 1, 10000))
+    return out("http-max-headers", c.http_max_headers, "1..10000");
+  if (!in(c.http_max_connections, 1, 10000)) {
+    return out("http-max-connections", c.http_max_connections, "1..10000");
+  }
+  if (!in(c.http_header_timeout_s, 1, 3600)) {
+    return out("http-header-timeout-s", c.http_header_timeout_s, "1..3600");
+  }
+  if (!in(c.http_body_idle_timeout_s, 1, 3600)) {
+    return out("http-body-idle-timeout-s", c.http_body_idle_timeout_s, "1..3600");
+  }
+  if (!in(c.http_min_body_rate, 1, 1 << 30)) {
+    return out("http-min-body-rate", c.http_min_body_rate, "1..1073741824");
+  }
+  if (!in(c.http_keep_alive_s, 1, 3600))
+    return out("http-keep-alive-s", c.http_keep_alive_s, "1..3600");
+  http::Limits l;
+  l.max_upload_bytes = static_cast<std::size_t>(c.max_upload_mb) << 20;
+  l.max_body_bytes = static_cast<std::size_t>(c.http_max_body_kb) << 10;
+  l.max_header_bytes = static_cast<std::size_t>(c.http_max_header_kb) << 10;
+  l.max_header_count = static_cast<std::size_t>(c.http_max_headers);
+  l.max_connections = static_cast<std::size_t>(c.http_max_connections);
+  l.header_timeout = std::chrono::seconds(c.http_header_timeout_s);
+  l.body_idle_timeout = std::chrono::seconds(c.http_body_idle_timeout_s);
+  l.min_body_rate = static_cast<std::size_t>(c.http_min_body_rate);
+  l.keep_alive_timeout = std::chrono::seconds(c.http_keep_alive_s);
+  return l;
 }
 
 Result<std::pair<std::string, int>> parse_listen_address(const std::string& text) {

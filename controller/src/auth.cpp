@@ -5,13 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <httplib.h>
+#include "loa/http/server.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "loa/controller/auth_header.hpp"
+#include "loa/controller/json_body.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/log.hpp"
@@ -25,17 +27,20 @@ constexpr const char* kCookie = "loa_session";
 constexpr const char* kCsrfHeader = "X-CSRF-Token";
 
 // The caller of the request this thread is handling (set by the pre-routing check, which
-// httplib runs on the thread that then runs the route's handler and the post-routing audit).
+// loa::http runs on the thread that then runs the route's handler and the post-routing audit).
+// They describe the request t_request only: a request the check never saw (one the server
+// refused before routing) is audited without them.
+thread_local std::uint64_t t_request = 0;
 thread_local std::optional<Principal> t_principal;
 thread_local std::string t_login_name;  // the name a login attempt gave, for its audit row
 thread_local const RouteRule* t_route = nullptr;
 
-void send(httplib::Response& res, int status, const json& body) {
+void send(http::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(2) + "\n", "application/json");
 }
 
-void refuse(httplib::Response& res, const ApiError& e) {
+void refuse(http::Response& res, const ApiError& e) {
   send(res, http_status(e.code), to_json(e));
   // The body of a refused request is never read: the connection cannot carry another request.
   res.set_header("Connection", "close");
@@ -82,18 +87,8 @@ const RouteRule* find_route(const std::string& method, const std::string& path) 
   return best;
 }
 
-std::string cookie_value(const httplib::Request& req, const std::string& name) {
-  const std::string header = req.get_header_value("Cookie");
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    auto end = header.find(';', pos);
-    if (end == std::string::npos) end = header.size();
-    std::string part = header.substr(pos, end - pos);
-    part.erase(0, part.find_first_not_of(' '));
-    if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
-    pos = end + 1;
-  }
-  return {};
+std::string cookie_value(const http::Request& req, const std::string& name) {
+  return loa::controller::cookie_value(req.get_header_value("Cookie"), name);
 }
 
 bool same_secret(const std::string& a, const std::string& b) {
@@ -130,7 +125,7 @@ json audit_json(const AuditEntry& e) {
 }
 
 // The request as the audit log shows it: path, query and body, passwords left out.
-std::string audit_target(const httplib::Request& req) {
+std::string audit_target(const http::Request& req) {
   std::string t = req.path;
   char sep = '?';
   for (const auto& [k, v] : req.params) {
@@ -138,7 +133,8 @@ std::string audit_target(const httplib::Request& req) {
     sep = '&';
   }
   if (!req.body.empty()) {
-    json body = json::parse(req.body, nullptr, false);
+    auto parsed = parse_json_body(req.body);
+    json body = parsed ? std::move(*parsed) : json(json::value_t::discarded);
     if (!body.is_discarded() && body.is_object()) {
       if (body.contains("password")) body["password"] = "(not logged)";
       t += " " + body.dump();
@@ -219,10 +215,10 @@ struct Access::Impl {
   // ---- who ----
 
   // The caller, or the error to answer (401, or 403 for a missing CSRF token).
-  Reply<Principal> authenticate(const httplib::Request& req) {
+  Reply<Principal> authenticate(const http::Request& req) {
     const std::string auth = req.get_header_value("Authorization");
-    if (auth.rfind("Bearer ", 0) == 0) {
-      const std::string token = auth.substr(7);
+    if (const auto bearer = bearer_token(auth)) {
+      const std::string& token = *bearer;
       if (!settings.local_token.empty() && same_secret(token, settings.local_token)) {
         if (!loopback(req.remote_addr)) {
           return api_error(ErrorCode::unauthorized,
@@ -328,7 +324,7 @@ struct Access::Impl {
 
   // The area of the ids in the path (and of live targets), for a scoped caller.
   std::optional<ApiError> path_scope(const Principal& p, const RouteRule& r,
-                                     const httplib::Request& req) {
+                                     const http::Request& req) {
     if (p.area.empty()) return std::nullopt;
     const std::string path = r.path;
     const auto seg = segments(req.path);
@@ -376,36 +372,42 @@ struct Access::Impl {
 
   // ---- the gate and the audit ----
 
-  httplib::Server::HandlerResponse gate(const httplib::Request& req, httplib::Response& res) {
+  http::Server::HandlerResponse gate(const http::Request& req, http::Response& res) {
+    t_request = req.id;
     t_principal.reset();
     t_login_name.clear();
     t_route = nullptr;
-    if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.rfind("/api/", 0) != 0) return http::Server::HandlerResponse::Unhandled;
     t_route = find_route(req.method, req.path);
     if (!t_route) {
       refuse(res,
              api_error(ErrorCode::not_found, "no such endpoint: " + req.method + " " + req.path));
-      return httplib::Server::HandlerResponse::Handled;
+      return http::Server::HandlerResponse::Handled;
     }
-    if (t_route->rule == Rule::open) return httplib::Server::HandlerResponse::Unhandled;
+    if (t_route->rule == Rule::open) return http::Server::HandlerResponse::Unhandled;
     auto who = authenticate(req);
     if (!who) {
       if (who.error().code == ErrorCode::unauthorized) res.set_header("WWW-Authenticate", "Bearer");
       refuse(res, who.error());
-      return httplib::Server::HandlerResponse::Handled;
+      return http::Server::HandlerResponse::Handled;
     }
     t_principal = *who;
     auto denied = check_rule(*who, *t_route);
     if (!denied) denied = path_scope(*who, *t_route, req);
     if (denied) {
       refuse(res, *denied);
-      return httplib::Server::HandlerResponse::Handled;
+      return http::Server::HandlerResponse::Handled;
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return http::Server::HandlerResponse::Unhandled;
   }
 
-  void audit(const httplib::Request& req, const httplib::Response& res) {
+  void audit(const http::Request& req, const http::Response& res) {
     if (req.method == "GET" || req.method == "HEAD" || req.path.rfind("/api/", 0) != 0) return;
+    if (t_request != req.id) {
+      t_principal.reset();
+      t_login_name.clear();
+      t_route = nullptr;
+    }
     AuditEntry e;
     e.at_us = controller.now_us();
     if (t_principal) {
@@ -438,8 +440,10 @@ struct Access::Impl {
            (settings.cookie_secure ? "; Secure" : "");
   }
 
-  void login(const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
+  void login(const http::Request& req, http::Response& res) {
+    auto parsed = parse_json_body(req.body);
+    if (!parsed) return send(res, 400, to_json(parsed.error()));
+    json body = std::move(*parsed);
     if (body.is_discarded() || !body.is_object() || !body.value("name", json()).is_string() ||
         !body.value("password", json()).is_string()) {
       return send(res, 400,
@@ -495,22 +499,22 @@ struct Access::Impl {
     send(res, 200, out);
   }
 
-  void routes(httplib::Server& server) {
-    server.Get("/api/v1/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
+  void routes(http::Server& server) {
+    server.Get("/api/v1/openapi.yaml", [](const http::Request&, http::Response& res) {
       res.set_content(std::string(openapi_yaml()), "application/yaml");
     });
     server.Post("/api/v1/session",
-                [this](const httplib::Request& req, httplib::Response& res) { login(req, res); });
-    server.Get("/api/v1/session", [](const httplib::Request&, httplib::Response& res) {
+                [this](const http::Request& req, http::Response& res) { login(req, res); });
+    server.Get("/api/v1/session", [](const http::Request&, http::Response& res) {
       const Principal& p = *t_principal;
       send(res, 200,
            json{{"user", {{"name", p.name}, {"role", to_string(p.role)}, {"area", p.area}}},
                 {"via", p.via}});
     });
-    server.Delete("/api/v1/session", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Delete("/api/v1/session", [this](const http::Request& req, http::Response& res) {
       const std::string auth = req.get_header_value("Authorization");
-      const std::string token =
-          t_principal->via == "cookie" ? cookie_value(req, kCookie) : auth.substr(7);
+      const std::string token = t_principal->via == "cookie" ? cookie_value(req, kCookie)
+                                                             : bearer_token(auth).value_or("");
       if (t_principal->via != "local") {
         if (auto s = accounts.end_session(token); !s) {
           return send(res, 500, to_json(api_error(ErrorCode::internal, s.message())));
@@ -521,15 +525,17 @@ struct Access::Impl {
       }
       send(res, 200, json{{"ended", t_principal->via != "local"}});
     });
-    server.Get("/api/v1/users", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/v1/users", [this](const http::Request&, http::Response& res) {
       auto list = accounts.list_users();
       if (!list) return send(res, http_status(list.error().code), to_json(list.error()));
       json out = json::array();
       for (const auto& u : *list) out.push_back(user_json(u));
       send(res, 200, json{{"users", out}});
     });
-    server.Post("/api/v1/users", [this](const httplib::Request& req, httplib::Response& res) {
-      json b = json::parse(req.body, nullptr, false);
+    server.Post("/api/v1/users", [this](const http::Request& req, http::Response& res) {
+      auto parsed = parse_json_body(req.body);
+      if (!parsed) return send(res, 400, to_json(parsed.error()));
+      json b = std::move(*parsed);
       const bool ok = !b.is_discarded() && b.is_object() && b.value("name", json()).is_string() &&
                       b.value("role", json()).is_string() &&
                       b.value("password", json()).is_string() &&
@@ -546,38 +552,38 @@ struct Access::Impl {
       if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
       send(res, 201, user_json(*u));
     });
-    server.Patch(R"(/api/v1/users/([^/]+))",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   json b = json::parse(req.body, nullptr, false);
-                   UserChange c;
-                   std::string bad;
-                   if (b.is_discarded() || !b.is_object()) bad = "body: not a JSON object";
-                   for (const auto& [k, v] : b.is_object() ? b.items() : json::object().items()) {
-                     if (k == "role" && v.is_string() && parse_role(v.get<std::string>())) {
-                       c.role = parse_role(v.get<std::string>());
-                     } else if (k == "area" && v.is_string()) {
-                       c.area = v.get<std::string>();
-                     } else if (k == "password" && v.is_string()) {
-                       c.password = v.get<std::string>();
-                     } else if (k == "disabled" && v.is_boolean()) {
-                       c.disabled = v.get<bool>();
-                     } else {
-                       bad = k + ": not a valid role, area, password or disabled (true/false)";
-                     }
-                   }
-                   if (!bad.empty())
-                     return send(res, 400, to_json(api_error(ErrorCode::bad_request, bad)));
-                   auto u = accounts.change_user(req.matches[1], c);
-                   if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
-                   send(res, 200, user_json(*u));
-                 });
+    server.Patch(R"(/api/v1/users/([^/]+))", [this](const http::Request& req, http::Response& res) {
+      auto parsed = parse_json_body(req.body);
+      if (!parsed) return send(res, 400, to_json(parsed.error()));
+      json b = std::move(*parsed);
+      UserChange c;
+      std::string bad;
+      if (b.is_discarded() || !b.is_object()) bad = "body: not a JSON object";
+      for (const auto& [k, v] : b.is_object() ? b.items() : json::object().items()) {
+        if (k == "role" && v.is_string() && parse_role(v.get<std::string>())) {
+          c.role = parse_role(v.get<std::string>());
+        } else if (k == "area" && v.is_string()) {
+          c.area = v.get<std::string>();
+        } else if (k == "password" && v.is_string()) {
+          c.password = v.get<std::string>();
+        } else if (k == "disabled" && v.is_boolean()) {
+          c.disabled = v.get<bool>();
+        } else {
+          bad = k + ": not a valid role, area, password or disabled (true/false)";
+        }
+      }
+      if (!bad.empty()) return send(res, 400, to_json(api_error(ErrorCode::bad_request, bad)));
+      auto u = accounts.change_user(req.matches[1], c);
+      if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
+      send(res, 200, user_json(*u));
+    });
     server.Delete(R"(/api/v1/users/([^/]+))",
-                  [this](const httplib::Request& req, httplib::Response& res) {
+                  [this](const http::Request& req, http::Response& res) {
                     auto u = accounts.remove_user(req.matches[1]);
                     if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
                     send(res, 200, user_json(*u));
                   });
-    server.Get("/api/v1/audit", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/v1/audit", [this](const http::Request& req, http::Response& res) {
       AuditQuery q;
       if (t_principal->role != Role::administrator) q.scope = t_principal->area;
       q.actor = req.get_param_value("actor");
@@ -608,12 +614,12 @@ struct Access::Impl {
 Access::Access(AccountStore& accounts, Controller& controller, AuthSettings settings)
     : impl_(std::make_shared<Impl>(Impl{accounts, controller, std::move(settings)})) {}
 
-void Access::attach(httplib::Server& server) {
+void Access::attach(http::Server& server) {
   auto impl = impl_;
   server.set_pre_routing_handler(
-      [impl](const httplib::Request& req, httplib::Response& res) { return impl->gate(req, res); });
+      [impl](const http::Request& req, http::Response& res) { return impl->gate(req, res); });
   server.set_post_routing_handler(
-      [impl](const httplib::Request& req, httplib::Response& res) { impl->audit(req, res); });
+      [impl](const http::Request& req, http::Response& res) { impl->audit(req, res); });
   impl_->routes(server);
 }
 

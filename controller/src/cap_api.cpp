@@ -1,9 +1,10 @@
 #include "loa/controller/cap_api.hpp"
 
-#include <httplib.h>
+#include "loa/http/server.hpp"
 
 #include <charconv>
 
+#include "loa/controller/json_body.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 
@@ -12,12 +13,12 @@ namespace {
 
 using nlohmann::json;
 
-void send(httplib::Response& res, int status, const json& body) {
+void send(http::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(2) + "\n", "application/json");
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(http::Response& res, const ApiError& e) {
   send(res, http_status(e.code), to_json(e));
 }
 
@@ -79,13 +80,16 @@ json to_json(const CapGeocodeRecord& g) {
   return json{{"value_name", g.value_name}, {"value", g.value}, {"area", g.area}};
 }
 
-void add_cap_routes(httplib::Server& server, Controller& controller) {
-  server.Post("/api/v1/cap", [&controller](const httplib::Request& req, httplib::Response& res) {
-    auto r = controller.ingest_cap(req.body);
-    if (!r) return send_error(res, r.error());
-    send(res, r->alert.outcome == "scheduled" && !r->duplicate ? 201 : 200, to_json(*r));
-  });
-  server.Get("/api/v1/cap", [&controller](const httplib::Request& req, httplib::Response& res) {
+void add_cap_routes(http::Server& server, Controller& controller) {
+  server.Post(
+      "/api/v1/cap",
+      [&controller](const http::Request& req, http::Response& res) {
+        auto r = controller.ingest_cap(req.body);
+        if (!r) return send_error(res, r.error());
+        send(res, r->alert.outcome == "scheduled" && !r->duplicate ? 201 : 200, to_json(*r));
+      },
+      http::Body::large);
+  server.Get("/api/v1/cap", [&controller](const http::Request& req, http::Response& res) {
     std::size_t limit = 100;
     if (req.has_param("limit")) {
       auto n = positive(req.get_param_value("limit"), "limit");
@@ -98,47 +102,46 @@ void add_cap_routes(httplib::Server& server, Controller& controller) {
     for (const auto& a : *list) out.push_back(to_json(a));
     send(res, 200, json{{"alerts", out}});
   });
-  server.Get("/api/v1/cap/geocodes",
-             [&controller](const httplib::Request&, httplib::Response& res) {
-               auto list = controller.list_cap_geocodes();
-               if (!list) return send_error(res, list.error());
-               json out = json::array();
-               for (const auto& g : *list) out.push_back(to_json(g));
-               send(res, 200, json{{"geocodes", out}});
-             });
-  server.Post(
-      "/api/v1/cap/geocodes", [&controller](const httplib::Request& req, httplib::Response& res) {
-        json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-          return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
-        }
-        for (const char* k : {"value_name", "value", "area"}) {
-          if (!body.value(k, json()).is_string()) {
-            return send_error(
-                res, api_error(ErrorCode::bad_request, std::string(k) + ": must be a string"));
-          }
-        }
-        auto r = controller.set_cap_geocode(
-            CapGeocodeRecord{body["value_name"], body["value"], body["area"]});
-        if (!r) return send_error(res, r.error());
-        send(res, 200, to_json(*r));
-      });
+  server.Get("/api/v1/cap/geocodes", [&controller](const http::Request&, http::Response& res) {
+    auto list = controller.list_cap_geocodes();
+    if (!list) return send_error(res, list.error());
+    json out = json::array();
+    for (const auto& g : *list) out.push_back(to_json(g));
+    send(res, 200, json{{"geocodes", out}});
+  });
+  server.Post("/api/v1/cap/geocodes", [&controller](const http::Request& req, http::Response& res) {
+    auto parsed = parse_json_body(req.body);
+    if (!parsed) return send_error(res, parsed.error());
+    json body = std::move(*parsed);
+    if (body.is_discarded() || !body.is_object()) {
+      return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
+    }
+    for (const char* k : {"value_name", "value", "area"}) {
+      if (!body.value(k, json()).is_string()) {
+        return send_error(res,
+                          api_error(ErrorCode::bad_request, std::string(k) + ": must be a string"));
+      }
+    }
+    auto r = controller.set_cap_geocode(
+        CapGeocodeRecord{body["value_name"], body["value"], body["area"]});
+    if (!r) return send_error(res, r.error());
+    send(res, 200, to_json(*r));
+  });
   server.Delete(R"(/api/v1/cap/geocodes/([^/]+)/([^/]+))",
-                [&controller](const httplib::Request& req, httplib::Response& res) {
+                [&controller](const http::Request& req, http::Response& res) {
                   auto r = controller.remove_cap_geocode(req.matches[1], req.matches[2]);
                   if (!r) return send_error(res, r.error());
                   send(res, 200, to_json(*r));
                 });
-  server.Get(R"(/api/v1/cap/(\d+))",
-             [&controller](const httplib::Request& req, httplib::Response& res) {
-               auto id = positive(req.matches[1], "CAP alert");
-               if (!id) return send_error(res, id.error());
-               auto a = controller.get_cap_alert(*id);
-               if (!a) return send_error(res, a.error());
-               json j = to_json(*a);
-               j["xml"] = a->xml;
-               send(res, 200, j);
-             });
+  server.Get(R"(/api/v1/cap/(\d+))", [&controller](const http::Request& req, http::Response& res) {
+    auto id = positive(req.matches[1], "CAP alert");
+    if (!id) return send_error(res, id.error());
+    auto a = controller.get_cap_alert(*id);
+    if (!a) return send_error(res, a.error());
+    json j = to_json(*a);
+    j["xml"] = a->xml;
+    send(res, 200, j);
+  });
 }
 
 }  // namespace loa::controller

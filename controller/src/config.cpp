@@ -61,7 +61,27 @@ po::options_description controller_options(ControllerConfig& c) {
   add("frame-ms", po::value(&c.frame_ms)->default_value(c.frame_ms),
       "Opus frame length of new bulletins: 10, 20, 40 or 60");
   add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),
-      "largest audio upload accepted by the API, in MiB");
+      "largest upload accepted by the API (audio, CAP XML, a live segment), in MiB; 1..4096");
+  add("http-max-body-kb", po::value(&c.http_max_body_kb)->default_value(c.http_max_body_kb),
+      "largest body of any other API request (JSON), in KiB; larger: 413; 1..65536");
+  add("http-max-header-kb", po::value(&c.http_max_header_kb)->default_value(c.http_max_header_kb),
+      "largest request header (request line and fields together), in KiB; larger: 431; 1..1024");
+  add("http-max-headers", po::value(&c.http_max_headers)->default_value(c.http_max_headers),
+      "most header fields in a request; more: 431; 1..10000");
+  add("http-max-connections",
+      po::value(&c.http_max_connections)->default_value(c.http_max_connections),
+      "most open HTTP connections (one thread each); beyond: 503 and close; 1..10000");
+  add("http-header-timeout-s",
+      po::value(&c.http_header_timeout_s)->default_value(c.http_header_timeout_s),
+      "seconds a client has to send a request's whole header; 1..3600");
+  add("http-body-idle-timeout-s",
+      po::value(&c.http_body_idle_timeout_s)->default_value(c.http_body_idle_timeout_s),
+      "longest pause, in seconds, within a request body or while an answer is sent; 1..3600");
+  add("http-min-body-rate", po::value(&c.http_min_body_rate)->default_value(c.http_min_body_rate),
+      "bytes per second a request body (other than a live stream) must average after "
+      "http-body-idle-timeout-s of grace; 1..1073741824");
+  add("http-keep-alive-s", po::value(&c.http_keep_alive_s)->default_value(c.http_keep_alive_s),
+      "seconds an idle connection is kept open between requests; 1..3600");
   add("session-ttl-s", po::value(&c.session_ttl_s)->default_value(c.session_ttl_s),
       "seconds a login (browser session or bearer token) lasts; 60..2592000");
   add("login-max-failures", po::value(&c.login_max_failures)->default_value(c.login_max_failures),

@@ -1,7 +1,7 @@
 #include "loa/controller/console.hpp"
 
-#include <httplib.h>
 #include <sodium.h>
+#include "loa/http/server.hpp"
 
 #include <chrono>
 #include <map>
@@ -10,6 +10,7 @@
 
 #include "loa/controller/audio.hpp"
 #include "loa/controller/controller.hpp"
+#include "loa/controller/json_body.hpp"
 #include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 
@@ -36,7 +37,7 @@ const ConsoleAsset* find_asset(std::string_view name) {
   return nullptr;
 }
 
-void serve(httplib::Response& res, const ConsoleAsset& a) {
+void serve(http::Response& res, const ConsoleAsset& a) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Content-Type-Options", "nosniff");
   // Everything comes from the controller itself; TTS previews play from blob: URLs.
@@ -45,12 +46,12 @@ void serve(httplib::Response& res, const ConsoleAsset& a) {
   res.set_content(std::string(a.bytes), content_type(a.name));
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(http::Response& res, const ApiError& e) {
   res.status = http_status(e.code);
   res.set_content(to_json(e).dump(2) + "\n", "application/json");
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(http::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(2) + "\n", "application/json");
 }
@@ -133,12 +134,14 @@ json summary_json(const LiveSummary& s) {
               {"archive_error", s.archive_error}};
 }
 
-void register_live(httplib::Server& server, Controller& controller, TargetCheck check) {
+void register_live(http::Server& server, Controller& controller, TargetCheck check) {
   auto live = std::make_shared<LiveSegments>();
-  server.Post("/api/v1/live/sessions", [&controller, check, live](const httplib::Request& req,
-                                                                  httplib::Response& res) {
+  server.Post("/api/v1/live/sessions", [&controller, check, live](const http::Request& req,
+                                                                  http::Response& res) {
     live->reap();
-    const json body = json::parse(req.body, nullptr, false);
+    auto parsed = parse_json_body(req.body);
+    if (!parsed) return send_error(res, parsed.error());
+    const json body = std::move(*parsed);
     if (body.is_discarded() || !body.is_object()) {
       return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
     }
@@ -166,32 +169,35 @@ void register_live(httplib::Server& server, Controller& controller, TargetCheck 
     const std::string id = live->add(std::move(*session));
     send_json(res, 201, json{{"id", id}});
   });
-  server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/pcm)", [live](const httplib::Request& req,
-                                                                 httplib::Response& res) {
-    live->reap();
-    auto e = live->find(req.matches[1].str());
-    if (!e) {
-      return send_error(res,
-                        api_error(ErrorCode::not_found,
-                                  "live session " + req.matches[1].str() + ": unknown or ended"));
-    }
-    std::lock_guard lock(e->mutex);
-    if (e->ended) {
-      return send_error(res, api_error(ErrorCode::conflict, "live session ended"));
-    }
-    e->last = std::chrono::steady_clock::now();
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(req.body.data());
-    if (loa::Status s = e->session->push_s16le(protocol::ByteView(bytes, req.body.size())); !s) {
-      e->ended = true;
-      live->remove(req.matches[1].str());
-      const LiveSummary summary = e->session->finish("encoder: " + s.message());
-      return send_error(res,
-                        api_error(ErrorCode::unprocessable, "live session: " + summary.ended_by));
-    }
-    send_json(res, 200, json{{"bytes", req.body.size()}});
-  });
+  server.Post(
+      R"(/api/v1/live/sessions/([0-9a-f]+)/pcm)",
+      [live](const http::Request& req, http::Response& res) {
+        live->reap();
+        auto e = live->find(req.matches[1].str());
+        if (!e) {
+          return send_error(
+              res, api_error(ErrorCode::not_found,
+                             "live session " + req.matches[1].str() + ": unknown or ended"));
+        }
+        std::lock_guard lock(e->mutex);
+        if (e->ended) {
+          return send_error(res, api_error(ErrorCode::conflict, "live session ended"));
+        }
+        e->last = std::chrono::steady_clock::now();
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(req.body.data());
+        if (loa::Status s = e->session->push_s16le(protocol::ByteView(bytes, req.body.size()));
+            !s) {
+          e->ended = true;
+          live->remove(req.matches[1].str());
+          const LiveSummary summary = e->session->finish("encoder: " + s.message());
+          return send_error(
+              res, api_error(ErrorCode::unprocessable, "live session: " + summary.ended_by));
+        }
+        send_json(res, 200, json{{"bytes", req.body.size()}});
+      },
+      http::Body::large);
   server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/end)",
-              [live](const httplib::Request& req, httplib::Response& res) {
+              [live](const http::Request& req, http::Response& res) {
                 auto e = live->find(req.matches[1].str());
                 if (!e) {
                   return send_error(
@@ -210,47 +216,46 @@ void register_live(httplib::Server& server, Controller& controller, TargetCheck 
 
 }  // namespace
 
-void register_console(httplib::Server& server, Controller& controller, TargetCheck check) {
+void register_console(http::Server& server, Controller& controller, TargetCheck check) {
   register_live(server, controller, std::move(check));
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  server.Get("/", [](const http::Request&, http::Response& res) {
     if (const auto* a = find_asset("index.html")) serve(res, *a);
   });
-  server.Get(
-      R"(/console/([A-Za-z0-9_.-]+))", [](const httplib::Request& req, httplib::Response& res) {
-        const auto* a = find_asset(req.matches[1].str());
-        if (!a) {
-          return send_error(res, api_error(ErrorCode::not_found,
-                                           "console: no file '" + req.matches[1].str() + "'"));
-        }
-        serve(res, *a);
-      });
-  server.Post(
-      "/api/v1/tts/preview", [&controller](const httplib::Request& req, httplib::Response& res) {
-        const json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-          return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
-        }
-        if (!body.contains("text") || !body["text"].is_string() ||
-            body["text"].get<std::string>().empty()) {
-          return send_error(res, api_error(ErrorCode::bad_request, "text: missing or empty"));
-        }
-        const std::string text = body["text"];
-        if (text.size() > 20000) {
-          return send_error(
-              res, api_error(ErrorCode::bad_request,
-                             "text: " + std::to_string(text.size()) + " bytes, at most 20000"));
-        }
-        if (body.contains("voice") && !body["voice"].is_string()) {
-          return send_error(res, api_error(ErrorCode::bad_request, "voice: not a string"));
-        }
-        const std::string voice = body.value("voice", std::string("vi"));
-        auto audio =
-            synthesize_speech(text, voice.empty() ? "vi" : voice, controller.settings().encode);
-        if (!audio)
-          return send_error(res, api_error(ErrorCode::unprocessable, audio.error().message));
-        res.set_header("Cache-Control", "no-store");
-        res.set_content(std::string(audio->ogg.begin(), audio->ogg.end()), "audio/ogg");
-      });
+  server.Get(R"(/console/([A-Za-z0-9_.-]+))", [](const http::Request& req, http::Response& res) {
+    const auto* a = find_asset(req.matches[1].str());
+    if (!a) {
+      return send_error(
+          res, api_error(ErrorCode::not_found, "console: no file '" + req.matches[1].str() + "'"));
+    }
+    serve(res, *a);
+  });
+  server.Post("/api/v1/tts/preview", [&controller](const http::Request& req, http::Response& res) {
+    auto parsed = parse_json_body(req.body);
+    if (!parsed) return send_error(res, parsed.error());
+    const json body = std::move(*parsed);
+    if (body.is_discarded() || !body.is_object()) {
+      return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
+    }
+    if (!body.contains("text") || !body["text"].is_string() ||
+        body["text"].get<std::string>().empty()) {
+      return send_error(res, api_error(ErrorCode::bad_request, "text: missing or empty"));
+    }
+    const std::string text = body["text"];
+    if (text.size() > 20000) {
+      return send_error(
+          res, api_error(ErrorCode::bad_request,
+                         "text: " + std::to_string(text.size()) + " bytes, at most 20000"));
+    }
+    if (body.contains("voice") && !body["voice"].is_string()) {
+      return send_error(res, api_error(ErrorCode::bad_request, "voice: not a string"));
+    }
+    const std::string voice = body.value("voice", std::string("vi"));
+    auto audio =
+        synthesize_speech(text, voice.empty() ? "vi" : voice, controller.settings().encode);
+    if (!audio) return send_error(res, api_error(ErrorCode::unprocessable, audio.error().message));
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::string(audio->ogg.begin(), audio->ogg.end()), "audio/ogg");
+  });
 }
 
 }  // namespace loa::controller

@@ -15,6 +15,7 @@
 #include "loa/controller/auth.hpp"
 #include "loa/controller/cli.hpp"
 #include "loa/controller/local_time.hpp"
+#include "raw_http.hpp"
 #include "tone_wav.hpp"
 
 using namespace loa;
@@ -615,6 +616,58 @@ TEST_F(AuthApiTest, OpenApiFileListsEveryRouteAndNothingElse) {
     EXPECT_EQ(res->body.find("no such endpoint"), std::string::npos)
         << key << " is in api_routes() but no handler serves it";
   }
+}
+
+// A body nested far deeper than any request needs is refused before anything recursive touches
+// it (the login's field lookups, the audit's copy of the body): 400 naming the limit, and the
+// controller goes on answering.
+TEST_F(AuthApiTest, JsonNested300000DeepIsRefusedAndTheServerStillAnswers) {
+  const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
+  auto r = call("", "POST", "/api/v1/session", deep);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("deeper than 64 levels"), std::string::npos) << r->body;
+  const std::string deep_name = "{\"name\": " + std::string(300'000, '[') +
+                                std::string(300'000, ']') + ", \"password\": \"x\"}";
+  r = call("", "POST", "/api/v1/session", deep_name);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  r = call("admin", "POST", "/api/v1/occurrences", deep);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  r = call("admin", "POST", "/api/v1/users", deep_name);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  r = call("", "GET", "/api/v1/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// On a kept-alive connection, a request whose header does not parse comes after an
+// administrator's change: its audit row names nobody, not the administrator.
+TEST_F(AuthApiTest, ARequestWhoseHeaderFailsIsNotAuditedUnderThePreviousRequestsUser) {
+  loa::test::RawConnection c(port_);
+  ASSERT_TRUE(c.ok());
+  const std::string body =
+      std::string(R"({"name": "newcomer", "role": "viewer", "password": ")") + kPassword + "\"}";
+  c.send("POST /api/v1/users HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + tokens_["admin"] +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body);
+  const std::string created = c.read_response();
+  ASSERT_EQ(loa::test::status_of(created), 201) << created;
+  c.send("POST /api/v1/nodes HTTP/1.1\r\nHost: t\r\nthis line is not a header field\r\n\r\n");
+  const std::string refused = c.read_until_close();
+  EXPECT_EQ(loa::test::status_of(refused), 400) << refused;
+  auto entries = accounts_->audit(AuditQuery{});
+  ASSERT_TRUE(entries.ok());
+  bool found = false;
+  for (const auto& e : *entries) {
+    if (e.action.find("/api/v1/nodes") == std::string::npos) continue;
+    found = true;
+    EXPECT_EQ(e.actor, "-") << e.action << " " << e.outcome;
+    EXPECT_EQ(e.role, "") << e.action;
+  }
+  EXPECT_TRUE(found) << "the refused request has an audit row";
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include "loa/controller/config.hpp"
 #include "loa/controller/controller.hpp"
 
-namespace httplib {
+namespace loa::http {
 class Server;
 }
 
@@ -65,7 +65,7 @@ struct AuthSettings {
 Result<AuthSettings> auth_settings(const ControllerConfig& config);
 
 // The API's gatekeeper. attach() installs it on the server; the check functions are for route
-// handlers and judge the request being handled on the calling thread (httplib runs a request's
+// handlers and judge the request being handled on the calling thread (loa::http runs a request's
 // pre-routing handler and route handler on one thread). Thread-safe.
 class Access {
  public:
@@ -75,7 +75,7 @@ class Access {
   // Installs the pre-routing check (authentication, CSRF, the route's rule, the area of ids in
   // the path and of live targets), the audit of every POST/PATCH/DELETE, and the routes of
   // sessions, users, the audit log and the OpenAPI file.
-  void attach(httplib::Server& server);
+  void attach(http::Server& server);
 
   // Checks for what a handler reads from the body; nullopt: allowed, else a forbidden error
   // naming the target and the caller's area. Exclusions ("-area:...") are always allowed.

@@ -5,7 +5,7 @@
 
 #include "loa/controller/controller.hpp"
 
-namespace httplib {
+namespace loa::http {
 class Server;
 }
 
@@ -17,6 +17,6 @@ nlohmann::json to_json(const CapGeocodeRecord& geocode);
 
 // POST /api/v1/cap (the XML as the body), GET /api/v1/cap[?limit=N], GET /api/v1/cap/ID,
 // GET/POST /api/v1/cap/geocodes, DELETE /api/v1/cap/geocodes/NAME/VALUE.
-void add_cap_routes(httplib::Server& server, Controller& controller);
+void add_cap_routes(http::Server& server, Controller& controller);
 
 }  // namespace loa::controller

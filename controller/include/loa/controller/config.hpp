@@ -38,7 +38,16 @@ struct ControllerConfig {
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;
   std::uint16_t frame_ms = 20;
-  std::int64_t max_upload_mb = 64;
+  std::int64_t max_upload_mb = 64;  // an upload's body (audio, CAP XML, a live segment)
+  // The HTTP front (loa::http::Limits; docs/api.md "Limits").
+  std::int64_t http_max_body_kb = 1024;        // any other request's body (JSON)
+  std::int64_t http_max_header_kb = 16;        // a request's header, all fields together
+  std::int64_t http_max_headers = 100;         // header fields of a request
+  std::int64_t http_max_connections = 64;      // open connections; beyond: 503
+  std::int64_t http_header_timeout_s = 10;     // a request's whole header, from its first byte
+  std::int64_t http_body_idle_timeout_s = 30;  // longest pause within a body or an answer
+  std::int64_t http_min_body_rate = 4096;      // bytes/s a body averages, after that grace
+  std::int64_t http_keep_alive_s = 5;          // idle between requests on a connection
   // Accounts (auth.hpp AuthSettings; docs/api.md "Accounts").
   std::int64_t session_ttl_s = 12 * 3600;  // lifetime of a login's cookie or bearer token
   int login_max_failures = 5;              // failed logins per name or address before a 429

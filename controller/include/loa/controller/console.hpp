@@ -11,7 +11,7 @@
 
 #include "loa/controller/api_error.hpp"
 
-namespace httplib {
+namespace loa::http {
 class Server;
 }
 
@@ -39,6 +39,6 @@ std::span<const ConsoleAsset> console_assets();
 // /api/v1/live/sessions/ID/end -> the summary; a session idle for 10 s is ended. The API's
 // access gate, when attached, authorizes these like any other /api/ route; `check` (empty: none)
 // judges the live targets against the caller's area. `controller` must outlive the server.
-void register_console(httplib::Server& server, Controller& controller, TargetCheck check);
+void register_console(http::Server& server, Controller& controller, TargetCheck check);
 
 }  // namespace loa::controller
