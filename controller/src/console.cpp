@@ -64,11 +64,12 @@ class LiveSegments {
   struct Entry {
     std::mutex mutex;  // one segment at a time
     std::unique_ptr<LiveSession> session;
+    std::vector<std::string> targets;  // as started: who may feed or end it is judged on them
     std::chrono::steady_clock::time_point last;
     bool ended = false;
   };
 
-  std::string add(std::unique_ptr<LiveSession> session) {
+  std::string add(std::unique_ptr<LiveSession> session, std::vector<std::string> targets) {
     unsigned char raw[16];
     randombytes_buf(raw, sizeof raw);
     std::string id;
@@ -76,6 +77,7 @@ class LiveSegments {
       id += "0123456789abcdef"[c >> 4], id += "0123456789abcdef"[c & 15];
     auto e = std::make_shared<Entry>();
     e->session = std::move(session);
+    e->targets = std::move(targets);
     e->last = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     entries_[id] = e;
@@ -163,17 +165,20 @@ void register_live(httplib::Server& server, Controller& controller, TargetCheck 
     }
     auto session = controller.start_live(r);
     if (!session) return send_error(res, session.error());
-    const std::string id = live->add(std::move(*session));
+    const std::string id = live->add(std::move(*session), r.targets);
     send_json(res, 201, json{{"id", id}});
   });
-  server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/pcm)", [live](const httplib::Request& req,
-                                                                 httplib::Response& res) {
+  server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/pcm)", [check, live](const httplib::Request& req,
+                                                                        httplib::Response& res) {
     live->reap();
     auto e = live->find(req.matches[1].str());
     if (!e) {
       return send_error(res,
                         api_error(ErrorCode::not_found,
                                   "live session " + req.matches[1].str() + ": unknown or ended"));
+    }
+    if (check) {
+      if (auto denied = check(e->targets)) return send_error(res, *denied);
     }
     std::lock_guard lock(e->mutex);
     if (e->ended) {
@@ -191,12 +196,15 @@ void register_live(httplib::Server& server, Controller& controller, TargetCheck 
     send_json(res, 200, json{{"bytes", req.body.size()}});
   });
   server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/end)",
-              [live](const httplib::Request& req, httplib::Response& res) {
+              [check, live](const httplib::Request& req, httplib::Response& res) {
                 auto e = live->find(req.matches[1].str());
                 if (!e) {
                   return send_error(
                       res, api_error(ErrorCode::not_found, "live session " + req.matches[1].str() +
                                                                ": unknown or ended"));
+                }
+                if (check) {
+                  if (auto denied = check(e->targets)) return send_error(res, *denied);
                 }
                 live->remove(req.matches[1].str());
                 std::lock_guard lock(e->mutex);
