@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS account_sessions (
   bearer INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS account_login_failures (key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS account_login_failures_key ON account_login_failures (key, at);
+CREATE INDEX IF NOT EXISTS account_login_failures_at ON account_login_failures (at);
 CREATE TABLE IF NOT EXISTS audit_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
   role TEXT NOT NULL, area TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,
@@ -230,9 +231,22 @@ class SqliteAccountStore final : public AccountStore {
 
   loa::Status record_failure(const std::string& key, Micros now_us) override {
     std::lock_guard lock(mu_);
+    auto old = db_.prepare("DELETE FROM account_login_failures WHERE at < ?");
+    if (!old) return old.error();
+    if (auto s = old->bind(1, now_us - kLoginFailureMemoryUs).run(); !s) return s;
     auto st = db_.prepare("INSERT INTO account_login_failures (key, at) VALUES (?, ?)");
     if (!st) return st.error();
     return st->bind(1, key).bind(2, now_us).run();
+  }
+
+  Reply<std::size_t> failure_count(const std::string& key, Micros since_us) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT count(*) FROM account_login_failures WHERE key = ? AND at > ?");
+    if (!st) return st.error();
+    st->bind(1, key).bind(2, since_us);
+    auto row = st->step();
+    if (!row) return row.error();
+    return static_cast<std::size_t>(*row ? st->int64(0) : 0);
   }
 
   Reply<Micros> blocked_until(const std::string& key, Micros now_us, int max,

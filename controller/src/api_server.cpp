@@ -32,6 +32,7 @@ using runtime::Log;
 using runtime::LogLevel;
 
 constexpr const char* kJson = "application/json";
+constexpr std::uint64_t kMaxOfflineAfterS = 366 * 24 * 3600;
 
 void send_json(http::Response& res, int status, const json& body) {
   res.status = status;
@@ -53,7 +54,8 @@ Reply<std::uint64_t> parse_id(const std::string& text, const std::string& what) 
   std::uint64_t v = 0;
   const auto* end = text.data() + text.size();
   const auto [p, ec] = std::from_chars(text.data(), end, v);
-  if (text.empty() || ec != std::errc() || p != end || v == 0) {
+  if (text.empty() || ec != std::errc() || p != end || v == 0 ||
+      v > static_cast<std::uint64_t>(INT64_MAX)) {
     return api_error(ErrorCode::bad_request, what + ": '" + text + "' is not an id");
   }
   return v;
@@ -206,7 +208,18 @@ struct ApiServer::Impl {
         }
         inputs.push_back(std::move(*in));
       }
-      reply(res, controller.import_nodes(inputs), 200, [](std::size_t n) {
+      // A node that exists is changed only by a caller whose area holds it where it is as
+      // well as where it goes.
+      const auto allow = [this](const NodeRecord* existing, const NodeRecord& incoming) {
+        if (existing) {
+          if (auto denied =
+                  denied_area(existing->area, "node '" + existing->id + "' (where it is)")) {
+            return denied;
+          }
+        }
+        return denied_area(incoming.area, "area");
+      };
+      reply(res, controller.import_nodes(inputs, allow), 200, [](std::size_t n) {
         return json{{"imported", n}};
       });
     });
@@ -417,8 +430,10 @@ struct ApiServer::Impl {
         }
         ids.push_back(id);
       }
-      if (auto denied = denied_nodes(ids)) return send_error(res, *denied);
       const std::string name = req.matches[1];
+      // The group as it is (every member) and the nodes given must lie in the caller's area.
+      if (auto denied = denied_targets({"group:" + name})) return send_error(res, *denied);
+      if (auto denied = denied_nodes(ids)) return send_error(res, *denied);
       reply(res, add ? controller.add_to_group(name, ids) : controller.remove_from_group(name, ids),
             200, [&](const std::vector<std::string>& members) {
               return json{{"name", name}, {"nodes", members}};
@@ -517,7 +532,7 @@ struct ApiServer::Impl {
         q.occurrence_id = *id;
       }
       if (req.has_param("limit")) {
-        auto n = parse_id(req.get_param_value("limit"), "limit");
+        auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
         if (!n) return send_error(res, n.error());
         q.limit = static_cast<std::size_t>(*n);
       }
@@ -537,7 +552,8 @@ struct ApiServer::Impl {
     server.Get("/api/v1/health/nodes", [this](const http::Request& req, http::Response& res) {
       Micros offline_after = 300'000'000;
       if (req.has_param("offline_after_s")) {
-        auto s = parse_id(req.get_param_value("offline_after_s"), "offline_after_s");
+        auto s = parse_count(req.get_param_value("offline_after_s"), "offline_after_s", 1,
+                             kMaxOfflineAfterS);
         if (!s) return send_error(res, s.error());
         offline_after = static_cast<Micros>(*s) * 1'000'000;
       }
@@ -556,7 +572,7 @@ struct ApiServer::Impl {
                [this](const http::Request& req, http::Response& res) {
                  std::size_t limit = 100;
                  if (req.has_param("limit")) {
-                   auto n = parse_id(req.get_param_value("limit"), "limit");
+                   auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
                    if (!n) return send_error(res, n.error());
                    limit = static_cast<std::size_t>(*n);
                  }
@@ -581,8 +597,9 @@ struct ApiServer::Impl {
                                          "body: command (text), value (integer), nodes (list of "
                                          "ids) or area (text)"));
       }
-      if (auto denied = r.area.empty() ? denied_nodes(r.node_ids) : denied_area(r.area, "area")) {
-        return send_error(res, *denied);
+      if (auto denied = denied_nodes(r.node_ids)) return send_error(res, *denied);
+      if (!r.area.empty()) {
+        if (auto denied = denied_area(r.area, "area")) return send_error(res, *denied);
       }
       reply(res, controller.send_node_control(r), 200,
             [](const NodeControlResult& c) { return to_json(c); });
@@ -597,7 +614,7 @@ struct ApiServer::Impl {
       q.reason = req.get_param_value("reason");
       q.since = req.get_param_value("since");
       if (req.has_param("limit")) {
-        auto n = parse_id(req.get_param_value("limit"), "limit");
+        auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
         if (!n) return send_error(res, n.error());
         q.limit = static_cast<std::size_t>(*n);
       }

@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "loa/controller/auth_header.hpp"
 #include "loa/controller/json_body.hpp"
@@ -214,13 +216,23 @@ struct Access::Impl {
 
   // ---- who ----
 
+  // The request's client address (client_address.hpp), from every X-Forwarded-For line in order.
+  std::string client(const http::Request& req) const {
+    std::vector<std::string> forwarded;
+    if (!settings.trusted_proxies.empty()) {
+      const auto [first, last] = req.headers.equal_range("X-Forwarded-For");
+      for (auto it = first; it != last; ++it) forwarded.push_back(it->second);
+    }
+    return client_address(req.remote_addr, forwarded, settings.trusted_proxies);
+  }
+
   // The caller, or the error to answer (401, or 403 for a missing CSRF token).
   Reply<Principal> authenticate(const http::Request& req) {
     const std::string auth = req.get_header_value("Authorization");
     if (const auto bearer = bearer_token(auth)) {
       const std::string& token = *bearer;
       if (!settings.local_token.empty() && same_secret(token, settings.local_token)) {
-        if (!loopback(req.remote_addr)) {
+        if (!loopback(client(req))) {
           return api_error(ErrorCode::unauthorized,
                            "the local token is accepted only from the controller's host");
         }
@@ -417,7 +429,8 @@ struct Access::Impl {
     } else {
       e.actor = t_login_name.empty() ? "-" : t_login_name;
     }
-    e.remote = req.remote_addr;
+    e.remote = client(req);
+    if (e.remote != req.remote_addr) e.remote += " via " + req.remote_addr;
     e.action = req.method + " " + (t_route ? std::string(t_route->path) : req.path);
     e.target = audit_target(req);
     e.outcome = std::to_string(res.status);
@@ -455,13 +468,19 @@ struct Access::Impl {
     const std::string password = body["password"];
     const bool bearer = body.value("bearer", false);
     t_login_name = name;
-    std::string lower = name;
+    // Names longer than any user's (64) are cut: the keys stay small whatever is sent.
+    std::string lower = name.substr(0, 64);
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const Micros now = controller.now_us();
-    const std::string keys[] = {"name:" + lower, "addr:" + req.remote_addr};
+    const std::string from = client(req);
+    // Refusals are per client address only (for this name, and for all names): a stranger
+    // elsewhere cannot lock a user out. Failures of the name from everywhere only slow it down.
+    const std::string pair = "pair:" + from + " " + lower;
+    const std::string addr = "addr:" + from;
+    const std::string name_key = "name:" + lower;
     Micros until = 0;
-    for (const auto& k : keys) {
+    for (const auto& k : {pair, addr}) {
       auto b =
           accounts.blocked_until(k, now, settings.max_login_failures, settings.login_window_us);
       if (!b) return send(res, 500, to_json(b.error()));
@@ -472,18 +491,26 @@ struct Access::Impl {
       res.set_header("Retry-After", std::to_string(wait_s));
       return send(res, 429,
                   to_json(api_error(ErrorCode::too_many_requests,
-                                    "login: too many failed attempts for this name or from this "
-                                    "address; try again in " +
+                                    "login: too many failed attempts from this address; try "
+                                    "again in " +
                                         std::to_string(wait_s) + " s")));
+    }
+    auto failures = accounts.failure_count(name_key, now - settings.login_window_us);
+    if (!failures) return send(res, 500, to_json(failures.error()));
+    if (*failures >= static_cast<std::size_t>(settings.max_login_failures)) {
+      const auto over = static_cast<Micros>(*failures) - settings.max_login_failures + 1;
+      std::this_thread::sleep_for(std::chrono::microseconds(
+          std::min(settings.login_delay_max_us, over * settings.login_delay_step_us)));
     }
     auto user = accounts.check_login(name, password);
     if (!user) return send(res, 500, to_json(user.error()));
     if (!*user) {
-      for (const auto& k : keys) (void)accounts.record_failure(k, now);
+      for (const auto& k : {pair, addr, name_key}) (void)accounts.record_failure(k, now);
       return send(res, 401,
                   to_json(api_error(ErrorCode::unauthorized, "login: wrong name or password")));
     }
-    (void)accounts.clear_failures(keys[0]);
+    (void)accounts.clear_failures(pair);
+    (void)accounts.clear_failures(name_key);
     auto session = accounts.create_session(name, bearer, now, settings.session_ttl_us);
     if (!session) return send(res, 500, to_json(session.error()));
     json out{{"user", user_json(**user)},
@@ -596,11 +623,9 @@ struct Access::Impl {
         q.since_us = *t;
       }
       if (req.has_param("limit")) {
-        try {
-          q.limit = std::stoul(req.get_param_value("limit"));
-        } catch (const std::exception&) {
-          return send(res, 400, to_json(api_error(ErrorCode::bad_request, "limit: not a number")));
-        }
+        auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
+        if (!n) return send(res, 400, to_json(n.error()));
+        q.limit = static_cast<std::size_t>(*n);
       }
       auto list = accounts.audit(q);
       if (!list) return send(res, http_status(list.error().code), to_json(list.error()));
@@ -672,6 +697,9 @@ Result<AuthSettings> auth_settings(const ControllerConfig& config) {
   s.max_login_failures = config.login_max_failures;
   s.login_window_us = config.login_window_s * 1'000'000;
   s.cookie_secure = config.cookie_secure;
+  auto proxies = parse_address_ranges(config.trusted_proxies);
+  if (!proxies) return make_error("trusted-proxies: " + proxies.error().message);
+  s.trusted_proxies = std::move(*proxies);
   return s;
 }
 

@@ -92,7 +92,7 @@ void add_cap_routes(http::Server& server, Controller& controller) {
   server.Get("/api/v1/cap", [&controller](const http::Request& req, http::Response& res) {
     std::size_t limit = 100;
     if (req.has_param("limit")) {
-      auto n = positive(req.get_param_value("limit"), "limit");
+      auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
       if (!n) return send_error(res, n.error());
       limit = static_cast<std::size_t>(*n);
     }

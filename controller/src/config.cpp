@@ -85,14 +85,19 @@ po::options_description controller_options(ControllerConfig& c) {
   add("session-ttl-s", po::value(&c.session_ttl_s)->default_value(c.session_ttl_s),
       "seconds a login (browser session or bearer token) lasts; 60..2592000");
   add("login-max-failures", po::value(&c.login_max_failures)->default_value(c.login_max_failures),
-      "failed logins for one user name, or from one address, within login-window-s after which "
-      "every login from that name or address is refused (429); 1..1000");
+      "failed logins from one client address (for one user name, or for all together) within "
+      "login-window-s after which logins from that address are refused (429); as many for one "
+      "name from anywhere only slow its logins down (at most 1 s each); 1..1000");
   add("login-window-s", po::value(&c.login_window_s)->default_value(c.login_window_s),
       "seconds over which failed logins are counted; 1..86400");
   add("cookie-secure",
       po::value(&c.cookie_secure)->default_value(c.cookie_secure)->implicit_value(true),
       "mark the session cookie Secure (browsers send it over HTTPS only): set it when the API "
       "is reached through a TLS proxy");
+  add("trusted-proxies", po::value(&c.trusted_proxies)->default_value(c.trusted_proxies),
+      "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies in front of the "
+      "API: a request from one is taken to come from the right-most address of X-Forwarded-For "
+      "that is not one of them (empty: none; X-Forwarded-For is then ignored)");
   return d;
 }
 

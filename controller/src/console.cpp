@@ -65,11 +65,12 @@ class LiveSegments {
   struct Entry {
     std::mutex mutex;  // one segment at a time
     std::unique_ptr<LiveSession> session;
+    std::vector<std::string> targets;  // as started: who may feed or end it is judged on them
     std::chrono::steady_clock::time_point last;
     bool ended = false;
   };
 
-  std::string add(std::unique_ptr<LiveSession> session) {
+  std::string add(std::unique_ptr<LiveSession> session, std::vector<std::string> targets) {
     unsigned char raw[16];
     randombytes_buf(raw, sizeof raw);
     std::string id;
@@ -77,6 +78,7 @@ class LiveSegments {
       id += "0123456789abcdef"[c >> 4], id += "0123456789abcdef"[c & 15];
     auto e = std::make_shared<Entry>();
     e->session = std::move(session);
+    e->targets = std::move(targets);
     e->last = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     entries_[id] = e;
@@ -166,18 +168,21 @@ void register_live(http::Server& server, Controller& controller, TargetCheck che
     }
     auto session = controller.start_live(r);
     if (!session) return send_error(res, session.error());
-    const std::string id = live->add(std::move(*session));
+    const std::string id = live->add(std::move(*session), r.targets);
     send_json(res, 201, json{{"id", id}});
   });
   server.Post(
       R"(/api/v1/live/sessions/([0-9a-f]+)/pcm)",
-      [live](const http::Request& req, http::Response& res) {
+      [check, live](const http::Request& req, http::Response& res) {
         live->reap();
         auto e = live->find(req.matches[1].str());
         if (!e) {
           return send_error(
               res, api_error(ErrorCode::not_found,
                              "live session " + req.matches[1].str() + ": unknown or ended"));
+        }
+        if (check) {
+          if (auto denied = check(e->targets)) return send_error(res, *denied);
         }
         std::lock_guard lock(e->mutex);
         if (e->ended) {
@@ -197,12 +202,15 @@ void register_live(http::Server& server, Controller& controller, TargetCheck che
       },
       http::Body::large);
   server.Post(R"(/api/v1/live/sessions/([0-9a-f]+)/end)",
-              [live](const http::Request& req, http::Response& res) {
+              [check, live](const http::Request& req, http::Response& res) {
                 auto e = live->find(req.matches[1].str());
                 if (!e) {
                   return send_error(
                       res, api_error(ErrorCode::not_found, "live session " + req.matches[1].str() +
                                                                ": unknown or ended"));
+                }
+                if (check) {
+                  if (auto denied = check(e->targets)) return send_error(res, *denied);
                 }
                 live->remove(req.matches[1].str());
                 std::lock_guard lock(e->mutex);

@@ -248,8 +248,14 @@ Reply<NodeRecord> Controller::validate_node(const NodeInput& in, const std::stri
   }
   auto area = protocol::AreaPath::parse(in.area);
   if (!area) return bad(where + "area: " + area.error().message);
-  if (in.speakers < 0) return bad(where + "speakers: must be 0 or more");
-  if (in.residents < 0) return bad(where + "residents: must be 0 or more");
+  if (in.speakers < 0 || in.speakers > kMaxNodeSpeakers) {
+    return bad(where + "speakers: " + std::to_string(in.speakers) + " is outside 0.." +
+               std::to_string(kMaxNodeSpeakers));
+  }
+  if (in.residents < 0 || in.residents > kMaxNodeResidents) {
+    return bad(where + "residents: " + std::to_string(in.residents) + " is outside 0.." +
+               std::to_string(kMaxNodeResidents));
+  }
   if (in.name.size() > kMaxName) {
     return bad(where + "name: longer than " + std::to_string(kMaxName) + " bytes");
   }
@@ -293,7 +299,8 @@ Reply<NodeView> Controller::add_node(const NodeInput& input) {
   return result;
 }
 
-Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs) {
+Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs,
+                                            const NodeChangeCheck& allow) {
   if (inputs.empty()) return bad("no nodes to import");
   std::vector<NodeRecord> records;
   std::set<std::string> ids;
@@ -306,6 +313,16 @@ Reply<std::size_t> Controller::import_nodes(const std::vector<NodeInput>& inputs
   }
   {
     std::lock_guard lock(mu_);
+    // Checked against the rows as stored under the lock of the write: no change slips in between.
+    for (std::size_t i = 0; allow && i < records.size(); ++i) {
+      auto existing = store_.find_node(records[i].id);
+      if (!existing) return existing.error();
+      if (auto denied = allow(*existing ? &**existing : nullptr, records[i])) {
+        denied->message = "nodes[" + std::to_string(i) + "] (id '" + records[i].id +
+                          "'): " + denied->message + "; nothing was imported";
+        return *denied;
+      }
+    }
     if (loa::Status s = store_.upsert_nodes(records); !s) return make_error(s.message());
     Log(LogLevel::info, kComponent).kv("nodes", records.size()) << "nodes imported";
     // Added or moved nodes must not get occurrences planned before (issue 4).

@@ -20,8 +20,8 @@ CoverageCounts& CoverageCounts::operator+=(const CoverageCounts& o) {
   cancelled_unheard += o.cancelled_unheard;
   approval_rejected += o.approval_rejected;
   expired_unapproved += o.expired_unapproved;
-  residents_targeted += o.residents_targeted;
-  residents_reached += o.residents_reached;
+  residents_targeted = saturating_add(residents_targeted, o.residents_targeted);
+  residents_reached = saturating_add(residents_reached, o.residents_reached);
   return *this;
 }
 

@@ -1,5 +1,7 @@
 #include "loa/controller/json_codec.hpp"
 
+#include <charconv>
+#include <cstdint>
 #include <set>
 
 #include "loa/controller/local_time.hpp"
@@ -36,6 +38,10 @@ Reply<std::optional<std::int64_t>> get_int(const json& j, const std::string& whe
   if (it == j.end() || it->is_null()) {
     if (required) return field_error(where, field, "is missing");
     return std::optional<std::int64_t>();
+  }
+  if (it->is_number_unsigned() &&
+      it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    return field_error(where, field, "is larger than " + std::to_string(INT64_MAX));
   }
   if (it->is_number_integer()) return std::optional<std::int64_t>(it->get<std::int64_t>());
   if (it->is_string()) {
@@ -82,7 +88,7 @@ json to_json(const OccurrenceRecord& o) {
   for (const auto& n : o.nodes) {
     nodes.push_back(json{
         {"id", n.node_id}, {"area", n.area}, {"residents", n.residents}, {"approval", n.approval}});
-    residents += n.residents;
+    residents = saturating_add(residents, n.residents);
   }
   return json{{"id", o.id},
               {"bulletin", o.bulletin_id},
@@ -383,6 +389,21 @@ Reply<ChangeRequest> change_request_from_json(const json& j) {
     if (!known.count(key)) return field_error("", key, "cannot be changed (unknown field)");
   }
   return c;
+}
+
+Reply<std::uint64_t> parse_count(std::string_view text, const std::string& what, std::uint64_t min,
+                                 std::uint64_t max) {
+  std::uint64_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  const bool digits = !text.empty() && ec != std::errc::invalid_argument && p == end;
+  if (!digits || ec == std::errc::result_out_of_range || v < min || v > max) {
+    const std::string shown =
+        text.size() > 40 ? std::string(text.substr(0, 40)) + "..." : std::string(text);
+    return api_error(ErrorCode::bad_request, what + ": '" + shown + "' is not a whole number in " +
+                                                 std::to_string(min) + ".." + std::to_string(max));
+  }
+  return v;
 }
 
 }  // namespace loa::controller

@@ -15,6 +15,7 @@
 #include "loa/controller/auth.hpp"
 #include "loa/controller/cli.hpp"
 #include "loa/controller/local_time.hpp"
+#include "loa/runtime/keys.hpp"
 #include "raw_http.hpp"
 #include "tone_wav.hpp"
 
@@ -107,6 +108,16 @@ class AuthApiTest : public ::testing::Test {
     access_.reset();
     controller_.reset();
     std::filesystem::remove_all(dir_);
+  }
+
+  // The gate again with other settings, on the same controller and accounts.
+  void restart_gate(AuthSettings auth) {
+    auth.local_token = kLocalToken;
+    server_->stop();
+    access_ = std::make_unique<Access>(*accounts_, *controller_, std::move(auth));
+    server_ = std::make_unique<ApiServer>(*controller_, 1 << 20, access_.get());
+    port_ = *server_->bind("127.0.0.1", 0);
+    server_->start();
   }
 
   std::uint64_t schedule(const std::vector<std::string>& targets) {
@@ -372,6 +383,186 @@ TEST_F(AuthApiTest, CommuneOperatorCannotTargetAnotherCommune) {
   EXPECT_FALSE(controller_->get_node("n8").ok());
 }
 
+// A node of another province: what a province operator of 79 may neither move, rename nor rekey.
+NodeInput hanoi_node(const std::string& key_hex) {
+  NodeInput in;
+  in.id = "hn-1";
+  in.area = "01/00001/01";
+  in.name = "Ha Noi 1";
+  in.residents = 500;
+  in.public_key_hex = key_hex;
+  return in;
+}
+
+std::string key_hex() {
+  const auto key = protocol::KeyPair::generate().public_key;
+  return runtime::to_hex(protocol::ByteView(key));
+}
+
+TEST_F(AuthApiTest, ImportCannotMoveRenameOrRekeyANodeOfAnotherArea) {
+  const std::string key = key_hex();
+  ASSERT_TRUE(controller_->add_node(hanoi_node(key)).ok());
+  const auto unchanged = [&] {
+    const auto n = controller_->get_node("hn-1");
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(n->record.area, "01/00001/01");
+    EXPECT_EQ(n->record.name, "Ha Noi 1");
+    EXPECT_EQ(n->record.residents, 500);
+    ASSERT_TRUE(n->record.public_key.has_value());
+    EXPECT_EQ(runtime::to_hex(protocol::ByteView(*n->record.public_key)), key);
+  };
+  // Into the operator's own province, with a new name and key, behind a row it may import.
+  const json batch{{"nodes",
+                    {{{"id", "n9"}, {"area", "79/26734/09"}},
+                     {{"id", "hn-1"},
+                      {"area", "79/26734/05"},
+                      {"name", "taken"},
+                      {"residents", 1},
+                      {"public_key", key_hex()}}}}};
+  auto msg = forbidden(call("prov", "POST", "/api/v1/nodes/import", batch.dump()));
+  EXPECT_NE(msg.find("hn-1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("01/00001/01"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("prov"), std::string::npos) << msg;
+  unchanged();
+  EXPECT_FALSE(controller_->get_node("n9").ok()) << "nothing of a refused batch is imported";
+  // Renaming or rekeying it where it is.
+  forbidden(
+      call("prov", "POST", "/api/v1/nodes/import",
+           json{{"nodes", {{{"id", "hn-1"}, {"area", "01/00001/01"}, {"name", "x"}}}}}.dump()));
+  forbidden(
+      call("prov", "POST", "/api/v1/nodes/import",
+           json{{"nodes", {{{"id", "hn-1"}, {"area", "79/26734/05"}, {"public_key", key_hex()}}}}}
+               .dump()));
+  unchanged();
+  // Within its area the province operator may rename and move; the administrator anywhere.
+  auto ok =
+      call("prov", "POST", "/api/v1/nodes/import",
+           json{{"nodes", {{{"id", "n3"}, {"area", "79/26734/03"}, {"name", "moved"}}}}}.dump());
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(controller_->get_node("n3")->record.area, "79/26734/03");
+  ok = call("admin", "POST", "/api/v1/nodes/import",
+            json{{"nodes", {{{"id", "hn-1"}, {"area", "79/26734/05"}}}}}.dump());
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(controller_->get_node("hn-1")->record.area, "79/26734/05");
+}
+
+// Every route that changes something, tried by a scoped caller on an object outside its area,
+// either as the object is (its nodes, members, targets) or as the request would make it: 403
+// and nothing changed. A route that changes nothing placed in an area is named with the reason.
+TEST_F(AuthApiTest, EveryChangeIsCheckedOnTheObjectAsItIsAndAsItWillBe) {
+  ASSERT_TRUE(controller_->add_node(hanoi_node(key_hex())).ok());
+  ASSERT_TRUE(controller_->add_to_group("mixed", {"n1", "n3"}).ok());
+  // A live session of op2's commune, started by op2.
+  auto started = call("op2", "POST", "/api/v1/live/sessions",
+                      R"({"targets": ["area:79/26737"], "rate": 8000})");
+  ASSERT_EQ(started->status, 201) << started->body;
+  const std::string live = json::parse(started->body)["id"];
+  const std::string other = std::to_string(other_);
+  const std::string own = std::to_string(own_);
+  const std::string series = std::to_string(series_);
+
+  struct Attempt {
+    std::string route;  // "METHOD /template" of api_routes()
+    std::string who;
+    std::string method;
+    std::string path;
+    std::string body;
+  };
+  const std::vector<Attempt> attempts = {
+      // New object in another area.
+      {"POST /api/v1/nodes", "prov", "POST", "/api/v1/nodes", R"({"id": "n8", "area": "01/2"})"},
+      // Existing node elsewhere moved into the caller's area.
+      {"POST /api/v1/nodes/import", "prov", "POST", "/api/v1/nodes/import",
+       R"({"nodes": [{"id": "hn-1", "area": "79/1"}]})"},
+      {"POST /api/v1/nodes/{id}/decommission", "prov", "POST", "/api/v1/nodes/hn-1/decommission",
+       ""},
+      {"POST /api/v1/control", "op1", "POST", "/api/v1/control",
+       R"({"command": "mute", "nodes": ["n3"]})"},
+      {"POST /api/v1/control", "op1", "POST", "/api/v1/control",
+       R"({"command": "mute", "area": "79/26737"})"},
+      {"POST /api/v1/control", "op1", "POST", "/api/v1/control",
+       R"({"command": "mute", "nodes": ["n1"], "area": "79/26737"})"},
+      {"POST /api/v1/live", "op1", "POST", "/api/v1/live?targets=area:79/26737", ""},
+      {"POST /api/v1/live/sessions", "op1", "POST", "/api/v1/live/sessions",
+       R"({"targets": ["node:n3"]})"},
+      // Someone else's live session, by its id.
+      {"POST /api/v1/live/sessions/{id}/pcm", "op1", "POST",
+       "/api/v1/live/sessions/" + live + "/pcm", std::string(320, '\0')},
+      {"POST /api/v1/live/sessions/{id}/end", "op1", "POST",
+       "/api/v1/live/sessions/" + live + "/end", ""},
+      {"POST /api/v1/occurrences", "op1", "POST", "/api/v1/occurrences",
+       json{{"bulletin", bulletin_}, {"at", "2026-11-01T13:00"}, {"targets", {"group:mixed"}}}
+           .dump()},
+      // An occurrence as it is (elsewhere), and one of the caller's made to go elsewhere.
+      {"PATCH /api/v1/occurrences/{id}", "op1", "PATCH", "/api/v1/occurrences/" + other,
+       R"({"volume": 50})"},
+      {"PATCH /api/v1/occurrences/{id}", "op1", "PATCH", "/api/v1/occurrences/" + own,
+       R"({"targets": ["node:n3"]})"},
+      {"POST /api/v1/occurrences/{id}/cancel", "op1", "POST",
+       "/api/v1/occurrences/" + other + "/cancel", ""},
+      {"POST /api/v1/series/{id}/cancel", "op2", "POST", "/api/v1/series/" + series + "/cancel",
+       ""},
+      {"POST /api/v1/areas/approval", "prov", "POST", "/api/v1/areas/approval",
+       R"({"area": "01", "approval": "none"})"},
+      {"POST /api/v1/approvals/approve", "op1", "POST", "/api/v1/approvals/approve",
+       R"({"occurrence": )" + other + R"(, "area": "79/26737"})"},
+      {"POST /api/v1/approvals/reject", "op1", "POST", "/api/v1/approvals/reject",
+       R"({"occurrence": )" + other + R"(, "area": "79/26737"})"},
+      // A group as it is (a member elsewhere), and a member from elsewhere added.
+      {"POST /api/v1/groups/{name}", "op1", "POST", "/api/v1/groups/mixed",
+       R"({"remove": ["n1"]})"},
+      {"POST /api/v1/groups/{name}", "op1", "POST", "/api/v1/groups/mine", R"({"add": ["n3"]})"},
+  };
+  // Routes that change nothing placed in an area, and why.
+  const std::map<std::string, std::string> unplaced = {
+      {"POST /api/v1/bulletins", "the bulletin catalogue is shared; playing one is checked"},
+      {"POST /api/v1/tts/preview", "stores nothing"},
+  };
+
+  const auto published = hub_.published_count();
+  const auto occurrences = occurrence_count();
+  std::set<std::string> tried;
+  for (const auto& a : attempts) {
+    auto r = call(a.who, a.method, a.path, a.body);
+    ASSERT_TRUE(r) << a.route;
+    EXPECT_EQ(r->status, 403) << a.route << " " << a.body << ": " << r->body;
+    EXPECT_NE(json::parse(r->body, nullptr, false)["error"].value("message", "").find(a.who),
+              std::string::npos)
+        << a.route << ": " << r->body;
+    tried.insert(a.route);
+  }
+  for (const auto& route : api_routes()) {
+    const std::string key = std::string(route.method) + " " + route.path;
+    if (std::string(route.method) == "GET") continue;
+    // Open and signed-in routes act on the caller's own session; administrators always have
+    // the whole tree (validate_user refuses an administrator with an area).
+    if (route.rule == Rule::open || route.rule == Rule::signed_in ||
+        route.rule == Rule::administer) {
+      continue;
+    }
+    EXPECT_TRUE(tried.count(key) || unplaced.count(key))
+        << key << " changes something and is not tried across areas";
+  }
+
+  // Nothing changed.
+  EXPECT_EQ(hub_.published_count(), published);
+  EXPECT_EQ(occurrence_count(), occurrences);
+  EXPECT_FALSE(controller_->get_node("n8").ok());
+  EXPECT_EQ(controller_->get_node("hn-1")->record.area, "01/00001/01");
+  EXPECT_EQ(controller_->get_node("hn-1")->record.decommissioned_us, 0);
+  EXPECT_FALSE(controller_->get_occurrence(other_)->cancelled());
+  EXPECT_EQ(controller_->get_occurrence(own_)->targets, std::vector<std::string>{"area:79/26734"});
+  EXPECT_EQ(controller_->get_series(series_)->cancelled_us, 0);
+  EXPECT_TRUE(controller_->approval_areas()->empty());
+  const auto groups = *controller_->list_groups();
+  EXPECT_EQ(groups.size(), 2u) << "mixed keeps n1 and n3; mine was not made";
+  // The live session is still op2's to end (its last chunk is paced by the manual clock).
+  clock_.advance(10'000'000);
+  auto ended = call("op2", "POST", "/api/v1/live/sessions/" + live + "/end");
+  ASSERT_TRUE(ended) << httplib::to_string(ended.error());
+  EXPECT_EQ(ended->status, 200) << ended->body;
+}
+
 TEST_F(AuthApiTest, ReadsAreFilteredToTheCallersArea) {
   auto nodes = json::parse(call("op1", "GET", "/api/v1/nodes")->body)["nodes"];
   std::set<std::string> ids;
@@ -490,6 +681,152 @@ TEST_F(AuthApiTest, LoginFailuresAreRateLimitedPerNameAndAddress) {
                       "application/json")
                 ->status,
             429);
+}
+
+// A login as `name` from `forwarded` (an X-Forwarded-For value; "" none) over loopback.
+httplib::Result login_from(int port, const std::string& name, const std::string& password,
+                           const std::string& forwarded) {
+  httplib::Client c("127.0.0.1", port);
+  httplib::Headers headers;
+  if (!forwarded.empty()) headers.emplace("X-Forwarded-For", forwarded);
+  return c.Post("/api/v1/session", headers, json{{"name", name}, {"password", password}}.dump(),
+                "application/json");
+}
+
+TEST_F(AuthApiTest, AStrangersWrongPasswordsDoNotLockTheUserOut) {
+  AuthSettings auth;
+  auth.trusted_proxies = *parse_address_ranges("127.0.0.1");
+  auth.login_delay_step_us = 1'000;  // the delay is real time; its size is not what is tested
+  auth.login_delay_max_us = 5'000;
+  restart_gate(auth);
+
+  // One stranger, many tries: it locks only itself out.
+  for (int i = 0; i < 8; ++i) {
+    auto r = login_from(port_, "op1", "guess " + std::to_string(i), "203.0.113.7");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, i < 5 ? 401 : 429) << i << ": " << r->body;
+  }
+  // Strangers at many addresses, a few tries each.
+  for (int i = 1; i <= 12; ++i) {
+    auto r = login_from(port_, "op1", "guess", "198.51.100." + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
+  // The user, from its own address, with its password: in.
+  auto r = login_from(port_, "op1", kPassword, "192.0.2.50");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  // The stranger's address stays refused, even with the right password.
+  EXPECT_EQ(login_from(port_, "op1", kPassword, "203.0.113.7")->status, 429);
+  // The audit log names the client and the proxy it came through.
+  const auto entries = *accounts_->audit({});
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.front().remote, "203.0.113.7 via 127.0.0.1");
+}
+
+TEST_F(AuthApiTest, AForwardedAddressCountsOnlyWhenThePeerIsATrustedProxy) {
+  // No proxy trusted (the default): X-Forwarded-For is the client's word and is ignored.
+  for (int i = 0; i < 5; ++i) {
+    auto r = login_from(port_, "op1", "guess", "198.51.100." + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
+  auto r = login_from(port_, "op2", kPassword, "192.0.2.50");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429) << "every try came from 127.0.0.1: " << r->body;
+  EXPECT_EQ(accounts_->audit({})->front().remote, "127.0.0.1");
+
+  // A proxy trusted, but the peer is not it: the same.
+  clock_.advance(3600'000'000);
+  AuthSettings auth;
+  auth.trusted_proxies = *parse_address_ranges("10.0.0.0/8");
+  restart_gate(auth);
+  for (int i = 0; i < 5; ++i) (void)login_from(port_, "op1", "guess", "198.51.100.9");
+  EXPECT_EQ(login_from(port_, "op2", kPassword, "192.0.2.51")->status, 429);
+
+  // The local token is for the controller's own host: through a trusted proxy on loopback, a
+  // forwarded client elsewhere is not the host.
+  auth.trusted_proxies = *parse_address_ranges("127.0.0.1");
+  restart_gate(auth);
+  httplib::Client c("127.0.0.1", port_);
+  c.set_bearer_token_auth(kLocalToken);
+  EXPECT_EQ(c.Get("/api/v1/session", {{"X-Forwarded-For", "203.0.113.9"}})->status, 401);
+  EXPECT_EQ(c.Get("/api/v1/session")->status, 200);
+}
+
+// Page sizes and other numbers of a query are bounded: a huge one is refused naming it, never
+// taken as "every row".
+TEST_F(AuthApiTest, HugeOrMalformedQueryNumbersAreRefusedNamingTheParameter) {
+  for (const std::string path :
+       {"/api/v1/log?limit=18446744073709551615", "/api/v1/log?limit=9223372036854775808",
+        "/api/v1/log/refused?limit=18446744073709551615", "/api/v1/audit?limit=-1",
+        "/api/v1/audit?limit=18446744073709551615", "/api/v1/audit?limit=5x",
+        "/api/v1/nodes/n1/history?limit=18446744073709551615", "/api/v1/cap?limit=10001",
+        "/api/v1/log?limit=0"}) {
+    auto r = call("admin", "GET", path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 400) << path << ": " << r->body;
+    EXPECT_EQ(json::parse(r->body)["error"]["message"].get<std::string>().rfind("limit: ", 0), 0u)
+        << r->body;
+  }
+  auto r = call("admin", "GET", "/api/v1/health/nodes?offline_after_s=18446744073709551615");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("offline_after_s"), std::string::npos) << r->body;
+  r = call("admin", "GET", "/api/v1/occurrences/9223372036854775808");
+  EXPECT_EQ(r->status, 400) << r->body;
+  // Within the bounds, the limit holds (two audited changes, one row asked for).
+  for (const char* approval : {"required", "none"}) {
+    ASSERT_EQ(call("admin", "POST", "/api/v1/areas/approval",
+                   json{{"area", "79"}, {"approval", approval}}.dump())
+                  ->status,
+              200);
+  }
+  r = call("admin", "GET", "/api/v1/audit?limit=1");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["entries"].size(), 1u);
+  EXPECT_EQ(call("admin", "GET", "/api/v1/log?limit=10000")->status, 200);
+}
+
+// Residents and loudspeakers are capped on every way in (add, import, loactl's CSV), so that
+// the sums of coverage and reports cannot overflow.
+TEST_F(AuthApiTest, ResidentsAndSpeakersAboveTheCapAreRefused) {
+  for (const std::string field : {"residents", "speakers"}) {
+    const std::int64_t cap = field == "residents" ? kMaxNodeResidents : kMaxNodeSpeakers;
+    for (const json& value :
+         {json(cap + 1), json(INT64_MAX), json(UINT64_MAX), json("99999999999")}) {
+      auto r = call("admin", "POST", "/api/v1/nodes",
+                    json{{"id", "big"}, {"area", "79/1"}, {field, value}}.dump());
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400) << field << "=" << value.dump() << ": " << r->body;
+      EXPECT_NE(r->body.find(field), std::string::npos) << r->body;
+    }
+    auto r = call("admin", "POST", "/api/v1/nodes/import",
+                  json{{"nodes",
+                        {{{"id", "ok"}, {"area", "79/1"}},
+                         {{"id", "big"}, {"area", "79/1"}, {field, cap + 1}}}}}
+                      .dump());
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("nodes[1]"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(field), std::string::npos) << r->body;
+    EXPECT_FALSE(controller_->get_node("ok").ok()) << "nothing of a refused batch is imported";
+    r = call("admin", "POST", "/api/v1/nodes",
+             json{{"id", "max-" + field}, {"area", "79/1"}, {field, cap}}.dump());
+    EXPECT_EQ(r->status, 201) << r->body;
+  }
+  // loactl's CSV import names the file's line.
+  const auto csv = dir_ / "nodes.csv";
+  std::ofstream(csv) << "id,area,residents\nc1,79/1,10\nc2,79/1,1000001\n";
+  std::ofstream(dir_ / "admin.token") << tokens_["admin"] << "\n";
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code =
+      run_loactl({"--controller", "http://127.0.0.1:" + std::to_string(port_), "--token-file",
+                  (dir_ / "admin.token").string(), "node", "import", csv.string()},
+                 out, err);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(err.str().find("line 3"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("residents"), std::string::npos) << err.str();
+  EXPECT_FALSE(controller_->get_node("c1").ok());
 }
 
 TEST_F(AuthApiTest, ChangesAreAuditedWithoutPasswords) {

@@ -1,6 +1,6 @@
-// The accounts' config keys (session-ttl-s, login-max-failures, login-window-s, cookie-secure)
-// from the command line or config file to the gate: the cookie's lifetime and Secure flag, a
-// session ending with its lifetime, the rate limit's count and window.
+// The accounts' config keys (session-ttl-s, login-max-failures, login-window-s, cookie-secure,
+// trusted-proxies) from the command line or config file to the gate: the cookie's lifetime and
+// Secure flag, a session ending with its lifetime, the rate limit's count and window.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -50,10 +50,17 @@ TEST(AuthSettingsConfig, KeysBecomeSettingsAndBadOnesAreNamed) {
   EXPECT_EQ(s->login_window_us, 60'000'000);
   EXPECT_TRUE(s->cookie_secure);
 
+  EXPECT_TRUE(defaults->trusted_proxies.empty()) << "no proxy is trusted unless configured";
+  const auto proxied = auth_settings(parsed({"--trusted-proxies=127.0.0.1, 10.0.0.0/8"}));
+  ASSERT_TRUE(proxied.ok()) << proxied.error().message;
+  EXPECT_EQ(proxied->trusted_proxies.size(), 2u);
+
   for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
            {"--session-ttl-s=59", "session-ttl-s"},
            {"--login-max-failures=0", "login-max-failures"},
-           {"--login-window-s=86401", "login-window-s"}}) {
+           {"--login-window-s=86401", "login-window-s"},
+           {"--trusted-proxies=10.0.0.0/33", "trusted-proxies"},
+           {"--trusted-proxies=proxy.example", "trusted-proxies"}}) {
     const auto bad = auth_settings(parsed({flag}));
     ASSERT_FALSE(bad.ok()) << flag;
     EXPECT_EQ(bad.error().message.rfind(key + ": ", 0), 0u) << bad.error().message;

@@ -84,3 +84,23 @@ TEST(Coverage, BulletinCoverageAddsItsOccurrences) {
   EXPECT_EQ(r.total.residents_reached, 10);
   EXPECT_TRUE(r.rows.empty());
 }
+
+// Residents are capped per node, but rows stored before the cap are summed as they are: the sum
+// holds at the int64 range instead of overflowing.
+TEST(Coverage, ResidentSumsHoldAtTheLimitInsteadOfOverflowing) {
+  CoverageCounts huge;
+  huge.residents_targeted = INT64_MAX;
+  huge.residents_reached = INT64_MAX - 1;
+  CoverageCounts one;
+  one.residents_targeted = 1;
+  one.residents_reached = 5;
+  huge += one;
+  EXPECT_EQ(huge.residents_targeted, INT64_MAX);
+  EXPECT_EQ(huge.residents_reached, INT64_MAX);
+  CoverageCounts low;
+  low.residents_targeted = INT64_MIN;
+  CoverageCounts minus;
+  minus.residents_targeted = -1;
+  low += minus;
+  EXPECT_EQ(low.residents_targeted, INT64_MIN);
+}

@@ -111,8 +111,12 @@ class AccountStore {
                                                          Micros now_us) = 0;
   virtual loa::Status end_session(const std::string& token) = 0;
 
-  // Login failures under a key ("name:alice", "addr:192.0.2.1"), kept across restarts.
+  // Login failures under a key ("name:alice", "addr:192.0.2.1"), kept across restarts; failures
+  // older than kLoginFailureMemoryUs are forgotten as new ones are recorded.
+  static constexpr Micros kLoginFailureMemoryUs = 24LL * 3600 * 1'000'000;
   virtual loa::Status record_failure(const std::string& key, Micros now_us) = 0;
+  // How many failures `key` has after `since_us`.
+  virtual Reply<std::size_t> failure_count(const std::string& key, Micros since_us) = 0;
   // When `key` may try again: 0 if it has fewer than `max` failures in the `window_us` before
   // now, else the instant the oldest counted failure leaves the window.
   virtual Reply<Micros> blocked_until(const std::string& key, Micros now_us, int max,

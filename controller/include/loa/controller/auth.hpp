@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loa/controller/accounts.hpp"
+#include "loa/controller/client_address.hpp"
 #include "loa/controller/config.hpp"
 #include "loa/controller/controller.hpp"
 
@@ -55,13 +56,23 @@ struct AuthSettings {
   // "local-admin" (the daemon writes it to a 0600 file at start; docs/api.md). Empty: none.
   std::string local_token;
   Micros session_ttl_us = 12LL * 3600 * 1'000'000;
-  int max_login_failures = 5;  // per user name and per remote address, in the window
+  // Failed logins counted in the window per client address, for one name and for all names:
+  // at max_login_failures of either, that address's logins are refused (429). Failures of one
+  // name from every address together never refuse it: from max_login_failures on, each login
+  // of that name waits login_delay_step_us more, at most login_delay_max_us.
+  int max_login_failures = 5;
   Micros login_window_us = 15LL * 60 * 1'000'000;
+  Micros login_delay_step_us = 100'000;
+  Micros login_delay_max_us = 1'000'000;
   bool cookie_secure = false;  // the session cookie carries Secure (the API is behind TLS)
+  // Reverse proxies whose X-Forwarded-For names the client (client_address.hpp); empty: the
+  // peer is the client.
+  std::vector<AddressRange> trusted_proxies;
 };
 
-// The settings of the config's session-ttl-s, login-max-failures, login-window-s and
-// cookie-secure keys (local_token left empty); the error names the key that is out of range.
+// The settings of the config's session-ttl-s, login-max-failures, login-window-s,
+// cookie-secure and trusted-proxies keys (local_token left empty); the error names the key that
+// is out of range.
 Result<AuthSettings> auth_settings(const ControllerConfig& config);
 
 // The API's gatekeeper. attach() installs it on the server; the check functions are for route

@@ -50,9 +50,10 @@ struct ControllerConfig {
   std::int64_t http_keep_alive_s = 5;          // idle between requests on a connection
   // Accounts (auth.hpp AuthSettings; docs/api.md "Accounts").
   std::int64_t session_ttl_s = 12 * 3600;  // lifetime of a login's cookie or bearer token
-  int login_max_failures = 5;              // failed logins per name or address before a 429
-  std::int64_t login_window_s = 15 * 60;   // ... counted over this many seconds
-  bool cookie_secure = false;              // the session cookie carries Secure (behind TLS)
+  int login_max_failures = 5;  // failed logins per address (or name and address) before a 429
+  std::int64_t login_window_s = 15 * 60;  // ... counted over this many seconds
+  bool cookie_secure = false;             // the session cookie carries Secure (behind TLS)
+  std::string trusted_proxies;            // proxies whose X-Forwarded-For names the client; "" none
 };
 
 // The options of loa-controller bound to `config`'s fields, with its defaults.

@@ -38,7 +38,8 @@ std::span<const ConsoleAsset> console_assets();
 // "rate"?} -> 201 {"id"}, POST /api/v1/live/sessions/ID/pcm (s16le mono at `rate`), POST
 // /api/v1/live/sessions/ID/end -> the summary; a session idle for 10 s is ended. The API's
 // access gate, when attached, authorizes these like any other /api/ route; `check` (empty: none)
-// judges the live targets against the caller's area. `controller` must outlive the server.
+// judges a live session's targets against the caller's area when it is started, fed and ended.
+// `controller` must outlive the server.
 void register_console(http::Server& server, Controller& controller, TargetCheck check);
 
 }  // namespace loa::controller

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,11 +73,17 @@ struct ControllerSettings {
   std::string cap_file_root;
 };
 
+// The most residents and loudspeakers one node is registered with (a node serves a village or
+// a ward): every way a node is added or imported refuses more, so that sums over any number of
+// nodes stay far inside 64 bits.
+inline constexpr std::int64_t kMaxNodeResidents = 1'000'000;
+inline constexpr std::int64_t kMaxNodeSpeakers = 1'000;
+
 struct NodeInput {
   std::string id;
   std::string area;
-  std::int64_t speakers = 1;
-  std::int64_t residents = 0;
+  std::int64_t speakers = 1;   // 0..kMaxNodeSpeakers
+  std::int64_t residents = 0;  // 0..kMaxNodeResidents
   std::string name;
   std::string public_key_hex;  // optional: 64 hex digits
 };
@@ -201,9 +208,15 @@ class Controller {
   loa::Status attach();
 
   // Nodes. add_node refuses an existing id (conflict); import_nodes inserts or updates all rows
-  // or none, and its errors name the row (0-based) and field.
+  // or none, and its errors name the row (0-based) and field. `allow` (empty: everything) is
+  // asked about every row, under the lock that the write holds, with the node as stored (null
+  // for a new id) and as it will be; its first error refuses the whole batch. It must not call
+  // back into the controller.
+  using NodeChangeCheck = std::function<std::optional<ApiError>(const NodeRecord* existing,
+                                                                const NodeRecord& incoming)>;
   Reply<NodeView> add_node(const NodeInput& input);
-  Reply<std::size_t> import_nodes(const std::vector<NodeInput>& inputs);
+  Reply<std::size_t> import_nodes(const std::vector<NodeInput>& inputs,
+                                  const NodeChangeCheck& allow = {});
   Reply<std::vector<NodeView>> list_nodes();
   Reply<NodeView> get_node(const std::string& id);
 

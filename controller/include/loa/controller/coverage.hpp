@@ -14,6 +14,14 @@ namespace loa::controller {
 // completed, partial, failed (failed + rejected), preempted, expired, cancelled, missed, pending,
 // cancelled_unheard, approval_rejected, expired_unapproved,
 // so those add up to `targeted`. Events from nodes not targeted are not counted.
+// a + b, held at the int64 range instead of overflowing: residents are capped per node
+// (kMaxNodeResidents), but rows stored before the cap are summed as they are.
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 struct CoverageCounts {
   std::uint64_t targeted = 0;
   std::uint64_t cached = 0;  // reported cached, or played some audio

@@ -1,7 +1,9 @@
 // The HTTP API's JSON shapes (docs/api.md): records to JSON, request bodies from JSON.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "loa/controller/api_error.hpp"
 #include "loa/controller/controller.hpp"
@@ -27,5 +29,14 @@ Reply<NodeInput> node_input_from_json(const nlohmann::json& j, const std::string
 Reply<ScheduleRequest> schedule_request_from_json(const nlohmann::json& j);
 // Refuses unknown fields (a typo must not silently change nothing).
 Reply<ChangeRequest> change_request_from_json(const nlohmann::json& j);
+
+// The most rows one list answer holds (the `limit` of the log, refused log, audit, history and
+// CAP lists); a larger `limit` is refused.
+inline constexpr std::uint64_t kMaxPageSize = 10'000;
+
+// A number of a query parameter (`what` names it): plain decimal digits within min..max, else a
+// bad_request naming the parameter, the text and the range.
+Reply<std::uint64_t> parse_count(std::string_view text, const std::string& what, std::uint64_t min,
+                                 std::uint64_t max);
 
 }  // namespace loa::controller
