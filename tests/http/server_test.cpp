@@ -90,6 +90,15 @@ TEST_F(ServerTest, RoutesByMethodAndPathWithDecodedParamsAndCaseInsensitiveHeade
   EXPECT_EQ(status_of(exchange("NOT AN HTTP REQUEST\r\n\r\n")), 400);
 }
 
+TEST_F(ServerTest, ALongPathIsMatchedAndATargetOver8KiBIs414) {
+  start();
+  auto r = exchange("GET /items/" + std::string(8000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(status_of(r), 200);
+  EXPECT_EQ(body_of(r).size(), 5 + 8000 + 10u) << body_of(r).substr(0, 40);
+  r = exchange("GET /items/" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(status_of(r), 414) << r.substr(0, 200);
+}
+
 TEST_F(ServerTest, ReadsBodiesOfEveryFramingAndKeepsTheConnectionAlive) {
   start();
   RawConnection c(port_);
