@@ -3,7 +3,6 @@
 // Update submitted as an emergency repeat through the ordinary scheduling path. Every message,
 // refused ones included, is stored in cap_alerts. docs/cap.md describes the rules.
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +10,7 @@
 #include <set>
 
 #include "loa/controller/cap_alert.hpp"
+#include "loa/controller/cap_plan.hpp"
 #include "loa/controller/controller.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/protocol/area_path.hpp"
@@ -27,8 +27,6 @@ constexpr Micros kSecond = 1'000'000;
 constexpr Micros kMinute = 60 * kSecond;
 constexpr Micros kKeepMargin = kMinute;  // as in scheduling.cpp (session decision 2)
 constexpr std::size_t kMaxTitle = 200;
-constexpr std::int64_t kMaxRepeatMin = 1440;
-constexpr const char* kRepeatParameter = "LOA_REPEAT_MINUTES";
 
 ApiError bad(std::string message) {
   return api_error(ErrorCode::bad_request, std::move(message));
@@ -48,14 +46,6 @@ loa::Status store_and_close(Store& store, CapAlertRecord& rec,
     if (loa::Status s = store.close_cap_alert(ref.id, now, rec.id); !s) return s;
   }
   return {};
-}
-
-// Cuts UTF-8 text to at most `max` bytes without splitting a character.
-std::string cut_utf8(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
 }
 
 std::string lower(std::string s) {
@@ -158,12 +148,6 @@ void describe(CapAlertRecord& rec, const CapAlert& a, const CapInfo* info) {
 }
 
 }  // namespace
-
-std::string cap_level(const std::string& severity, const std::string& urgency) {
-  const bool severe = severity == "Extreme" || severity == "Severe";
-  const bool soon = urgency == "Immediate" || urgency == "Expected";
-  return severe && soon ? "emergency" : "priority";
-}
 
 loa::Status Controller::cancel_cap_occurrences(const CapAlertRecord& earlier, bool future_only,
                                                std::vector<std::uint64_t>& cancelled,
@@ -292,61 +276,21 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
   std::int64_t repeat_min = 0;
   Micros start = 0;
   if (plays_type) {
-    const Micros earliest = (now + settings_.cap_lead_us + kSecond - 1) / kSecond * kSecond;
-    start = std::max(earliest, info->effective_us.value_or(0));
-    start = (start + kSecond - 1) / kSecond * kSecond;
-    if (info->expires_us && *info->expires_us <= now) {
-      return refuse(refused(info->path + "/expires: " + format_utc(*info->expires_us) +
-                            " has passed (now " + format_utc(now) + ")"));
-    }
-    if (info->expires_us && *info->expires_us <= start) {
-      return refuse(refused(info->path + "/expires: " + format_utc(*info->expires_us) +
-                            " is not after the first playback at " + format_utc(start)));
-    }
-    if (info->areas.empty()) {
-      return refuse(refused(info->path +
-                            "/area: missing; loa sounds an alert only in areas given by geocode"));
-    }
-    // Geocodes to area paths.
-    std::map<std::pair<std::string, std::string>, std::string> table;
+    CapGeocodeTable table;
     {
       std::lock_guard lock(mu_);
       auto rows = store_.cap_geocodes();
       if (!rows) return rows.error();
       for (auto& g : *rows) table[{g.value_name, g.value}] = g.area;
     }
-    std::vector<std::string> unmapped_codes;
-    std::vector<std::string> geometric_only;
-    std::vector<std::pair<std::string, std::string>> mapped;  // area path, geocode
-    for (const auto& area : info->areas) {
-      if (area.geocodes.empty()) {
-        geometric_only.push_back(area.desc);
-        continue;
-      }
-      for (const auto& g : area.geocodes) {
-        const auto it = table.find({g.value_name, g.value});
-        if (it == table.end()) {
-          unmapped_codes.push_back(g.str());
-        } else {
-          mapped.emplace_back(it->second, g.str());
-        }
-      }
-    }
-    if (mapped.empty()) {
-      if (!unmapped_codes.empty()) {
-        std::string list;
-        for (const auto& c : unmapped_codes) list += (list.empty() ? "" : ", ") + c;
-        return refuse(refused("no area mapped for geocode " + list +
-                              " (loactl cap geocode set VALUENAME VALUE AREA_PATH)"));
-      }
-      return refuse(refused(info->path + "/area: '" + geometric_only.front() +
-                            "' has no geocode (a polygon or circle is not mapped to areas; loa "
-                            "needs a geocode in its table)"));
-    }
+    auto plan =
+        plan_cap_alert(*info, table, now, settings_.cap_lead_us, settings_.cap_default_repeat_min);
+    if (!plan) return refuse(plan.error());
+    start = plan->start;
     std::set<std::string> areas;
     {
       std::lock_guard lock(mu_);
-      for (const auto& [path, code] : mapped) {
+      for (const auto& [path, code] : plan->mapped) {
         auto members = store_.nodes_in_area(path);
         if (!members) return members.error();
         if (members->empty()) {
@@ -356,30 +300,15 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
         }
       }
     }
-    for (const auto& c : unmapped_codes) rec.unmapped.push_back(c);
-    for (const auto& d : geometric_only) rec.unmapped.push_back("area '" + d + "' (no geocode)");
+    for (const auto& u : plan->unmapped) rec.unmapped.push_back(u);
     if (areas.empty()) {
-      std::string list;
-      for (const auto& u : rec.unmapped) list += (list.empty() ? "" : "; ") + u;
-      return refuse(refused("no registered node in the areas mapped: " + list));
+      return refuse(
+          refused("no registered node in the areas mapped: " + brief_list(rec.unmapped, "; ")));
     }
     rec.areas.assign(areas.begin(), areas.end());
     for (const auto& a : rec.areas) targets.push_back("area:" + a);
-    level = cap_level(info->severity, info->urgency);
-    // Repeats.
-    if (auto p = info->parameter(kRepeatParameter)) {
-      std::int64_t v = -1;
-      const auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), v);
-      if (p->empty() || ec != std::errc() || end != p->data() + p->size() || v < 0 ||
-          v > kMaxRepeatMin) {
-        return refuse(bad(info->path + "/parameter " + kRepeatParameter + ": '" + *p +
-                          "' is not a number of minutes in 0..1440"));
-      }
-      repeat_min = v;
-    } else {
-      repeat_min = settings_.cap_default_repeat_min;
-    }
-    if (!info->expires_us) repeat_min = 0;  // no end given: it plays once
+    level = plan->level;
+    repeat_min = plan->repeat_min;
     rec.repeat_every_min = repeat_min;
   }
 
@@ -389,11 +318,7 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
     // Logged and acknowledged, never played.
     rec.outcome = "logged";
     rec.reason = "status " + alert.status + ", msgType " + alert.msg_type + ": logged, not played";
-    if (!rec.unmapped.empty()) {
-      std::string list;
-      for (const auto& u : rec.unmapped) list += (list.empty() ? "" : "; ") + u;
-      rec.reason += "; not mapped: " + list;
-    }
+    if (!rec.unmapped.empty()) rec.reason += "; not mapped: " + brief_list(rec.unmapped, "; ");
     std::lock_guard lock(mu_);
     auto id = store_.add_cap_alert(rec);
     if (!id) return id.error();
@@ -509,9 +434,7 @@ Reply<CapIngestResult> Controller::ingest_cap(std::string_view xml) {
                       " occurrence(s) of the earlier alert";
       }
       if (!rec.unmapped.empty()) {
-        std::string list;
-        for (const auto& u : rec.unmapped) list += (list.empty() ? "" : "; ") + u;
-        rec.reason += "; not sounding (not mapped): " + list;
+        rec.reason += "; not sounding (not mapped): " + brief_list(rec.unmapped, "; ");
       }
       return store_and_close(store_, rec, referenced, now);
     });

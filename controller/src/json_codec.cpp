@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <cstdint>
-#include <set>
 
+#include "json_fields.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
 
@@ -14,44 +14,6 @@ using nlohmann::json;
 
 json instant(Micros t) {
   return t == 0 ? json(nullptr) : json(format_utc(t));
-}
-
-ApiError field_error(const std::string& where, const std::string& field, const std::string& why) {
-  return api_error(ErrorCode::bad_request, where + field + ": " + why);
-}
-
-// Reads an optional string field; error if present with another type.
-Reply<std::string> get_string(const json& j, const std::string& where, const std::string& field,
-                              bool required) {
-  const auto it = j.find(field);
-  if (it == j.end() || it->is_null()) {
-    if (required) return field_error(where, field, "is missing");
-    return std::string();
-  }
-  if (!it->is_string()) return field_error(where, field, "must be a string");
-  return it->get<std::string>();
-}
-
-Reply<std::optional<std::int64_t>> get_int(const json& j, const std::string& where,
-                                           const std::string& field, bool required) {
-  const auto it = j.find(field);
-  if (it == j.end() || it->is_null()) {
-    if (required) return field_error(where, field, "is missing");
-    return std::optional<std::int64_t>();
-  }
-  if (it->is_number_unsigned() &&
-      it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-    return field_error(where, field, "is larger than " + std::to_string(INT64_MAX));
-  }
-  if (it->is_number_integer()) return std::optional<std::int64_t>(it->get<std::int64_t>());
-  if (it->is_string()) {
-    // CSV imports and shell users send numbers as text; accept plain decimal digits only.
-    const std::string s = it->get<std::string>();
-    if (!s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos) {
-      return std::optional<std::int64_t>(std::stoll(s));
-    }
-  }
-  return field_error(where, field, "must be a whole number");
 }
 
 }  // namespace
@@ -192,55 +154,6 @@ Reply<NodeInput> node_input_from_json(const json& j, const std::string& where) {
   return in;
 }
 
-Reply<ScheduleRequest> schedule_request_from_json(const json& j) {
-  if (!j.is_object()) return api_error(ErrorCode::bad_request, "expected a JSON object");
-  ScheduleRequest r;
-  auto bulletin = get_int(j, "", "bulletin", true);
-  if (!bulletin) return bulletin.error();
-  if (**bulletin <= 0) return field_error("", "bulletin", "must be a bulletin id");
-  r.bulletin_id = static_cast<std::uint64_t>(**bulletin);
-  auto at = get_string(j, "", "at", true);
-  if (!at) return at.error();
-  r.at = *at;
-  auto tz = get_string(j, "", "tz", false);
-  if (!tz) return tz.error();
-  r.tz = *tz;
-  auto priority = get_string(j, "", "priority", false);
-  if (!priority) return priority.error();
-  if (!priority->empty()) r.priority = *priority;
-  auto volume = get_int(j, "", "volume", false);
-  if (!volume) return volume.error();
-  r.volume = *volume;
-  auto expiry = get_string(j, "", "expiry", false);
-  if (!expiry) return expiry.error();
-  r.expiry = *expiry;
-  auto rrule = get_string(j, "", "rrule", false);
-  if (!rrule) return rrule.error();
-  r.rrule = *rrule;
-  auto every = get_int(j, "", "repeat_every_min", false);
-  if (!every) return every.error();
-  r.repeat_every_min = every->value_or(0);
-  auto until = get_string(j, "", "until", false);
-  if (!until) return until.error();
-  r.until = *until;
-  if (const auto dry = j.find("dry_run"); dry != j.end() && !dry->is_null()) {
-    if (!dry->is_boolean()) return field_error("", "dry_run", "must be true or false");
-    r.dry_run = dry->get<bool>();
-  }
-  auto days = get_int(j, "", "days", false);
-  if (!days) return days.error();
-  r.days = days->value_or(7);
-  const auto targets = j.find("targets");
-  if (targets == j.end() || !targets->is_array()) {
-    return field_error("", "targets", "must be an array of \"area:PATH\" or \"node:ID\"");
-  }
-  for (const auto& t : *targets) {
-    if (!t.is_string()) return field_error("", "targets", "every target must be a string");
-    r.targets.push_back(t.get<std::string>());
-  }
-  return r;
-}
-
 json to_json(const RefusedEventRecord& r) {
   return json{{"id", r.id},
               {"node", r.node_id},
@@ -353,42 +266,6 @@ json to_json(const ScheduleResult& r) {
               {"occurrences", occurrences},
               {"warnings", r.warnings},
               {"timelines", timelines}};
-}
-
-Reply<ChangeRequest> change_request_from_json(const json& j) {
-  if (!j.is_object()) return api_error(ErrorCode::bad_request, "expected a JSON object");
-  ChangeRequest c;
-  for (const char* field : {"at", "tz", "expiry", "priority"}) {
-    if (!j.contains(field) || j[field].is_null()) continue;
-    auto v = get_string(j, "", field, true);
-    if (!v) return v.error();
-    const std::string f = field;
-    (f == "at" ? c.at : f == "tz" ? c.tz : f == "expiry" ? c.expiry : c.priority) = *v;
-  }
-  auto bulletin = get_int(j, "", "bulletin", false);
-  if (!bulletin) return bulletin.error();
-  if (*bulletin) {
-    if (**bulletin <= 0) return field_error("", "bulletin", "must be a bulletin id");
-    c.bulletin_id = static_cast<std::uint64_t>(**bulletin);
-  }
-  auto volume = get_int(j, "", "volume", false);
-  if (!volume) return volume.error();
-  c.volume = *volume;
-  if (const auto targets = j.find("targets"); targets != j.end() && !targets->is_null()) {
-    if (!targets->is_array()) return field_error("", "targets", "must be an array of targets");
-    std::vector<std::string> list;
-    for (const auto& t : *targets) {
-      if (!t.is_string()) return field_error("", "targets", "every target must be a string");
-      list.push_back(t.get<std::string>());
-    }
-    c.targets = std::move(list);
-  }
-  for (const auto& [key, value] : j.items()) {
-    static const std::set<std::string> known = {"at",       "tz",     "expiry", "priority",
-                                                "bulletin", "volume", "targets"};
-    if (!known.count(key)) return field_error("", key, "cannot be changed (unknown field)");
-  }
-  return c;
 }
 
 Reply<std::uint64_t> parse_count(std::string_view text, const std::string& what, std::uint64_t min,

@@ -13,6 +13,16 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::seconds;
 
+// The longest text read: "YYYY-MM-DDTHH:MM:SS" with a fraction and a Z fits with room to spare.
+// Longer text is refused without being echoed in the error.
+constexpr std::size_t kMaxTimeText = 64;
+// IANA names are at most 32 bytes ("America/Argentina/ComodRivadavia").
+constexpr std::size_t kMaxZoneName = 64;
+// Wall times are read in these years, and instants must fall before the end of the last one:
+// format_utc() writes four-digit years only, and nothing before the epoch is scheduled.
+constexpr int kMinYear = 1970;
+constexpr int kMaxYear = 9999;
+
 struct Fields {
   int year = 0;
   unsigned month = 0;
@@ -47,6 +57,11 @@ Error bad_time(std::string_view text, std::string_view why) {
 // Parses "YYYY-MM-DD[(T| )HH:MM[:SS[.ffffff]]][Z]".
 Result<Fields> parse_fields(std::string_view text, bool allow_date_only, bool allow_fraction,
                             bool allow_z) {
+  if (text.size() > kMaxTimeText) {
+    return make_error("time: " + std::to_string(text.size()) + " bytes; at most " +
+                      std::to_string(kMaxTimeText) +
+                      " are read (expected YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS)");
+  }
   Fields f;
   std::size_t pos = 0;
   int month = 0;
@@ -60,6 +75,10 @@ Result<Fields> parse_fields(std::string_view text, bool allow_date_only, bool al
   f.day = static_cast<unsigned>(day);
   const date::year_month_day ymd{date::year{f.year}, date::month{f.month}, date::day{f.day}};
   if (!ymd.ok()) return bad_time(text, "no such date");
+  if (f.year < kMinYear || f.year > kMaxYear) {
+    return bad_time(
+        text, "the year is outside " + std::to_string(kMinYear) + ".." + std::to_string(kMaxYear));
+  }
   if (pos < text.size() && (text[pos] == 'T' || text[pos] == ' ')) {
     ++pos;
     if (!digits(text, pos, 2, f.hour) || pos >= text.size() || text[pos++] != ':' ||
@@ -98,6 +117,10 @@ Result<Fields> parse_fields(std::string_view text, bool allow_date_only, bool al
 
 Result<const date::time_zone*> find_zone(std::string_view tz) {
   if (tz.empty()) return make_error("time zone is empty");
+  if (tz.size() > kMaxZoneName) {
+    return make_error("time zone: " + std::to_string(tz.size()) +
+                      " bytes; an IANA name has at most " + std::to_string(kMaxZoneName));
+  }
   try {
     return date::locate_zone(std::string(tz));
   } catch (const std::exception&) {
@@ -115,10 +138,24 @@ Micros to_micros(date::sys_seconds t) {
   return std::chrono::duration_cast<microseconds>(t.time_since_epoch()).count();
 }
 
+// The last instant format_utc() can write.
+constexpr Micros kLastInstant =
+    std::chrono::duration_cast<microseconds>(
+        (date::sys_days{date::year{kMaxYear + 1} / 1 / 1} - seconds{1}).time_since_epoch())
+        .count();
+
+Result<Micros> within_years(std::string_view text, Micros t) {
+  if (t > kLastInstant) {
+    return make_error("time '" + std::string(text) + "' is after " + std::to_string(kMaxYear) +
+                      "-12-31T23:59:59Z");
+  }
+  return t;
+}
+
 Result<Micros> resolve(std::string_view text, const Fields& f, std::string_view tz) {
   if (f.utc) {
     const date::sys_seconds t{to_local(f).time_since_epoch()};
-    return to_micros(t) + f.micros;
+    return within_years(text, to_micros(t) + f.micros);
   }
   auto zone = find_zone(tz);
   if (!zone) return zone.error();
@@ -126,7 +163,9 @@ Result<Micros> resolve(std::string_view text, const Fields& f, std::string_view 
   const date::local_info info = (*zone)->get_info(local);
   switch (info.result) {
     case date::local_info::unique:
-      return to_micros(date::sys_seconds{local.time_since_epoch() - info.first.offset}) + f.micros;
+      return within_years(
+          text,
+          to_micros(date::sys_seconds{local.time_since_epoch() - info.first.offset}) + f.micros);
     case date::local_info::nonexistent:
       return make_error("local time '" + std::string(text) + "' does not exist in " +
                         std::string(tz) + " (skipped by a daylight-saving change); pick another");

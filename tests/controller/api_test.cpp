@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/cli.hpp"
+#include "loa/controller/json_codec.hpp"
 #include "loa/controller/local_time.hpp"
 #include "test_node.hpp"
 
@@ -356,3 +358,40 @@ TEST_F(ApiTest, LoactlSchedulingCommandsCancelChangeSeriesDryRunApprovalGroups) 
 }
 
 }  // namespace
+
+// The scheduling routes' bodies are bounded field by field: the number and length of targets,
+// the length of any string, and numbers to the signed 64-bit range; each error names the field.
+TEST(ApiRequests, BodiesAreBoundedFieldByField) {
+  const json ok = {{"bulletin", 1}, {"at", "2026-12-01T06:30"}, {"targets", {"area:79"}}};
+  ASSERT_TRUE(schedule_request_from_json(ok).ok());
+
+  auto message = [](const Reply<ScheduleRequest>& r) {
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? std::string() : r.error().message;
+  };
+  json many = ok;
+  many["targets"] = json(std::vector<std::string>(1001, "area:79"));
+  EXPECT_EQ(message(schedule_request_from_json(many)), "targets: 1001 targets; at most 1000");
+  many["targets"] = json(std::vector<std::string>(1000, "area:79"));
+  EXPECT_TRUE(schedule_request_from_json(many).ok());
+
+  json long_target = ok;
+  long_target["targets"] = {"area:79", "area:" + std::string(200, '7')};
+  EXPECT_EQ(message(schedule_request_from_json(long_target)),
+            "targets[1]: 205 bytes; a target has at most 140");
+  auto change = change_request_from_json(json{{"targets", long_target["targets"]}});
+  ASSERT_FALSE(change.ok());
+  EXPECT_EQ(change.error().message, "targets[1]: 205 bytes; a target has at most 140");
+
+  json long_rule = ok;
+  long_rule["rrule"] = "FREQ=DAILY;" + std::string(1 << 20, 'X');
+  EXPECT_EQ(message(schedule_request_from_json(long_rule)), "rrule: 1048587 bytes; at most 8192");
+
+  json huge = ok;
+  huge["bulletin"] = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_EQ(message(schedule_request_from_json(huge)),
+            "bulletin: must be a whole number below 2^63");
+  huge = ok;
+  huge["volume"] = std::numeric_limits<std::uint64_t>::max();  // not wrapped to -1
+  EXPECT_EQ(message(schedule_request_from_json(huge)), "volume: must be a whole number below 2^63");
+}

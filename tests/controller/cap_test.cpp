@@ -346,6 +346,55 @@ TEST_F(CapTest, AnExpiredAlertAndAnUnknownRepeatAreRefused) {
       << bad_repeat.error().message;
 }
 
+// An alert is outside input: how many geocodes it names is bounded, and whatever it does not
+// map is listed briefly in the refusal and in the stored reason, however many there are.
+TEST_F(CapTest, GeocodesAreBoundedAndTheUnmappedListedBriefly) {
+  // `n` unmapped geocodes before the mapped one in partial.xml's first area.
+  auto with_unmapped = [](std::size_t n) {
+    std::string codes;
+    for (std::size_t i = 0; i < n; ++i) {
+      codes += "<geocode><valueName>MA_DVHC</valueName><value>9" + std::to_string(i) +
+               "</value></geocode>";
+    }
+    std::string xml = fixture("partial.xml");
+    xml.insert(xml.find("<geocode>"), codes);
+    xml.insert(xml.find("</identifier>"), "-" + std::to_string(n));  // a new message each
+    return xml;
+  };
+  auto too_many = controller_->ingest_cap(with_unmapped(1000));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, ErrorCode::unprocessable);
+  EXPECT_TRUE(contains(too_many.error().message,
+                       "alert/info[1]/area: 1003 geocodes; at most 1000 are taken"))
+      << too_many.error().message.substr(0, 300);
+
+  auto r = controller_->ingest_cap(with_unmapped(40));
+  ASSERT_TRUE(r.ok()) << r.error().message.substr(0, 300);
+  EXPECT_EQ(r->alert.outcome, "scheduled");
+  EXPECT_EQ(r->alert.unmapped.size(), 42u);
+  EXPECT_TRUE(contains(r->alert.reason, "MA_DVHC=90; MA_DVHC=91")) << r->alert.reason;
+  EXPECT_TRUE(contains(r->alert.reason, " ... and 32 more")) << r->alert.reason;
+  EXPECT_LT(r->alert.reason.size(), 1000u);
+}
+
+// The first playback is at most a year ahead: an alert effective later is refused, naming the
+// element, instead of planning (or failing to plan) a bulletin years from now.
+TEST_F(CapTest, AnAlertEffectiveMoreThanAYearAheadIsRefused) {
+  std::string xml = fixture("storm_actual.xml");
+  for (const char* t : {"2026-11-01T08:00:00+07:00", "2026-11-01T10:00:00+07:00"}) {
+    std::string later = t;
+    later.replace(0, 4, "2028");
+    xml.replace(xml.find(t), later.size(), later);
+  }
+  auto r = controller_->ingest_cap(xml);
+  ASSERT_FALSE(r.ok()) << r->alert.outcome;
+  EXPECT_EQ(r.error().code, ErrorCode::unprocessable);
+  EXPECT_TRUE(contains(r.error().message,
+                       "alert/info[2]/effective: 2028-11-01T01:00:00Z is more than 366 days ahead"))
+      << r.error().message;
+  EXPECT_TRUE(occurrences().empty());
+}
+
 TEST_F(CapTest, GeocodeTableSetReplaceListRemove) {
   auto replaced = controller_->set_cap_geocode({"MA_DVHC", "26737", "79/3"});
   ASSERT_TRUE(replaced.ok());

@@ -69,3 +69,45 @@ TEST(LocalTime, InstantsForFilters) {
   ASSERT_TRUE(frac.ok());
   EXPECT_EQ(*frac - *utc, 250'000);
 }
+
+// Text from requests and query strings is bounded: an overlong time or zone name is refused
+// by its length, and the error does not copy it.
+TEST(LocalTime, RefusesOverlongTextAndZoneNamesWithoutEchoingThem) {
+  const std::string long_time = "2026-12-01T06:30" + std::string(1 << 20, '0');
+  auto t = local_to_utc(long_time, "Asia/Ho_Chi_Minh");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("at most 64"), std::string::npos) << t.error().message;
+  EXPECT_LT(t.error().message.size(), 200u);
+  auto since = parse_instant("2026-12-01T00:00:00." + std::string(1 << 20, '5') + "Z", "UTC");
+  ASSERT_FALSE(since.ok());
+  EXPECT_LT(since.error().message.size(), 200u);
+
+  const std::string long_zone = "Asia/" + std::string(1 << 20, 'x');
+  auto zone = check_zone(long_zone);
+  ASSERT_FALSE(zone.ok());
+  EXPECT_NE(zone.message().find("at most 64"), std::string::npos) << zone.message();
+  EXPECT_LT(zone.message().size(), 200u);
+}
+
+// Years are 1970..9999 and an instant ends by 9999-12-31T23:59:59Z, so that every accepted
+// time formats back to text that reads again (format_utc writes four-digit years).
+TEST(LocalTime, RefusesYearsOutsideTheRangeTheyFormatIn) {
+  auto year_zero = parse_instant("0000-01-01", "Asia/Ho_Chi_Minh");
+  ASSERT_FALSE(year_zero.ok());
+  EXPECT_NE(year_zero.error().message.find("1970..9999"), std::string::npos)
+      << year_zero.error().message;
+  EXPECT_FALSE(local_to_utc("1969-12-31T23:00", "UTC").ok());
+  EXPECT_FALSE(parse_utc("0001-01-01T00:00:00Z").ok());
+
+  auto past_end = local_to_utc("9999-12-31T23:30", "America/New_York");
+  ASSERT_FALSE(past_end.ok());
+  EXPECT_NE(past_end.error().message.find("after 9999-12-31T23:59:59Z"), std::string::npos)
+      << past_end.error().message;
+
+  auto last = local_to_utc("9999-12-31T23:30", "Asia/Ho_Chi_Minh");
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_EQ(format_utc(*last), "9999-12-31T16:30:00Z");
+  auto first = local_to_utc("1970-01-01T00:00", "UTC");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(parse_utc(format_utc(*first)).value(), *first);
+}

@@ -392,3 +392,56 @@ TEST(Recurrence, ParseErrorsNameThePart) {
         << text << " -> " << r.error().message;
   }
 }
+
+// The rule is text from a request: its length and its EXDATE list are bounded, with an error
+// naming the limit; a year of excluded days is still accepted.
+TEST(Recurrence, RefusesRuleTextAndExdateListsBeyondTheirBounds) {
+  auto long_rule = parse_rrule("FREQ=DAILY;BYHOUR=" + std::string(9000, '1'));
+  ASSERT_FALSE(long_rule.ok());
+  EXPECT_NE(long_rule.error().message.find("RRULE: the rule is 9018 bytes; at most 8192"),
+            std::string::npos)
+      << long_rule.error().message.substr(0, 200);
+
+  // Distinct dates from 2027-01-01 on, `n` of them.
+  auto exdates = [](int n) {
+    std::string list;
+    Micros t = utc("2027-01-01T00:00:00Z");
+    for (int i = 0; i < n; ++i, t += 86'400'000'000) {
+      list += (list.empty() ? "" : ",") + format_utc(t).substr(0, 10);
+    }
+    return "FREQ=DAILY;EXDATE=" + list;
+  };
+  auto year = parse_rrule(exdates(366));
+  ASSERT_TRUE(year.ok()) << year.error().message;
+  EXPECT_EQ(year->exdates.size(), 366u);
+  auto more = parse_rrule(exdates(367));
+  ASSERT_FALSE(more.ok());
+  EXPECT_NE(more.error().message.find("RRULE: EXDATE lists 367 dates; at most 366"),
+            std::string::npos)
+      << more.error().message;
+}
+
+// COUNT is counted from the start however long before the window it is: across a daylight-saving
+// gap (where 02:00 and 02:30 move onto 03:00 and 03:30 and count once) and excluded days, a late
+// window gets exactly the tail of the whole expansion.
+TEST(Recurrence, CountFromAStartLongBeforeTheWindow) {
+  auto rule =
+      parse_rrule("FREQ=DAILY;COUNT=2000;BYHOUR=1,2,3;BYMINUTE=0,30;EXDATE=20260310,20260601");
+  ASSERT_TRUE(rule.ok()) << rule.error().message;
+  const char* ny = "America/New_York";
+  const Micros end = utc("2028-01-01T00:00:00Z");
+  auto all = expand(*rule, "2026-01-01T00:00", ny, utc("2026-01-01T00:00:00Z"), end, 5000);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  // 2000 counted: six a day, four on 8 March, twelve excluded on 10 March and 1 June.
+  EXPECT_EQ(all->size(), 2000u - 12u);
+  const Micros from = utc("2026-10-01T00:00:00Z");
+  std::vector<Micros> tail;
+  for (Micros t : *all) {
+    if (t >= from) tail.push_back(t);
+  }
+  ASSERT_FALSE(tail.empty());
+  auto late = expand(*rule, "2026-01-01T00:00", ny, from, end, 5000);
+  ASSERT_TRUE(late.ok()) << late.error().message;
+  EXPECT_EQ(*late, tail);
+  EXPECT_EQ(format_utc(late->back()), format_utc(all->back()));
+}

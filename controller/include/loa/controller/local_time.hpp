@@ -1,5 +1,7 @@
 // Wall-clock times in IANA zones, and instants as text. Instants are stored in UTC; operators
-// write local wall time.
+// write local wall time. Every parser here reads text from requests and is bounded: at most 64
+// bytes of time text and of zone name (longer is refused by its length, not echoed), years
+// 1970..9999, and instants no later than 9999-12-31T23:59:59Z (what format_utc can write).
 #pragma once
 
 #include <date/date.h>

@@ -55,7 +55,8 @@ struct Rule {
 // Accepts an optional "RRULE:" prefix and part names in any case; EXDATE is a loa extension
 // inside the rule text. Dates are YYYY-MM-DD or YYYYMMDD. Refuses unknown or repeated parts,
 // values out of range, COUNT together with UNTIL, and parts given for a frequency that does not
-// use them, with a message naming the part ("RRULE: BYDAY 'XX' is not a weekday").
+// use them, with a message naming the part ("RRULE: BYDAY 'XX' is not a weekday"). Bounded: the
+// text is at most 8192 bytes and EXDATE at most 366 dates, refused by length beyond.
 Result<Rule> parse_rrule(std::string_view text);
 
 // The UTC instants of `rule` in [from_us, to_us), ascending, at most `max` (the earliest ones).
