@@ -62,7 +62,8 @@ class OpusStreamEncoder final : public StreamEncoder {
   }
 
   Status drain(std::vector<protocol::Bytes>& out) {
-    std::array<unsigned char, 1500> packet{};
+    // The wire carries packets of at most kMaxOpusPacket bytes; the encoder never exceeds it.
+    std::array<unsigned char, protocol::kMaxOpusPacket> packet{};
     std::size_t at = 0;
     while (pending_.size() - at >= frame_) {
       const opus_int32 bytes =
