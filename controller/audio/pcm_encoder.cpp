@@ -55,6 +55,7 @@ class Resampler {
 
   // Appends to `out` the 48 kHz samples now ready.
   Status add(std::span<const float> in, std::vector<float>& out) {
+    if (in.empty()) return Status::success();  // soxr_process(NULL, 0) would mean the end
     in_ += in.size();
     if (!soxr_) {
       emit(in, out);

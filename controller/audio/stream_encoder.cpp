@@ -23,6 +23,9 @@ class OpusStreamEncoder final : public StreamEncoder {
   OpusStreamEncoder& operator=(const OpusStreamEncoder&) = delete;
 
   Status push(std::span<const float> mono, std::vector<protocol::Bytes>& out) override {
+    // No input at all would reach soxr_process as (NULL, 0), which means "flush" to it: the
+    // resampler is then done, and the next input is written through a null pointer.
+    if (mono.empty()) return Status::success();
     if (resampler_ == nullptr) {
       append(mono);
     } else {

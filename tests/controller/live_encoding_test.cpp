@@ -1,6 +1,7 @@
 // A live stream's packets are what the wire carries whatever the encoding settings: 20 ms each
 // (the nodes' jitter buffer slots), at most kMaxOpusPacket bytes, even at the highest bit rate
-// with the bulletins' frames set to 60 ms; and settings no packet can carry are refused.
+// with the bulletins' frames set to 60 ms, and whatever the size of the pieces the PCM comes in;
+// and settings no packet can carry are refused.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -26,6 +27,58 @@ class LiveEncodingTest : public test::ControllerFixture {
   }
   std::uint32_t bitrate_ = 510000;
   std::uint16_t frame_ms_ = 60;
+
+  struct Streamed {
+    Status pushed;
+    LiveSummary summary;
+    std::size_t packets = 0;  // in the chunks published, each checked to be 20 ms
+    std::size_t largest = 0;  // bytes
+  };
+  // Streams 44.1 kHz stereo s16le `pcm` live to area 79/26734 in pieces of `piece` bytes.
+  Streamed stream(const protocol::Bytes& pcm, std::size_t piece) {
+    Streamed out;
+    add_node("n1", "79/26734/01", 100);
+    LiveRequest req;
+    req.targets = {"area:79/26734"};
+    req.rate = 44100;
+    req.channels = 2;
+    auto session = controller_->start_live(req);
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    if (!session.ok()) return out;
+    idle();
+    probe_.clear();
+    // The session paces chunks by the clock: a second thread moves it on.
+    std::atomic<bool> done{false};
+    std::thread ticker([&] {
+      while (!done) {
+        clock_.advance(20'000);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+    for (std::size_t at = 0; at < pcm.size() && out.pushed.ok(); at += piece) {
+      out.pushed = (*session)->push_s16le(
+          protocol::ByteView(pcm).subspan(at, std::min(piece, pcm.size() - at)));
+    }
+    out.summary = (*session)->finish("end of source");
+    done = true;
+    ticker.join();
+    idle();
+    for (const auto& m : probe_.on(protocol::topics::live_stream(out.summary.bulletin_id))) {
+      auto body = test::open_body(m.payload, keys_.public_key, protocol::MessageType::audio_chunk);
+      EXPECT_TRUE(body.has_value());
+      if (!body) continue;
+      auto chunk = protocol::decode_audio_chunk(*body);
+      EXPECT_TRUE(chunk.ok()) << chunk.error().message;
+      if (!chunk) continue;
+      for (const auto& p : chunk->packets) {
+        auto samples = protocol::opus_packet_samples(p);
+        EXPECT_TRUE(samples.ok() && *samples == 960u);
+        out.largest = std::max(out.largest, p.size());
+        ++out.packets;
+      }
+    }
+    return out;
+  }
 };
 
 // Loud stereo white noise at 44.1 kHz: the most bits an Opus encoder can spend.
@@ -43,55 +96,24 @@ protocol::Bytes noise_s16le(double seconds) {
 }
 
 TEST_F(LiveEncodingTest, PacketsAreTwentyMillisecondsAndFitTheWireAtTheHighestBitRate) {
-  add_node("n1", "79/26734/01", 100);
-  LiveRequest req;
-  req.targets = {"area:79/26734"};
-  req.rate = 44100;
-  req.channels = 2;
-  auto session = controller_->start_live(req);
-  ASSERT_TRUE(session.ok()) << session.error().message;
-  idle();
-  probe_.clear();
-  // The session paces chunks by the clock: a second thread moves it on.
-  std::atomic<bool> done{false};
-  std::thread ticker([&] {
-    while (!done) {
-      clock_.advance(20'000);
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  });
-  const protocol::Bytes pcm = noise_s16le(1.0);
-  Status pushed = Status::success();
-  for (std::size_t at = 0; at < pcm.size() && pushed.ok(); at += 4410 * 4) {
-    pushed = (*session)->push_s16le(
-        protocol::ByteView(pcm).subspan(at, std::min<std::size_t>(4410 * 4, pcm.size() - at)));
-  }
-  const LiveSummary summary = (*session)->finish("end of source");
-  done = true;
-  ticker.join();
-  ASSERT_TRUE(pushed.ok()) << pushed.message();
-  EXPECT_EQ(summary.ended_by, "end of source");
-  EXPECT_EQ(summary.archive_error, "");
-  idle();
+  const Streamed s = stream(noise_s16le(1.0), 4410 * 4);
+  ASSERT_TRUE(s.pushed.ok()) << s.pushed.message();
+  EXPECT_EQ(s.summary.ended_by, "end of source");
+  EXPECT_EQ(s.summary.archive_error, "");
+  EXPECT_GE(s.packets, 50u);
+  EXPECT_LE(s.largest, protocol::kMaxOpusPacket);
+  EXPECT_GT(s.largest, 1000u);  // the bit rate asked for was used
+}
 
-  std::size_t packets = 0;
-  std::size_t largest = 0;
-  for (const auto& m : probe_.on(protocol::topics::live_stream(summary.bulletin_id))) {
-    auto body = test::open_body(m.payload, keys_.public_key, protocol::MessageType::audio_chunk);
-    ASSERT_TRUE(body.has_value());
-    auto chunk = protocol::decode_audio_chunk(*body);
-    ASSERT_TRUE(chunk.ok()) << chunk.error().message;
-    for (const auto& p : chunk->packets) {
-      auto samples = protocol::opus_packet_samples(p);
-      ASSERT_TRUE(samples.ok());
-      EXPECT_EQ(*samples, 960u);
-      largest = std::max(largest, p.size());
-      ++packets;
-    }
-  }
-  EXPECT_GE(packets, 50u);
-  EXPECT_LE(largest, protocol::kMaxOpusPacket);
-  EXPECT_GT(largest, 1000u);  // the bit rate asked for was used
+// The PCM arrives in pieces of any size (HTTP chunks, the console's segments): a piece shorter
+// than one frame of samples is kept for the next, and the stream goes on.
+TEST_F(LiveEncodingTest, PiecesShorterThanAFrameOfSamplesAreKeptForTheNext) {
+  const Streamed s = stream(noise_s16le(0.3), 3);
+  ASSERT_TRUE(s.pushed.ok()) << s.pushed.message();
+  EXPECT_EQ(s.summary.ended_by, "end of source");
+  EXPECT_EQ(s.summary.archive_error, "");
+  EXPECT_NEAR(s.summary.duration_s, 0.3, 0.01);
+  EXPECT_GE(s.packets, 15u);
 }
 
 TEST_F(LiveEncodingTest, BulletinsRefuseFramesTooLongForTheirBitRate) {
