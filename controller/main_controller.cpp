@@ -144,6 +144,14 @@ int run(int argc, char** argv) {
     throw std::runtime_error("bitrate " + std::to_string(config.bitrate) +
                              " is outside 6000..510000");
   }
+  {
+    loa::controller::EncodeOptions encode;
+    encode.bitrate = config.bitrate;
+    encode.frame_ms = config.frame_ms;
+    if (loa::Status s = loa::controller::check_encode_options(encode); !s) {
+      throw std::runtime_error("bitrate, frame-ms: " + s.message());
+    }
+  }
   if (auto zone = loa::controller::check_zone(config.tz); !zone) {
     throw std::runtime_error("tz: " + zone.message());
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <system_error>
 
@@ -58,74 +59,146 @@ sf_count_t mem_tell(void* user) {
   return static_cast<MemoryFile*>(user)->pos;
 }
 
-// Reads every frame of an open file, mixed down to mono by averaging the channels.
-Result<EncodedAudio> encode_open_file(SNDFILE* file, const SF_INFO& info,
-                                      const EncodeOptions& options, const std::string& subject) {
-  if (info.channels < 1 || info.samplerate < 1) {
-    return make_error("audio: cannot read " + subject + ": " + std::to_string(info.channels) +
-                      " channels at " + std::to_string(info.samplerate) + " Hz");
+// A sound file through libsndfile, mixed down to mono by averaging the channels. Each rewind
+// opens it again (every format can be read from the start that way; not all can seek).
+class SoundFileSource final : public audio_detail::MonoSource {
+ public:
+  using Opener = std::function<SNDFILE*(SF_INFO& info)>;
+  SoundFileSource(Opener open, std::string subject)
+      : open_(std::move(open)), subject_(std::move(subject)) {}
+
+  // Opens the file for the first time and checks its header.
+  Status start(const EncodeOptions& options) {
+    if (Status s = rewind(); !s) return s;
+    if (info_.channels < 1 || info_.samplerate < 1) {
+      return make_error("audio: cannot read " + subject_ + ": " + std::to_string(info_.channels) +
+                        " channels at " + std::to_string(info_.samplerate) + " Hz");
+    }
+    if (auto ok = audio_detail::check_options(options); !ok) return make_error(ok.message());
+    // Refuse before decoding when the header already tells (MP3 may not; then while reading).
+    const double rate = info_.samplerate;
+    if (info_.frames > 0 && info_.frames != SF_COUNT_MAX &&
+        static_cast<double>(info_.frames) / rate > options.max_seconds) {
+      return audio_detail::too_long_error(subject_, static_cast<double>(info_.frames) / rate,
+                                          options.max_seconds);
+    }
+    return Status::success();
   }
-  if (auto ok = audio_detail::check_options(options); !ok) return make_error(ok.message());
-  const double rate = info.samplerate;
-  // Refuse before decoding when the header already tells (MP3 may not; then while reading).
-  if (info.frames > 0 && info.frames != SF_COUNT_MAX &&
-      static_cast<double>(info.frames) / rate > options.max_seconds) {
-    return audio_detail::too_long_error(subject, static_cast<double>(info.frames) / rate,
-                                        options.max_seconds);
+
+  Status rewind() override {
+    SF_INFO info{};
+    file_.reset(open_(info));
+    if (!file_) return make_error("audio: cannot read " + subject_ + ": " + sf_strerror(nullptr));
+    if (opened_ && (info.channels != info_.channels || info.samplerate != info_.samplerate)) {
+      return make_error("audio: " + subject_ + " read differently the second time");
+    }
+    info_ = info;
+    opened_ = true;
+    frames_read_ = 0;
+    return Status::success();
   }
-  const auto max_frames = static_cast<std::size_t>(options.max_seconds * rate) + 1;
-  const auto channels = static_cast<std::size_t>(info.channels);
-  std::vector<float> mono;
-  if (info.frames > 0 && static_cast<std::size_t>(info.frames) <= max_frames) {
-    mono.reserve(static_cast<std::size_t>(info.frames));
-  }
-  std::vector<float> block(static_cast<std::size_t>(kBlockFrames) * channels);
-  for (;;) {
-    const sf_count_t got = sf_readf_float(file, block.data(), kBlockFrames);
-    if (got <= 0) break;
+
+  Result<std::size_t> read(std::span<float> out) override {
+    const auto channels = static_cast<std::size_t>(info_.channels);
+    const auto want = static_cast<sf_count_t>(std::min<std::size_t>(out.size(), kBlockFrames));
+    block_.resize(static_cast<std::size_t>(want) * channels);
+    const sf_count_t got = sf_readf_float(file_.get(), block_.data(), want);
+    if (got <= 0) {
+      if (sf_error(file_.get()) != SF_ERR_NO_ERROR) {
+        return make_error("audio: cannot read " + subject_ + ": " + sf_strerror(file_.get()) +
+                          " (after frame " + std::to_string(frames_read_) + ")");
+      }
+      return std::size_t{0};
+    }
     for (sf_count_t i = 0; i < got; ++i) {
-      const float* frame = block.data() + static_cast<std::size_t>(i) * channels;
+      const float* frame = block_.data() + static_cast<std::size_t>(i) * channels;
       float sum = 0;
       for (std::size_t c = 0; c < channels; ++c) sum += frame[c];
-      mono.push_back(sum / static_cast<float>(channels));
+      out[static_cast<std::size_t>(i)] = sum / static_cast<float>(channels);
     }
-    if (mono.size() > max_frames) {
-      return audio_detail::too_long_error(
-          subject + " (at least)", static_cast<double>(mono.size()) / rate, options.max_seconds);
-    }
+    frames_read_ += static_cast<std::uint64_t>(got);
+    return static_cast<std::size_t>(got);
   }
-  if (sf_error(file) != SF_ERR_NO_ERROR) {
-    return make_error("audio: cannot read " + subject + ": " + sf_strerror(file) +
-                      " (after frame " + std::to_string(mono.size()) + ")");
-  }
-  return audio_detail::encode_pcm_named(mono, static_cast<std::uint32_t>(info.samplerate), options,
-                                        subject);
+
+  std::uint32_t rate() const override { return static_cast<std::uint32_t>(info_.samplerate); }
+
+ private:
+  Opener open_;
+  std::string subject_;
+  SndfilePtr file_;
+  SF_INFO info_{};
+  bool opened_ = false;
+  std::vector<float> block_;
+  std::uint64_t frames_read_ = 0;
+};
+
+SoundFileSource::Opener path_opener(const std::string& path) {
+  return [path](SF_INFO& info) { return sf_open(path.c_str(), SFM_READ, &info); };
 }
 
-}  // namespace
+// Each opening reads the bytes in place from the start.
+SoundFileSource::Opener memory_opener(protocol::ByteView bytes) {
+  auto memory = std::make_shared<MemoryFile>(MemoryFile{bytes, 0});
+  return [memory](SF_INFO& info) {
+    static SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
+    memory->pos = 0;
+    return sf_open_virtual(&io, SFM_READ, &info, memory.get());
+  };
+}
 
-Result<EncodedAudio> encode_audio_file(const std::string& path, const EncodeOptions& options) {
-  const std::string subject = "'" + path + "'";
+std::string file_subject(const std::string& path) {
+  return "'" + path + "'";
+}
+
+std::string bytes_subject(protocol::ByteView bytes) {
+  return "uploaded audio (" + std::to_string(bytes.size()) + " bytes)";
+}
+
+// Checks what can be checked before decoding; the source is then open.
+Status check_file(const std::string& path, const std::string& subject) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return make_error("audio: cannot read " + subject + ": " + ec.message());
   if (size == 0) return make_error("audio: " + subject + " is empty (0 bytes)");
-  SF_INFO info{};
-  SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) return make_error("audio: cannot read " + subject + ": " + sf_strerror(nullptr));
-  return encode_open_file(file.get(), info, options, subject);
+  return Status::success();
+}
+
+}  // namespace
+
+Result<EncodedStream> encode_audio_file_to(const std::string& path, const EncodeOptions& options,
+                                           const protocol::OggOpusWriter::Out& out) {
+  const std::string subject = file_subject(path);
+  if (Status s = check_file(path, subject); !s) return make_error(s.message());
+  SoundFileSource source(path_opener(path), subject);
+  if (Status s = source.start(options); !s) return make_error(s.message());
+  return audio_detail::encode_source(source, options, subject, out);
+}
+
+Result<EncodedStream> encode_audio_bytes_to(protocol::ByteView file_bytes,
+                                            const EncodeOptions& options,
+                                            const protocol::OggOpusWriter::Out& out) {
+  const std::string subject = bytes_subject(file_bytes);
+  if (file_bytes.empty()) return make_error("audio: " + subject + " is empty (0 bytes)");
+  SoundFileSource source(memory_opener(file_bytes), subject);
+  if (Status s = source.start(options); !s) return make_error(s.message());
+  return audio_detail::encode_source(source, options, subject, out);
+}
+
+Result<EncodedAudio> encode_audio_file(const std::string& path, const EncodeOptions& options) {
+  const std::string subject = file_subject(path);
+  if (Status s = check_file(path, subject); !s) return make_error(s.message());
+  SoundFileSource source(path_opener(path), subject);
+  if (Status s = source.start(options); !s) return make_error(s.message());
+  return audio_detail::encode_in_memory(source, options, subject);
 }
 
 Result<EncodedAudio> encode_audio_bytes(protocol::ByteView file_bytes,
                                         const EncodeOptions& options) {
-  const std::string subject = "uploaded audio (" + std::to_string(file_bytes.size()) + " bytes)";
+  const std::string subject = bytes_subject(file_bytes);
   if (file_bytes.empty()) return make_error("audio: " + subject + " is empty (0 bytes)");
-  MemoryFile memory{file_bytes, 0};
-  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
-  SF_INFO info{};
-  SndfilePtr file(sf_open_virtual(&io, SFM_READ, &info, &memory));
-  if (!file) return make_error("audio: cannot read " + subject + ": " + sf_strerror(nullptr));
-  return encode_open_file(file.get(), info, options, subject);
+  SoundFileSource source(memory_opener(file_bytes), subject);
+  if (Status s = source.start(options); !s) return make_error(s.message());
+  return audio_detail::encode_in_memory(source, options, subject);
 }
 
 }  // namespace loa::controller

@@ -23,6 +23,9 @@ class OpusStreamEncoder final : public StreamEncoder {
   OpusStreamEncoder& operator=(const OpusStreamEncoder&) = delete;
 
   Status push(std::span<const float> mono, std::vector<protocol::Bytes>& out) override {
+    // No input at all would reach soxr_process as (NULL, 0), which means "flush" to it: the
+    // resampler is then done, and the next input is written through a null pointer.
+    if (mono.empty()) return Status::success();
     if (resampler_ == nullptr) {
       append(mono);
     } else {
@@ -62,7 +65,8 @@ class OpusStreamEncoder final : public StreamEncoder {
   }
 
   Status drain(std::vector<protocol::Bytes>& out) {
-    std::array<unsigned char, 1500> packet{};
+    // The wire carries packets of at most kMaxOpusPacket bytes; the encoder never exceeds it.
+    std::array<unsigned char, protocol::kMaxOpusPacket> packet{};
     std::size_t at = 0;
     while (pending_.size() - at >= frame_) {
       const opus_int32 bytes =

@@ -57,7 +57,8 @@ po::options_description controller_options(ControllerConfig& c) {
   add("log-level", po::value(&c.log_level)->default_value(c.log_level),
       "debug, info, warn or error");
   add("bitrate", po::value(&c.bitrate)->default_value(c.bitrate),
-      "Opus bit rate of new bulletins, bit/s");
+      "Opus bit rate of new bulletins and live streams, bit/s (6000..510000; at most 255000 "
+      "with 40 ms frames, 170000 with 60 ms)");
   add("frame-ms", po::value(&c.frame_ms)->default_value(c.frame_ms),
       "Opus frame length of new bulletins: 10, 20, 40 or 60");
   add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),

@@ -360,7 +360,23 @@ Reply<BulletinRecord> Controller::create_bulletin_from_audio(const std::string& 
     return bad("title: must be 1 to " + std::to_string(kMaxTitle) + " bytes");
   }
   if (audio_file.empty()) return bad("audio: the upload is empty");
-  return add_encoded(title, "audio", encode_audio_bytes(audio_file, settings_.encode));
+  // Decoded and encoded a block at a time, the Ogg pages written to the file as they fill.
+  auto file = catalog_.create_file();
+  if (!file) return file.error();
+  bool write_failed = false;
+  auto encoded = encode_audio_bytes_to(audio_file, settings_.encode,
+                                       [&](protocol::ByteView page) -> loa::Status {
+                                         loa::Status s = (*file)->append(page);
+                                         write_failed = !s;
+                                         return s;
+                                       });
+  if (!encoded) {
+    if (write_failed) return encoded.error();
+    return api_error(ErrorCode::unprocessable, encoded.error().message);
+  }
+  auto stored = (*file)->commit();
+  if (!stored) return stored.error();
+  return add_bulletin(title, "audio", encoded->duration_s, *stored);
 }
 
 Reply<BulletinRecord> Controller::create_bulletin_from_text(const std::string& title,
@@ -373,21 +389,21 @@ Reply<BulletinRecord> Controller::create_bulletin_from_text(const std::string& t
   if (text.size() > kMaxSpeechText) {
     return bad("text: longer than " + std::to_string(kMaxSpeechText) + " bytes");
   }
-  return add_encoded(title, "tts",
-                     synthesize_speech(text, voice.empty() ? "vi" : voice, settings_.encode));
-}
-
-Reply<BulletinRecord> Controller::add_encoded(const std::string& title, const std::string& source,
-                                              Result<EncodedAudio> encoded) {
+  auto encoded = synthesize_speech(text, voice.empty() ? "vi" : voice, settings_.encode);
   if (!encoded) return api_error(ErrorCode::unprocessable, encoded.error().message);
   auto stored = catalog_.store_ogg(encoded->ogg);
   if (!stored) return stored.error();
+  return add_bulletin(title, "tts", encoded->duration_s, *stored);
+}
+
+Reply<BulletinRecord> Controller::add_bulletin(const std::string& title, const std::string& source,
+                                               double duration_s, const StoredAudio& stored) {
   BulletinRecord b;
   b.title = title;
   b.source = source;
-  b.duration_s = encoded->duration_s;
-  b.ogg_path = stored->path;
-  b.sha256_hex = stored->sha256_hex;
+  b.duration_s = duration_s;
+  b.ogg_path = stored.path;
+  b.sha256_hex = stored.sha256_hex;
   b.bitrate = settings_.encode.bitrate;
   b.frame_ms = settings_.encode.frame_ms;
   b.created_us = clock_.now_us();

@@ -33,7 +33,11 @@ Reply<std::unique_ptr<LiveSession>> Controller::start_live(const LiveRequest& re
     return bad("format: " + std::to_string(req.channels) + " channels (1..8)");
   }
   if (req.title.size() > 200) return bad("title: longer than 200 bytes");
+  // The bulletins' bit rate, in the frames every live stream has (the nodes' jitter buffer keys
+  // packets by sender_us + 20 ms each); at 20 ms any Opus bit rate fits a packet on the wire.
   EncodeOptions options = settings_.encode;
+  options.frame_ms = kLiveFrameMs;
+  if (loa::Status s = check_encode_options(options); !s) return bad("encoding: " + s.message());
   auto encoder = StreamEncoder::create(req.rate, options);
   if (!encoder) return bad("format: " + encoder.error().message);
   const bool chime = req.chime.value_or(*priority == protocol::Priority::emergency);

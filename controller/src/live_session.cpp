@@ -13,10 +13,24 @@ using runtime::LogLevel;
 
 namespace {
 
-constexpr Micros kPacketUs = 20'000;
+constexpr Micros kPacketUs = Micros{kLiveFrameMs} * 1000;
 // The end chunk goes out this many times: live chunks are QoS 0, and a lost end chunk would
 // leave nodes waiting 5 s and reporting `partial`.
 constexpr int kEndCopies = 3;
+
+// Whether every packet is one the wire carries (an AudioChunk holding another is refused by
+// the nodes, and encoding it is a programming error): the stream ends rather than the process.
+loa::Status check_packets(std::vector<protocol::Bytes>& packets) {
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    if (packets[i].empty() || packets[i].size() > protocol::kMaxOpusPacket) {
+      const std::size_t size = packets[i].size();
+      packets.resize(i);
+      return make_error("encoder: a packet of " + std::to_string(size) + " bytes (1.." +
+                        std::to_string(protocol::kMaxOpusPacket) + ")");
+    }
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -70,6 +84,7 @@ void LiveSession::encode(std::span<const float> mono) {
   const double cpu0 = cpu_now();
   std::vector<protocol::Bytes> packets;
   if (loa::Status s = encoder_->push(mono, packets); !s) error_ = s;
+  if (loa::Status s = check_packets(packets); !s) error_ = s;
   for (auto& p : packets) {
     archive_.push_back(p);
     pending_.push_back(std::move(p));
@@ -108,6 +123,7 @@ LiveSummary LiveSession::finish(const std::string& why) {
   const double cpu0 = cpu_now();
   std::vector<protocol::Bytes> packets;
   if (loa::Status s = encoder_->finish(packets); !s && error_) error_ = s;
+  if (loa::Status s = check_packets(packets); !s && error_) error_ = s;
   for (auto& p : packets) {
     archive_.push_back(p);
     pending_.push_back(std::move(p));

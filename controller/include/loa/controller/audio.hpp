@@ -12,11 +12,20 @@
 
 namespace loa::controller {
 
+// bitrate · frame_ms must fit a packet on the wire (protocol::kMaxOpusPacket bytes): 40 ms
+// frames allow up to 255000 bit/s, 60 ms up to 170000.
 struct EncodeOptions {
-  std::uint32_t bitrate = 24000;   // bit/s
+  std::uint32_t bitrate = 24000;   // bit/s, 6000..510000
   std::uint16_t frame_ms = 20;     // 10, 20, 40 or 60
   double max_seconds = 3600.0;     // longer input is refused
   double target_rms_dbfs = -20.0;  // level normalization target, peak limited to -1 dBFS
+};
+
+// What was encoded when the Ogg file itself went elsewhere, a page at a time.
+struct EncodedStream {
+  protocol::OpusStreamInfo info;  // mono, 48 kHz; total_samples after pre-skip
+  std::uint64_t packets = 0;
+  double duration_s = 0;  // info.total_samples / 48000
 };
 
 struct EncodedAudio {
@@ -25,11 +34,23 @@ struct EncodedAudio {
   double duration_s = 0;  // stream.total_samples / 48000
 };
 
+// Checks the options; the error names the bad field and the range allowed.
+Status check_encode_options(const EncodeOptions& options);
+
 // Each refuses empty, silent (below -60 dBFS RMS), corrupt, over-long or unreadable input with a
 // message that says which.
 Result<EncodedAudio> encode_audio_file(const std::string& path, const EncodeOptions& options);
 Result<EncodedAudio> encode_audio_bytes(protocol::ByteView file_bytes,
                                         const EncodeOptions& options);
+// The same, streaming: the Ogg Opus file is handed to `out` a page at a time as it is encoded
+// (an error from `out` is returned as is), and memory stays the same whatever the input's length
+// or sample rate (but for 8 bytes of level figures per 20 ms of audio). The input is decoded
+// twice: once to measure its length and level, once to encode. `file_bytes` is read in place.
+Result<EncodedStream> encode_audio_file_to(const std::string& path, const EncodeOptions& options,
+                                           const protocol::OggOpusWriter::Out& out);
+Result<EncodedStream> encode_audio_bytes_to(protocol::ByteView file_bytes,
+                                            const EncodeOptions& options,
+                                            const protocol::OggOpusWriter::Out& out);
 // Mono float PCM at any rate in [-1, 1].
 Result<EncodedAudio> encode_pcm(const std::vector<float>& mono, std::uint32_t rate,
                                 const EncodeOptions& options);

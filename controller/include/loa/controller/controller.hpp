@@ -323,8 +323,9 @@ class Controller {
   Micros now_us() const { return clock_.now_us(); }
 
  private:
-  Reply<BulletinRecord> add_encoded(const std::string& title, const std::string& source,
-                                    Result<EncodedAudio> encoded);
+  // Records a bulletin whose audio file is stored (durably: the row may name it).
+  Reply<BulletinRecord> add_bulletin(const std::string& title, const std::string& source,
+                                     double duration_s, const StoredAudio& stored);
   Reply<NodeRecord> validate_node(const NodeInput& input, const std::string& where) const;
   // The records a period report is computed from (lock held).
   Reply<ReportInputs> report_inputs(const ReportPeriod& period);

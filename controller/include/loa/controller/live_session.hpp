@@ -15,6 +15,10 @@
 
 namespace loa::controller {
 
+// Every packet of a live stream is 20 ms (PROTOCOL.md "Live stream": nodes key frames by
+// sender_us + 20 ms per packet), whatever the bulletins' frame length.
+inline constexpr std::uint16_t kLiveFrameMs = 20;
+
 // What a finished live broadcast was.
 struct LiveSummary {
   std::uint64_t bulletin_id = 0;  // = the stream id
