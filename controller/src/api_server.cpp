@@ -192,37 +192,40 @@ struct ApiServer::Impl {
       if (auto denied = denied_area(input->area, "area")) return send_error(res, *denied);
       reply(res, controller.add_node(*input), 201, [](const NodeView& n) { return to_json(n); });
     });
-    server.Post("/api/v1/nodes/import", [this](const http::Request& req, http::Response& res) {
-      auto body = parse_body(req);
-      if (!body) return send_error(res, body.error());
-      const auto nodes = body->find("nodes");
-      if (!body->is_object() || nodes == body->end() || !nodes->is_array()) {
-        return send_error(res, api_error(ErrorCode::bad_request, "nodes: must be an array"));
-      }
-      std::vector<NodeInput> inputs;
-      for (std::size_t i = 0; i < nodes->size(); ++i) {
-        auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
-        if (!in) return send_error(res, in.error());
-        if (auto denied = denied_area(in->area, "nodes[" + std::to_string(i) + "].area")) {
-          return send_error(res, *denied);
-        }
-        inputs.push_back(std::move(*in));
-      }
-      // A node that exists is changed only by a caller whose area holds it where it is as
-      // well as where it goes.
-      const auto allow = [this](const NodeRecord* existing, const NodeRecord& incoming) {
-        if (existing) {
-          if (auto denied =
-                  denied_area(existing->area, "node '" + existing->id + "' (where it is)")) {
-            return denied;
+    server.Post(
+        "/api/v1/nodes/import",
+        [this](const http::Request& req, http::Response& res) {
+          auto body = parse_body(req);
+          if (!body) return send_error(res, body.error());
+          const auto nodes = body->find("nodes");
+          if (!body->is_object() || nodes == body->end() || !nodes->is_array()) {
+            return send_error(res, api_error(ErrorCode::bad_request, "nodes: must be an array"));
           }
-        }
-        return denied_area(incoming.area, "area");
-      };
-      reply(res, controller.import_nodes(inputs, allow), 200, [](std::size_t n) {
-        return json{{"imported", n}};
-      });
-    });
+          std::vector<NodeInput> inputs;
+          for (std::size_t i = 0; i < nodes->size(); ++i) {
+            auto in = node_input_from_json((*nodes)[i], "nodes[" + std::to_string(i) + "]: ");
+            if (!in) return send_error(res, in.error());
+            if (auto denied = denied_area(in->area, "nodes[" + std::to_string(i) + "].area")) {
+              return send_error(res, *denied);
+            }
+            inputs.push_back(std::move(*in));
+          }
+          // A node that exists is changed only by a caller whose area holds it where it is as
+          // well as where it goes.
+          const auto allow = [this](const NodeRecord* existing, const NodeRecord& incoming) {
+            if (existing) {
+              if (auto denied =
+                      denied_area(existing->area, "node '" + existing->id + "' (where it is)")) {
+                return denied;
+              }
+            }
+            return denied_area(incoming.area, "area");
+          };
+          reply(res, controller.import_nodes(inputs, allow), 200, [](std::size_t n) {
+            return json{{"imported", n}};
+          });
+        },
+        http::Body::large);  // a province's nodes at once: one upload
     server.Get(R"(/api/v1/nodes/([^/]+))", [this](const http::Request& req, http::Response& res) {
       reply(res, controller.get_node(req.matches[1]), 200,
             [](const NodeView& n) { return to_json(n); });

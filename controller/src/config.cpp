@@ -62,7 +62,8 @@ po::options_description controller_options(ControllerConfig& c) {
   add("frame-ms", po::value(&c.frame_ms)->default_value(c.frame_ms),
       "Opus frame length of new bulletins: 10, 20, 40 or 60");
   add("max-upload-mb", po::value(&c.max_upload_mb)->default_value(c.max_upload_mb),
-      "largest upload accepted by the API (audio, CAP XML, a live segment), in MiB; 1..4096");
+      "largest upload accepted by the API (audio, CAP XML, a node import, a live segment), in "
+      "MiB; 1..4096");
   add("http-max-body-kb", po::value(&c.http_max_body_kb)->default_value(c.http_max_body_kb),
       "largest body of any other API request (JSON), in KiB; larger: 413; 1..65536");
   add("http-max-header-kb", po::value(&c.http_max_header_kb)->default_value(c.http_max_header_kb),

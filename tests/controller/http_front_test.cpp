@@ -148,6 +148,29 @@ TEST_F(HttpFrontTest, AJsonBodyOverTheSmallLimitIs413NamingIt) {
   EXPECT_NE(answer.find("4096 bytes"), std::string::npos) << answer;
 }
 
+// A province's nodes are imported in one request, larger than a JSON body's limit: the import
+// has the upload limit.
+TEST_F(HttpFrontTest, ANodeImportHasTheUploadLimit) {
+  http::Limits limits;
+  limits.max_body_bytes = 4096;
+  serve(limits);
+  std::string body = R"({"nodes": [)";
+  for (int i = 0; i < 100; ++i) {
+    body += std::string(i ? "," : "") + R"({"id": "import-)" + std::to_string(i) +
+            R"(", "area": "79/26734/01", "name": "a node imported with its province"})";
+  }
+  body += "]}";
+  ASSERT_GT(body.size(), limits.max_body_bytes);
+  RawConnection c(port_);
+  c.send(
+      "POST /api/v1/nodes/import HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
+  const std::string answer = c.read_response();
+  EXPECT_EQ(status_of(answer), 200) << answer;
+  EXPECT_NE(answer.find("\"imported\": 100"), std::string::npos) << answer;
+}
+
 TEST_F(HttpFrontTest, AClientSendingAByteASecondIsDroppedAtTheHeaderDeadline) {
   http::Limits limits;
   limits.header_timeout = 1s;

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -49,9 +51,18 @@ class ServerTest : public ::testing::Test {
       largest_piece_ = largest;
       res.set_content(std::to_string(total) + (complete ? " complete" : " cut"), "text/plain");
     });
-    server_->Get("/slow", [](const http::Request&, http::Response& res) {
-      std::this_thread::sleep_for(300ms);
-      res.set_content("slow", "text/plain");
+    server_->Get("/wait", [this](const http::Request&, http::Response& res) {
+      std::unique_lock lock(mutex_);
+      const bool released = cv_.wait_for(lock, 20s, [this] { return released_; });
+      res.set_content(released ? "released" : "never released", "text/plain");
+    });
+    server_->Get("/release", [this](const http::Request&, http::Response& res) {
+      {
+        std::lock_guard lock(mutex_);
+        released_ = true;
+      }
+      cv_.notify_all();
+      res.set_content("ok", "text/plain");
     });
     server_->Get("/throw",
                  [](const http::Request&, http::Response&) { throw std::runtime_error("boom"); });
@@ -76,6 +87,9 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<http::Server> server_;
   int port_ = 0;
   std::atomic<std::size_t> largest_piece_{0};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool released_ = false;
 };
 
 TEST_F(ServerTest, RoutesByMethodAndPathWithDecodedParamsAndCaseInsensitiveHeaders) {
@@ -97,6 +111,16 @@ TEST_F(ServerTest, ALongPathIsMatchedAndATargetOver8KiBIs414) {
   EXPECT_EQ(body_of(r).size(), 5 + 8000 + 10u) << body_of(r).substr(0, 40);
   r = exchange("GET /items/" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n");
   EXPECT_EQ(status_of(r), 414) << r.substr(0, 200);
+}
+
+// A handler that blocks holds its own connection only: another connection's request is served
+// meanwhile (here it is what unblocks the first).
+TEST_F(ServerTest, ABlockedHandlerDoesNotStallOtherConnections) {
+  start();
+  RawConnection waiting(port_);
+  waiting.send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(body_of(exchange("GET /release HTTP/1.1\r\nHost: t\r\n\r\n")), "ok");
+  EXPECT_EQ(body_of(waiting.read_response(30s)), "released");
 }
 
 TEST_F(ServerTest, ReadsBodiesOfEveryFramingAndKeepsTheConnectionAlive) {

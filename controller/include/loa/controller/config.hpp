@@ -38,7 +38,7 @@ struct ControllerConfig {
   std::string log_level = "info";
   std::uint32_t bitrate = 24000;
   std::uint16_t frame_ms = 20;
-  std::int64_t max_upload_mb = 64;  // an upload's body (audio, CAP XML, a live segment)
+  std::int64_t max_upload_mb = 64;  // an upload (audio, CAP XML, node import, live segment)
   // The HTTP front (loa::http::Limits; docs/api.md "Limits").
   std::int64_t http_max_body_kb = 1024;        // any other request's body (JSON)
   std::int64_t http_max_header_kb = 16;        // a request's header, all fields together
