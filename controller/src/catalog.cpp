@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr const char* kIncoming = "incoming-";
+
 std::string system_error(const std::string& what, const std::string& path) {
   return what + " '" + path + "': " + std::strerror(errno);
 }
@@ -125,12 +127,24 @@ Result<StoredAudio> NewAudioFile::commit() {
   return StoredAudio{path, hex};
 }
 
+std::size_t Catalog::remove_incoming() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().filename().string().rfind(kIncoming, 0) == 0) {
+      files_.remove(entry.path().string());
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 Result<std::unique_ptr<NewAudioFile>> Catalog::create_file() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return make_error("audio directory '" + dir_ + "': " + ec.message());
   std::string path;
-  auto fd = files_.create(dir_, "incoming-", path);
+  auto fd = files_.create(dir_, kIncoming, path);
   if (!fd) return make_error("audio directory '" + dir_ + "': " + fd.error().message);
   return std::unique_ptr<NewAudioFile>(new NewAudioFile(files_, dir_, path, *fd));
 }

@@ -88,6 +88,9 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       signer_(keys, clock),
       catalog_(settings_.audio_dir),
       dispatcher_(store_, catalog_, signer_, clock_) {
+  if (const std::size_t n = catalog_.remove_incoming(); n > 0) {
+    Log(LogLevel::warn, kComponent).kv("files", n) << "unfinished audio files removed";
+  }
   dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us},
                         settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
   if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });

@@ -117,10 +117,20 @@ Reply<std::unique_ptr<LiveSession>> Controller::start_live(const LiveRequest& re
     return bus_.publish_best_effort(topic, envelope);
   };
   hooks.archive = [this, bulletin, occurrence](const LiveSummary& summary,
-                                               const protocol::OpusStream& stream) -> loa::Status {
-    auto ogg = protocol::write_ogg_opus(stream);
+                                               const protocol::OpusStreamInfo& info,
+                                               const PacketSpool& packets) -> loa::Status {
+    // From the spool to the Ogg file a page at a time.
+    auto ogg = catalog_.create_file();
     if (!ogg) return make_error("archive: " + ogg.error().message);
-    auto file = catalog_.store_ogg(*ogg);
+    auto writer = protocol::OggOpusWriter::create(
+        info, [&](protocol::ByteView page) { return (*ogg)->append(page); });
+    if (!writer) return make_error("archive: " + writer.error().message);
+    if (loa::Status s = packets.for_each([&](protocol::ByteView p) { return writer->add(p); });
+        !s) {
+      return make_error("archive: " + s.message());
+    }
+    if (loa::Status s = writer->finish(); !s) return make_error("archive: " + s.message());
+    auto file = (*ogg)->commit();
     if (!file) return make_error("archive: " + file.error().message);
     Outbox out;
     loa::Status result = [&]() -> loa::Status {
@@ -150,11 +160,17 @@ Reply<std::unique_ptr<LiveSession>> Controller::start_live(const LiveRequest& re
   };
   std::vector<float> prefix;
   if (chime) prefix = make_chime(req.rate);
+  // The packets wait on disk for the archive; without a spool the stream still goes out.
+  auto spool = PacketSpool::create(catalog_.dir());
+  if (!spool) {
+    Log(LogLevel::error, kComponent).kv("stream", bulletin.id).kv("reason", spool.error().message)
+        << "live stream will not be archived";
+  }
   return std::make_unique<LiveSession>(
       bulletin.id, occurrence.id,
       occurrence.start_us + Micros{(*encoder)->pre_skip()} * 1'000'000 / protocol::kOpusRate,
       std::move(*encoder), req.channels, static_cast<std::size_t>(settings_.live_packets_per_chunk),
-      clock_, std::move(hooks), prefix);
+      clock_, std::move(hooks), prefix, spool ? std::move(*spool) : nullptr);
 }
 
 }  // namespace loa::controller

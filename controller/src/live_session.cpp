@@ -1,8 +1,13 @@
 #include "loa/controller/live_session.hpp"
 
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "loa/runtime/log.hpp"
 
@@ -37,7 +42,7 @@ loa::Status check_packets(std::vector<protocol::Bytes>& packets) {
 LiveSession::LiveSession(std::uint64_t bulletin_id, std::uint64_t occurrence_id, Micros t0,
                          std::unique_ptr<StreamEncoder> encoder, std::uint8_t channels,
                          std::size_t packets_per_chunk, runtime::Clock& clock, Hooks hooks,
-                         const std::vector<float>& prefix)
+                         const std::vector<float>& prefix, std::unique_ptr<PacketSpool> spool)
     : bulletin_id_(bulletin_id),
       occurrence_id_(occurrence_id),
       t0_(t0),
@@ -46,8 +51,86 @@ LiveSession::LiveSession(std::uint64_t bulletin_id, std::uint64_t occurrence_id,
       channels_(std::max<std::uint8_t>(channels, 1)),
       packets_per_chunk_(std::clamp<std::size_t>(packets_per_chunk, 3, 5)),
       clock_(clock),
-      hooks_(std::move(hooks)) {
+      hooks_(std::move(hooks)),
+      spool_(std::move(spool)) {
+  if (!spool_) archive_error_ = "not kept";
   if (!prefix.empty()) encode(prefix);
+}
+
+void LiveSession::keep(const std::vector<protocol::Bytes>& packets) {
+  if (!archive_error_.empty()) return;
+  for (const auto& p : packets) {
+    if (loa::Status s = spool_->append(p); !s) {
+      archive_error_ = "packets not kept: " + s.message();
+      Log(LogLevel::warn, "live").kv("stream", bulletin_id_) << archive_error_;
+      return;
+    }
+  }
+}
+
+Result<std::unique_ptr<PacketSpool>> PacketSpool::create(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error("directory '" + dir + "': " + ec.message());
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    // A file system without unnamed files: a named one, unlinked at once.
+    std::string name = dir + "/live-XXXXXX";
+    fd = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd >= 0) ::unlink(name.c_str());
+  }
+  if (fd < 0) return make_error("directory '" + dir + "': " + std::strerror(errno));
+  return std::unique_ptr<PacketSpool>(new PacketSpool(fd));
+}
+
+PacketSpool::~PacketSpool() {
+  ::close(fd_);
+}
+
+loa::Status PacketSpool::append(protocol::ByteView packet) {
+  if (packet.empty() || packet.size() > 0xffff) {
+    return make_error("a packet of " + std::to_string(packet.size()) + " bytes");
+  }
+  std::vector<std::uint8_t> record;
+  record.reserve(2 + packet.size());
+  record.push_back(static_cast<std::uint8_t>(packet.size() >> 8));
+  record.push_back(static_cast<std::uint8_t>(packet.size() & 0xff));
+  record.insert(record.end(), packet.begin(), packet.end());
+  std::size_t done = 0;
+  while (done < record.size()) {
+    const ssize_t n =
+        ::pwrite(fd_, record.data() + done, record.size() - done, static_cast<off_t>(size_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return make_error(std::string("write: ") + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+  size_ += record.size();
+  ++count_;
+  return {};
+}
+
+loa::Status PacketSpool::for_each(const std::function<loa::Status(protocol::ByteView)>& f) const {
+  auto read_at = [&](std::uint8_t* to, std::size_t n, std::uint64_t at) -> loa::Status {
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd_, to + done, n - done, static_cast<off_t>(at + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return make_error(std::string("read: ") + std::strerror(errno));
+      done += static_cast<std::size_t>(got);
+    }
+    return {};
+  };
+  std::vector<std::uint8_t> packet;
+  std::uint64_t at = 0;
+  for (std::uint64_t i = 0; i < count_; ++i) {
+    std::uint8_t head[2];
+    if (loa::Status s = read_at(head, 2, at); !s) return s;
+    packet.resize(static_cast<std::size_t>(head[0]) << 8 | head[1]);
+    if (loa::Status s = read_at(packet.data(), packet.size(), at + 2); !s) return s;
+    at += 2 + packet.size();
+    if (loa::Status s = f(packet); !s) return s;
+  }
+  return {};
 }
 
 double LiveSession::cpu_now() const {
@@ -85,10 +168,8 @@ void LiveSession::encode(std::span<const float> mono) {
   std::vector<protocol::Bytes> packets;
   if (loa::Status s = encoder_->push(mono, packets); !s) error_ = s;
   if (loa::Status s = check_packets(packets); !s) error_ = s;
-  for (auto& p : packets) {
-    archive_.push_back(p);
-    pending_.push_back(std::move(p));
-  }
+  keep(packets);
+  for (auto& p : packets) pending_.push_back(std::move(p));
   cpu_s_ += cpu_now() - cpu0;
 }
 
@@ -124,10 +205,8 @@ LiveSummary LiveSession::finish(const std::string& why) {
   std::vector<protocol::Bytes> packets;
   if (loa::Status s = encoder_->finish(packets); !s && error_) error_ = s;
   if (loa::Status s = check_packets(packets); !s && error_) error_ = s;
-  for (auto& p : packets) {
-    archive_.push_back(p);
-    pending_.push_back(std::move(p));
-  }
+  keep(packets);
+  for (auto& p : packets) pending_.push_back(std::move(p));
   cpu_s_ += cpu_now() - cpu0;
   publish_ready(true);
   const std::uint64_t samples = encoder_->samples_in();
@@ -146,16 +225,20 @@ LiveSummary LiveSession::finish(const std::string& why) {
     (void)hooks_.publish(hooks_.seal(protocol::encode(end)));
   }
   summary.cpu_s = cpu_s_;
-  protocol::OpusStream stream;
-  stream.channels = 1;
-  stream.pre_skip = encoder_->pre_skip();
-  stream.total_samples = samples;
-  stream.packets = std::move(archive_);
-  if (samples == 0 || stream.packets.empty()) {
+  protocol::OpusStreamInfo info;
+  info.channels = 1;
+  info.pre_skip = encoder_->pre_skip();
+  info.total_samples = samples;
+  if (samples == 0 || packets_sent_ == 0) {
     summary.archive_error = "no audio";
+  } else if (!archive_error_.empty()) {
+    summary.archive_error = archive_error_;
   } else if (hooks_.archive) {
-    if (loa::Status s = hooks_.archive(summary, stream); !s) summary.archive_error = s.message();
+    if (loa::Status s = hooks_.archive(summary, info, *spool_); !s) {
+      summary.archive_error = s.message();
+    }
   }
+  spool_.reset();
   Log(LogLevel::info, "live")
           .kv("stream", bulletin_id_)
           .kv("occurrence", occurrence_id_)

@@ -131,6 +131,19 @@ TEST_F(CatalogTest, AFileDroppedBeforeItsCommitIsRemoved) {
   EXPECT_EQ(files_in(dir_), std::vector<std::string>{});
 }
 
+TEST_F(CatalogTest, FilesOfAnInterruptedIngestAreRemovedAtStart) {
+  Catalog catalog(dir_.string(), 4, files_);
+  auto kept = catalog.store_ogg(protocol::Bytes(10, 3));
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  auto file = catalog.create_file();  // as a crash would leave it
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  ASSERT_TRUE((*file)->append(protocol::Bytes(10, 4)).ok());
+  EXPECT_EQ(files_in(dir_).size(), 2u);
+  EXPECT_EQ(Catalog(dir_.string(), 4, files_).remove_incoming(), 1u);
+  EXPECT_EQ(files_in(dir_),
+            std::vector<std::string>{std::filesystem::path(kept->path).filename().string()});
+}
+
 // Through the controller: an upload whose file cannot be stored, or that is not audio, leaves
 // no bulletin and no file; one that is stored names a complete file.
 class CatalogControllerTest : public test::ControllerFixture {};

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -114,6 +115,14 @@ TEST_F(LiveEncodingTest, PiecesShorterThanAFrameOfSamplesAreKeptForTheNext) {
   EXPECT_EQ(s.summary.archive_error, "");
   EXPECT_NEAR(s.summary.duration_s, 0.3, 0.01);
   EXPECT_GE(s.packets, 15u);
+  // The archive (kept on disk while streaming) holds every packet sent.
+  auto ogg = controller_->bulletin_audio(s.summary.bulletin_id);
+  ASSERT_TRUE(ogg.ok()) << ogg.error().message;
+  auto archived = protocol::read_ogg_opus(*ogg);
+  ASSERT_TRUE(archived.ok()) << archived.error().message;
+  EXPECT_EQ(archived->packets.size(), s.packets);
+  EXPECT_EQ(archived->total_samples,
+            static_cast<std::uint64_t>(std::llround(s.summary.duration_s * 48000)));
 }
 
 TEST_F(LiveEncodingTest, BulletinsRefuseFramesTooLongForTheirBitRate) {

@@ -5,6 +5,7 @@
 // 1..kMaxOpusPacket bytes), the archive a valid Ogg Opus file; nothing may abort.
 //   input: rate (3 bytes) | channels | bitrate (2 bytes) | segment | s16le PCM
 #include <algorithm>
+#include <filesystem>
 
 #include "fuzz_common.hpp"
 #include "loa/controller/live_session.hpp"
@@ -62,15 +63,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return Status::success();
   };
-  hooks.archive = [](const controller::LiveSummary&, const protocol::OpusStream& stream) -> Status {
-    auto ogg = protocol::write_ogg_opus(stream);
-    if (!ogg) return make_error(ogg.error().message);
-    if (!protocol::read_ogg_opus(*ogg)) fail("the archive does not read back");
+  hooks.archive = [](const controller::LiveSummary&, const protocol::OpusStreamInfo& info,
+                     const controller::PacketSpool& packets) -> Status {
+    protocol::Bytes ogg;
+    auto writer = protocol::OggOpusWriter::create(info, [&](protocol::ByteView page) {
+      ogg.insert(ogg.end(), page.begin(), page.end());
+      return Status::success();
+    });
+    if (!writer) return make_error(writer.error().message);
+    if (Status s = packets.for_each([&](protocol::ByteView p) { return writer->add(p); }); !s) {
+      return s;
+    }
+    if (Status s = writer->finish(); !s) return s;
+    if (!protocol::read_ogg_opus(ogg)) fail("the archive does not read back");
     return Status::success();
   };
   JumpingClock clock;
+  auto spool = controller::PacketSpool::create(std::filesystem::temp_directory_path().string());
+  if (!spool) fail("no spool");
   controller::LiveSession session(1, 1, clock.now_us(), std::move(*encoder), channels, 4, clock,
-                                  std::move(hooks), {});
+                                  std::move(hooks), {}, std::move(*spool));
   for (std::size_t at = 0; at < pcm.size(); at += segment) {
     const Status s = session.push_s16le(pcm.subspan(at, std::min(segment, pcm.size() - at)));
     if (!s) {

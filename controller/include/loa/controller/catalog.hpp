@@ -76,6 +76,9 @@ class Catalog {
                    CatalogFiles& files = system_catalog_files())
       : dir_(std::move(audio_dir)), cache_entries_(cache_entries), files_(files) {}
 
+  // Removes the temporary files of ingests a crash interrupted (incoming-*); call before any
+  // ingest starts. Returns how many.
+  std::size_t remove_incoming();
   // A new file in the audio directory (created if needed). The error names the directory.
   Result<std::unique_ptr<NewAudioFile>> create_file();
   // A whole Ogg file in memory through create_file() and commit().

@@ -33,6 +33,30 @@ struct LiveSummary {
   std::string archive_error;  // empty: archived as bulletin `bulletin_id`
 };
 
+// A live stream's packets kept on disk until the stream is archived: an unnamed file (gone once
+// closed), appended as packets are encoded and read back once at the end, so a stream of any
+// length costs no memory. Not thread-safe.
+class PacketSpool {
+ public:
+  // An unnamed file in `dir` (created if needed). The error names the directory.
+  static Result<std::unique_ptr<PacketSpool>> create(const std::string& dir);
+  ~PacketSpool();
+  PacketSpool(const PacketSpool&) = delete;
+  PacketSpool& operator=(const PacketSpool&) = delete;
+
+  // A packet of 1..65535 bytes. The error says why it was not kept.
+  loa::Status append(protocol::ByteView packet);
+  // Hands every packet back in order; stops at the first error (returned as is).
+  loa::Status for_each(const std::function<loa::Status(protocol::ByteView)>& f) const;
+  std::uint64_t count() const { return count_; }
+
+ private:
+  explicit PacketSpool(int fd) : fd_(fd) {}
+  int fd_;
+  std::uint64_t count_ = 0;
+  std::uint64_t size_ = 0;
+};
+
 // Used by one thread (the HTTP request's). Not copyable.
 class LiveSession {
  public:
@@ -40,17 +64,20 @@ class LiveSession {
     // Seals an AudioChunk body; publishes one sealed chunk on the stream's topic (QoS 0).
     std::function<protocol::Bytes(const protocol::Bytes& body)> seal;
     std::function<loa::Status(const protocol::Bytes& envelope)> publish;
-    // Stores the archive and updates the occurrence once the stream ended.
-    std::function<loa::Status(const LiveSummary& summary, const protocol::OpusStream& stream)>
+    // Stores the archive (the stream `info`, its packets in `packets`) and updates the occurrence
+    // once the stream ended.
+    std::function<loa::Status(const LiveSummary& summary, const protocol::OpusStreamInfo& info,
+                              const PacketSpool& packets)>
         archive;
   };
   // `t0`: the capture instant of the first input sample; chunks go out paced by `clock` (a chunk
   // is published once the instant after its last sample has come). `prefix`: mono PCM at the
-  // input rate, played first (the chime).
+  // input rate, played first (the chime). `spool`: where the packets are kept for the archive
+  // (none: the stream is not archived). A failure to keep them ends the archive, not the stream.
   LiveSession(std::uint64_t bulletin_id, std::uint64_t occurrence_id, Micros t0,
               std::unique_ptr<StreamEncoder> encoder, std::uint8_t channels,
               std::size_t packets_per_chunk, runtime::Clock& clock, Hooks hooks,
-              const std::vector<float>& prefix);
+              const std::vector<float>& prefix, std::unique_ptr<PacketSpool> spool);
 
   // Interleaved signed 16-bit little-endian PCM at the input rate and channel count (mixed down
   // to mono); any byte count (a split sample is kept for the next call).
@@ -62,6 +89,8 @@ class LiveSession {
 
  private:
   void encode(std::span<const float> mono);
+  // Appends packets to the spool while it takes them.
+  void keep(const std::vector<protocol::Bytes>& packets);
   // Publishes full chunks (all of them with `all`).
   void publish_ready(bool all);
   void publish_chunk(std::vector<protocol::Bytes> packets);
@@ -78,7 +107,8 @@ class LiveSession {
   Hooks hooks_;
   protocol::Bytes carry_;  // bytes of a split frame
   std::vector<protocol::Bytes> pending_;
-  std::vector<protocol::Bytes> archive_;
+  std::unique_ptr<PacketSpool> spool_;
+  std::string archive_error_;  // why the packets are not all kept
   std::uint32_t next_index_ = 0;
   std::uint64_t packets_sent_ = 0;
   double cpu_s_ = 0;
