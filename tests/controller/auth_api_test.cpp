@@ -457,6 +457,7 @@ TEST_F(AuthApiTest, EveryChangeIsCheckedOnTheObjectAsItIsAndAsItWillBe) {
                       R"({"targets": ["area:79/26737"], "rate": 8000})");
   ASSERT_EQ(started->status, 201) << started->body;
   const std::string live = json::parse(started->body)["id"];
+  clock_.advance(10'000'000);  // its last chunk, paced by the manual clock, is due when it ends
   const std::string other = std::to_string(other_);
   const std::string own = std::to_string(own_);
   const std::string series = std::to_string(series_);
@@ -526,8 +527,7 @@ TEST_F(AuthApiTest, EveryChangeIsCheckedOnTheObjectAsItIsAndAsItWillBe) {
     auto r = call(a.who, a.method, a.path, a.body);
     ASSERT_TRUE(r) << a.route;
     EXPECT_EQ(r->status, 403) << a.route << " " << a.body << ": " << r->body;
-    EXPECT_NE(json::parse(r->body, nullptr, false)["error"].value("message", "").find(a.who),
-              std::string::npos)
+    EXPECT_NE(r->body.find("user '" + a.who + "'"), std::string::npos)
         << a.route << ": " << r->body;
     tried.insert(a.route);
   }
@@ -556,8 +556,7 @@ TEST_F(AuthApiTest, EveryChangeIsCheckedOnTheObjectAsItIsAndAsItWillBe) {
   EXPECT_TRUE(controller_->approval_areas()->empty());
   const auto groups = *controller_->list_groups();
   EXPECT_EQ(groups.size(), 2u) << "mixed keeps n1 and n3; mine was not made";
-  // The live session is still op2's to end (its last chunk is paced by the manual clock).
-  clock_.advance(10'000'000);
+  // The live session is still op2's to end.
   auto ended = call("op2", "POST", "/api/v1/live/sessions/" + live + "/end");
   ASSERT_TRUE(ended) << httplib::to_string(ended.error());
   EXPECT_EQ(ended->status, 200) << ended->body;
