@@ -88,8 +88,11 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       signer_(keys, clock),
       catalog_(settings_.audio_dir),
       dispatcher_(store_, catalog_, signer_, clock_) {
-  dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us},
-                        settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
+  dispatcher_.configure(
+      settings_.trust_first_key,
+      LedgerSettings{settings_.event_tolerance_us, settings_.refused_keep_per_node,
+                     settings_.refused_keep_total},
+      settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
   if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });
   if (settings_.ingest_batch_max > 1) ingester_ = std::thread([this] { run_ingest(); });
 }
