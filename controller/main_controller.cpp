@@ -186,6 +186,17 @@ int run(int argc, char** argv) {
   settings.plan_horizon_days = config.plan_horizon_days;
   settings.trust_first_key = config.trust_first_key;
   settings.event_tolerance_us = config.event_tolerance_s * 1'000'000;
+  if (config.refused_keep_per_node < 1 || config.refused_keep_per_node > 1'000'000) {
+    throw std::runtime_error(
+        "refused-keep-per-node: " + std::to_string(config.refused_keep_per_node) +
+        " is outside 1..1000000");
+  }
+  if (config.refused_keep < 1 || config.refused_keep > 10'000'000) {
+    throw std::runtime_error("refused-keep: " + std::to_string(config.refused_keep) +
+                             " is outside 1..10000000");
+  }
+  settings.refused_keep_per_node = static_cast<std::size_t>(config.refused_keep_per_node);
+  settings.refused_keep_total = static_cast<std::size_t>(config.refused_keep);
   settings.encode.bitrate = config.bitrate;
   settings.encode.frame_ms = config.frame_ms;
 

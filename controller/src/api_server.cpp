@@ -617,9 +617,14 @@ struct ApiServer::Impl {
       q.reason = req.get_param_value("reason");
       q.since = req.get_param_value("since");
       if (req.has_param("limit")) {
-        auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxPageSize);
+        auto n = parse_count(req.get_param_value("limit"), "limit", 1, kMaxRefusedPage);
         if (!n) return send_error(res, n.error());
         q.limit = static_cast<std::size_t>(*n);
+      }
+      if (req.has_param("after")) {
+        auto n = parse_id(req.get_param_value("after"), "after");
+        if (!n) return send_error(res, n.error());
+        q.after = *n;
       }
       std::map<std::string, std::string> areas;  // node -> area, for a scoped caller's filter
       if (!sees("")) {
@@ -634,7 +639,9 @@ struct ApiServer::Impl {
             out.push_back(to_json(r));
           }
         }
-        return json{{"refused", out}};
+        // A full page may have more after it (rows outside a scoped caller's area count too).
+        const bool full = !list.empty() && list.size() == q.limit;
+        return json{{"refused", out}, {"next", full ? json(list.back().id) : json(nullptr)}};
       });
     });
     server.Post(R"(/api/v1/nodes/([^/]+)/decommission)",

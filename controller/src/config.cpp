@@ -43,6 +43,11 @@ po::options_description controller_options(ControllerConfig& c) {
       "only; otherwise register keys with loactl node add --public-key)");
   add("event-tolerance-s", po::value(&c.event_tolerance_s)->default_value(c.event_tolerance_s),
       "seconds of allowance around an occurrence's window for the instants of playback events");
+  add("refused-keep-per-node",
+      po::value(&c.refused_keep_per_node)->default_value(c.refused_keep_per_node),
+      "refused playback events kept per node, the newest (older ones are deleted); 1..1000000");
+  add("refused-keep", po::value(&c.refused_keep)->default_value(c.refused_keep),
+      "refused playback events kept of all nodes together, the newest; 1..10000000");
   add("plan-horizon-days", po::value(&c.plan_horizon_days)->default_value(c.plan_horizon_days),
       "days ahead that recurring bulletins are planned (nodes play that long on their own)");
   add("tick-s", po::value(&c.tick_s)->default_value(c.tick_s),

@@ -91,8 +91,11 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
   if (const std::size_t n = catalog_.remove_incoming(); n > 0) {
     Log(LogLevel::warn, kComponent).kv("files", n) << "unfinished audio files removed";
   }
-  dispatcher_.configure(settings_.trust_first_key, LedgerSettings{settings_.event_tolerance_us},
-                        settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
+  dispatcher_.configure(
+      settings_.trust_first_key,
+      LedgerSettings{settings_.event_tolerance_us, settings_.refused_keep_per_node,
+                     settings_.refused_keep_total},
+      settings_.fetch_window_ms > 0 ? settings_.prefetch_bytes_per_s : 0);
   if (settings_.fetch_window_ms > 0) flusher_ = std::thread([this] { run_fetch_flusher(); });
   if (settings_.ingest_batch_max > 1) ingester_ = std::thread([this] { run_ingest(); });
 }

@@ -42,7 +42,15 @@ Reply<NodeView> Controller::decommission_node(const std::string& id) {
 Reply<std::vector<RefusedEventRecord>> Controller::refused_log(const RefusedQuery& q) {
   RefusedFilter filter;
   filter.node_id = q.node_id;
+  if (q.limit < 1 || q.limit > kMaxRefusedPage) {
+    return bad("limit: " + std::to_string(q.limit) + " is not in 1.." +
+               std::to_string(kMaxRefusedPage) + " (the largest page; use after= for the next)");
+  }
   filter.limit = q.limit;
+  if (q.after > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return bad("after: " + std::to_string(q.after) + " is not a refused event id");
+  }
+  filter.before_id = static_cast<std::int64_t>(q.after);
   if (!q.reason.empty()) {
     if (!is_refusal_reason(q.reason)) {
       return bad("reason: '" + q.reason + "' is not a refusal reason (see docs/reports.md)");

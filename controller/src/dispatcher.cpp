@@ -155,7 +155,9 @@ void Dispatcher::flush_fetches(Outbox& out) {
                        &pub.manifest_sequence),
           true});
     }
-    pub.queued.insert(pending.indices.begin(), pending.indices.end());
+    for (const auto& [index, asker] : pending.indices) {
+      if (pub.queued.insert(index).second) asks_[asker].emplace_back(bulletin_id, index);
+    }
     Log(LogLevel::info, kComponent)
             .kv("bulletin", bulletin_id)
             .kv("requests", pending.requests)
@@ -171,30 +173,49 @@ void Dispatcher::flush_fetches(Outbox& out) {
 
 void Dispatcher::publish_paced(Outbox& out) {
   const protocol::Micros now = clock_.now_us();
-  for (auto& [bulletin_id, pub] : publications_) {
-    if (pub.queued.empty() || !pacer_.ready(now)) continue;
+  // Packages looked up in this call (null: its bulletin cannot be served).
+  std::map<std::uint64_t, std::shared_ptr<const protocol::PackagedBulletin>> packages;
+  const auto package = [&](std::uint64_t bulletin_id) {
+    auto [it, added] = packages.try_emplace(bulletin_id);
+    if (!added) return it->second;
     auto bulletin = store_.find_bulletin(bulletin_id);
     Result<std::shared_ptr<const protocol::PackagedBulletin>> pkg =
         make_error("bulletin " + std::to_string(bulletin_id) + " is no longer in the store");
     if (bulletin && *bulletin) pkg = catalog_.packaged(**bulletin);
-    if (!pkg) {
+    if (pkg) {
+      it->second = *pkg;
+    } else {
       Log(LogLevel::error, kComponent).kv("bulletin", bulletin_id).kv("reason", pkg.error().message)
           << "cannot serve fetch";
-      pub.queued.clear();
-      continue;
+      publications_[bulletin_id].queued.clear();
     }
-    const std::string topic = protocol::topics::bulletin_chunks(bulletin_id);
-    // Each chunk reaches every node subscribed (at least the one that asked).
-    const auto fan_out = static_cast<double>(std::max<std::size_t>(1, pub.receivers.size()));
-    while (!pub.queued.empty() && pacer_.ready(now)) {
-      const std::uint32_t index = *pub.queued.begin();
-      pub.queued.erase(pub.queued.begin());
-      const protocol::Bytes& body = (*pkg)->chunk_bodies[index];
-      out.push_back(
-          runtime::BusMessage{topic, signer_.seal(MessageType::audio_chunk, body), false});
-      pub.published_after[index] = pub.manifest_sequence;
+    return it->second;
+  };
+  while (!asks_.empty() && pacer_.ready(now)) {
+    // The next node with chunks waiting after the one served last.
+    auto turn = asks_.upper_bound(last_served_);
+    if (turn == asks_.end()) turn = asks_.begin();
+    last_served_ = turn->first;
+    auto& waiting = turn->second;
+    while (!waiting.empty()) {
+      const auto [bulletin_id, index] = waiting.front();
+      waiting.pop_front();
+      auto pub = publications_.find(bulletin_id);
+      if (pub == publications_.end() || pub->second.queued.count(index) == 0) continue;
+      const auto pkg = package(bulletin_id);
+      if (!pkg) continue;
+      pub->second.queued.erase(index);
+      // Each chunk reaches every node subscribed (at least the one that asked).
+      const auto fan_out =
+          static_cast<double>(std::max<std::size_t>(1, pub->second.receivers.size()));
+      const protocol::Bytes& body = pkg->chunk_bodies[index];
+      out.push_back(runtime::BusMessage{protocol::topics::bulletin_chunks(bulletin_id),
+                                        signer_.seal(MessageType::audio_chunk, body), false});
+      pub->second.published_after[index] = pub->second.manifest_sequence;
       pacer_.take(static_cast<double>(body.size()) * fan_out);
+      break;
     }
+    if (waiting.empty()) asks_.erase(turn);
   }
   // Forget bulletins that every asker has cached (a later fetch is simply served in full).
   std::erase_if(publications_, [](const auto& p) {
@@ -426,7 +447,7 @@ void Dispatcher::on_fetch(const std::string& node, const std::string& topic, Byt
     } else if (on_its_way(index)) {
       ++pending.on_their_way;
     } else {
-      pending.indices.insert(index);
+      pending.indices.try_emplace(index, node);
     }
   }
   Log(out_of_range ? LogLevel::warn : LogLevel::debug, kComponent)

@@ -155,13 +155,18 @@ Reply<NodeInput> node_input_from_json(const json& j, const std::string& where) {
 }
 
 json to_json(const RefusedEventRecord& r) {
+  const json digest = r.envelope_sha256.empty()
+                          ? json(nullptr)
+                          : json(runtime::to_hex(protocol::ByteView(r.envelope_sha256)));
   return json{{"id", r.id},
               {"node", r.node_id},
               {"occurrence", r.occurrence_id == 0 ? json(nullptr) : json(r.occurrence_id)},
               {"reason", r.reason},
               {"detail", r.detail},
               {"at", instant(r.at_us)},
-              {"envelope", runtime::to_hex(protocol::ByteView(r.envelope))}};
+              {"envelope", runtime::to_hex(protocol::ByteView(r.envelope))},
+              {"envelope_size", r.envelope_size},
+              {"envelope_sha256", digest}};
 }
 
 json to_json(const ReportFigures& f) {

@@ -45,6 +45,15 @@ std::optional<protocol::PlaybackEvent> peek_event(protocol::ByteView envelope) {
   return std::move(*event);
 }
 
+// At most `max` bytes of `text`, cut at a UTF-8 character boundary.
+std::string cut_utf8(std::string text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  text.resize(n);
+  return text;
+}
+
 std::string at(Micros t) {
   return format_utc(t) + " (" + std::to_string(t) + " µs)";
 }
@@ -155,6 +164,17 @@ std::optional<WindowRefusal> check_event_window(const protocol::PlaybackEvent& e
   return std::nullopt;
 }
 
+bool is_live_on_air(const BulletinRecord& bulletin) {
+  return bulletin.source == "live" && bulletin.ogg_path.empty();
+}
+
+double event_duration_bound_s(const BulletinRecord& bulletin, const OccurrenceRecord& occurrence,
+                              Micros now_us) {
+  if (!is_live_on_air(bulletin)) return bulletin.duration_s;
+  const Micros longest = std::max<Micros>(0, occurrence.expiry_us - occurrence.start_us);
+  return static_cast<double>(std::clamp<Micros>(now_us - occurrence.start_us, 0, longest)) / 1e6;
+}
+
 LedgerVerdict Ledger::refuse(const std::string& node, protocol::ByteView payload,
                              RefusalReason reason, std::string detail, std::uint64_t occurrence_id,
                              std::optional<std::uint64_t> event_seq) {
@@ -167,16 +187,27 @@ LedgerVerdict Ledger::refuse(const std::string& node, protocol::ByteView payload
   r.node_id = node;
   r.occurrence_id = occurrence_id;
   r.reason = to_string(reason);
-  r.detail = std::move(detail);
-  r.envelope.assign(payload.begin(), payload.end());
+  r.detail = cut_utf8(std::move(detail), kRefusedDetailKept);
+  const auto kept = payload.first(std::min(payload.size(), kRefusedEnvelopeKept));
+  r.envelope.assign(kept.begin(), kept.end());
+  r.envelope_size = payload.size();
+  const protocol::Digest digest = protocol::sha256(payload);
+  r.envelope_sha256.assign(digest.begin(), digest.end());
   r.at_us = clock_.now_us();
   auto stored = store_.add_refused_event(r);
+  Result<std::size_t> trimmed = std::size_t{0};
+  if (stored && *stored) {
+    trimmed = store_.trim_refused_events(node, settings_.refused_keep_per_node,
+                                         settings_.refused_keep_total);
+  }
   Log(LogLevel::warn, kComponent)
           .kv("node", node)
           .kv("occurrence", occurrence_id)
           .kv("reason", r.reason)
           .kv("detail", r.detail)
+          .kv("bytes", payload.size())
           .kv("stored", stored ? (*stored ? "yes" : "already") : stored.error().message)
+          .kv("oldest_dropped", trimmed ? std::to_string(*trimmed) : trimmed.error().message)
       << "playback event refused; not counted";
   if (event_seq) {
     // Authentic: it counts as received so the node's outbox drains.
@@ -279,8 +310,25 @@ LedgerVerdict Ledger::accept(const std::string& node, protocol::ByteView payload
   }
   auto bulletin = store_.find_bulletin(o.bulletin_id);
   if (!bulletin) return failed(bulletin.error().message);
-  const double duration_s = *bulletin ? (*bulletin)->duration_s : 0.0;
+  const Micros now = clock_.now_us();
+  const double duration_s = *bulletin ? event_duration_bound_s(**bulletin, o, now) : 0.0;
   if (auto w = check_event_window(e, o, duration_s, settings_)) {
+    // A live stream on air is checked against the time it has played so far: what does not fit
+    // now may fit once it is archived with its duration.
+    if (*bulletin && is_live_on_air(**bulletin) && now < o.expiry_us) {
+      Log(LogLevel::info, kComponent)
+              .kv("node", node)
+              .kv("occurrence", e.occurrence_id)
+              .kv("reason", to_string(w->reason))
+              .kv("detail", w->detail)
+          << "playback event of a live stream on air deferred; the node sends it again";
+      LedgerVerdict v;
+      v.kind = LedgerVerdict::Kind::deferred;
+      v.reason = w->reason;
+      v.detail = std::move(w->detail);
+      v.occurrence_id = e.occurrence_id;
+      return v;
+    }
     return refuse(node, payload, w->reason, std::move(w->detail), e.occurrence_id, e.event_seq);
   }
   auto existing = store_.find_event(node, e.occurrence_id);

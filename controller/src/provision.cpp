@@ -219,9 +219,14 @@ std::string node_acl_block(std::string_view node_id, const protocol::AreaPath& a
   }
   b << "topic read " << topics::kRoot << "/bulletin/+/manifest\n"
     << "topic read " << topics::kRoot << "/bulletin/+/chunk\n"
-    << "topic read " << topics::kRoot << "/live/+\n"
-    << "topic write " << topics::kRoot << "/node/" << id << "/up/#\n"
-    << end_marker(id) << "\n";
+    << "topic read " << topics::kRoot << "/live/+\n";
+  // Exactly the topics a node publishes, no wildcard: a node can leave at most one retained
+  // message per topic of its own in the broker.
+  for (const auto kind : {topics::UpKind::hello, topics::UpKind::event, topics::UpKind::status,
+                          topics::UpKind::fetch, topics::UpKind::report}) {
+    b << "topic write " << topics::node_up(id, kind) << "\n";
+  }
+  b << end_marker(id) << "\n";
   return b.str();
 }
 

@@ -206,6 +206,29 @@ CREATE TABLE node_status(
   body BLOB NOT NULL);
 CREATE INDEX node_status_node ON node_status(node_id, received_us);
 )sql",
+    // refused events keep a bounded prefix of the envelope, with its size and digest (a node
+    // could otherwise fill the disk with refusals), and are trimmed per node and in total.
+    R"sql(
+CREATE TABLE refused_events_bounded(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  occurrence_id INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  envelope_size INTEGER NOT NULL,
+  envelope_sha256 BLOB,
+  at_us INTEGER NOT NULL,
+  UNIQUE(node_id, envelope_sha256));
+INSERT INTO refused_events_bounded(id, node_id, occurrence_id, reason, detail, envelope,
+                                   envelope_size, envelope_sha256, at_us)
+  SELECT id, node_id, occurrence_id, reason, substr(detail, 1, 1024), substr(envelope, 1, 1024),
+         length(envelope), NULL, at_us FROM refused_events;
+DROP TABLE refused_events;
+ALTER TABLE refused_events_bounded RENAME TO refused_events;
+CREATE INDEX refused_events_at ON refused_events(at_us);
+CREATE INDEX refused_events_node ON refused_events(node_id, id);
+)sql",
 };
 
 // Runs `fn` in a transaction, rolled back when `fn` fails. Outermost, it is BEGIN IMMEDIATE:
@@ -406,7 +429,7 @@ EventRecord read_event(const Statement& s) {
 }
 
 constexpr const char* kRefusedColumns =
-    "id, node_id, occurrence_id, reason, detail, envelope, at_us";
+    "id, node_id, occurrence_id, reason, detail, envelope, at_us, envelope_size, envelope_sha256";
 
 RefusedEventRecord read_refused(const Statement& s) {
   RefusedEventRecord r;
@@ -417,6 +440,8 @@ RefusedEventRecord read_refused(const Statement& s) {
   r.detail = s.text(4);
   r.envelope = s.blob(5);
   r.at_us = s.int64(6);
+  r.envelope_size = u64(s.int64(7));
+  r.envelope_sha256 = s.blob(8);
   return r;
 }
 
@@ -1039,18 +1064,44 @@ class SqliteStore final : public Store {
   }
 
   Result<bool> add_refused_event(const RefusedEventRecord& r) override {
+    if (r.envelope_sha256.size() != 32) {
+      return make_error("refused event: envelope_sha256 of " +
+                        std::to_string(r.envelope_sha256.size()) + " bytes, not 32");
+    }
     auto st = db_.prepare(
         "INSERT OR IGNORE INTO refused_events(node_id, occurrence_id, reason, detail, envelope, "
-        "at_us) VALUES (?, ?, ?, ?, ?, ?)");
+        "at_us, envelope_size, envelope_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
     st->bind(1, r.node_id)
         .bind(2, i64(r.occurrence_id))
         .bind(3, r.reason)
         .bind(4, r.detail)
         .bind(5, protocol::ByteView(r.envelope))
-        .bind(6, r.at_us);
+        .bind(6, r.at_us)
+        .bind(7, i64(r.envelope_size))
+        .bind(8, protocol::ByteView(r.envelope_sha256));
     if (loa::Status s = st->run(); !s) return make_error("refused event: " + s.message());
     return db_.changes() > 0;
+  }
+
+  Result<std::size_t> trim_refused_events(const std::string& node_id, std::size_t keep_per_node,
+                                          std::size_t keep_total) override {
+    std::size_t deleted = 0;
+    auto node = db_.prepare(
+        "DELETE FROM refused_events WHERE node_id = ?1 AND id <= (SELECT id FROM refused_events "
+        "WHERE node_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
+    if (!node) return node.error();
+    node->bind(1, node_id).bind(2, static_cast<std::int64_t>(keep_per_node));
+    if (loa::Status s = node->run(); !s) return make_error("refused events: " + s.message());
+    deleted += static_cast<std::size_t>(db_.changes());
+    auto all = db_.prepare(
+        "DELETE FROM refused_events WHERE id <= (SELECT id FROM refused_events ORDER BY id DESC "
+        "LIMIT 1 OFFSET ?1)");
+    if (!all) return all.error();
+    all->bind(1, static_cast<std::int64_t>(keep_total));
+    if (loa::Status s = all->run(); !s) return make_error("refused events: " + s.message());
+    deleted += static_cast<std::size_t>(db_.changes());
+    return deleted;
   }
 
   Result<std::vector<RefusedEventRecord>> refused_events(const RefusedFilter& f) override {
@@ -1068,7 +1119,11 @@ class SqliteStore final : public Store {
       sql += " AND at_us >= ?";
       args.emplace_back(f.since_us);
     }
-    sql += " ORDER BY at_us DESC, id DESC LIMIT ?";
+    if (f.before_id != 0) {
+      sql += " AND id < ?";
+      args.emplace_back(f.before_id);
+    }
+    sql += " ORDER BY id DESC LIMIT ?";
     args.emplace_back(static_cast<std::int64_t>(f.limit == 0 ? 1000 : f.limit));
     auto st = db_.prepare(sql);
     if (!st) return st.error();

@@ -109,7 +109,9 @@ loa::Status validate(const NodeOptions& o) {
 runtime::BusConfig node_bus_config(const NodeOptions& o) {
   runtime::BusConfig c;
   c.url = o.broker;
-  c.client_id = "loa-node-" + o.id;
+  // The node id is also its broker user name (provisioning); the production broker takes the
+  // user name as the client id anyway (use_username_as_clientid), so the two agree.
+  c.client_id = o.id;
   c.username = o.broker_username;
   c.password = o.broker_password;
   c.ca_file = o.broker_ca_file;

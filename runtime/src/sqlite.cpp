@@ -72,11 +72,16 @@ bool Database::in_transaction() const {
 }
 
 Status Database::migrate(const std::vector<std::string>& steps) {
-  auto q = prepare("PRAGMA user_version");
-  if (!q) return q.error();
-  auto row = q->step();
-  if (!row) return row.error();
-  const auto current = static_cast<std::size_t>(q->int64(0));
+  std::size_t current = 0;
+  {
+    // Finalized before the steps run: a statement still open would lock the tables a step
+    // drops ("database table is locked").
+    auto q = prepare("PRAGMA user_version");
+    if (!q) return q.error();
+    auto row = q->step();
+    if (!row) return row.error();
+    current = static_cast<std::size_t>(q->int64(0));
+  }
   if (current > steps.size()) {
     return make_error("sqlite: database schema version " + std::to_string(current) +
                       " is newer than this program knows (" + std::to_string(steps.size()) + ")");

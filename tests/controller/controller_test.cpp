@@ -6,9 +6,11 @@
 #include <thread>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "controller_fixture.hpp"
+#include "loa/controller/dispatcher.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/controller/pacer.hpp"
 #include "loa/protocol/topics.hpp"
@@ -727,4 +729,64 @@ TEST_F(PacedControllerTest, AChunkCostsItsSizeTimesTheTargetedNodes) {
   // The second chunk cost 1 x size.
   clock_.advance(size * kSecond / 100 + kSecond);
   ASSERT_TRUE(eventually_chunks(bulletin, 3));
+}
+
+// The prefetch's functional core on its own (no flusher thread): a Dispatcher on the fixture's
+// store and audio directory, fed sealed fetches, its chunks read from what it returns.
+class PrefetchFairnessTest : public ControllerTest {
+ protected:
+  // A node's Fetch of every chunk of `bulletin` (0..3), claiming it saw no manifest (a repeat).
+  runtime::BusMessage fetch(const std::string& node, const protocol::KeyPair& keys,
+                            std::uint64_t bulletin) {
+    protocol::Fetch f;
+    f.node_id = node;
+    f.bulletin_id = bulletin;
+    f.indices = {0, 1, 2, 3};
+    return runtime::BusMessage{protocol::topics::node_up(node, protocol::topics::UpKind::fetch),
+                               protocol::seal(protocol::MessageType::fetch, keys, clock_.now_us(),
+                                              ++sequence_, protocol::encode(f)),
+                               false};
+  }
+  // The chunk indices in `out` per bulletin, in order.
+  void collect(const Outbox& out, std::map<std::uint64_t, std::vector<std::uint32_t>>& chunks) {
+    for (const auto& m : out) {
+      auto parsed = protocol::topics::parse(m.topic);
+      ASSERT_TRUE(parsed.ok());
+      if (parsed->kind != protocol::topics::Parsed::Kind::bulletin_chunk) continue;
+      auto body = open_body(m.payload, keys_.public_key, protocol::MessageType::audio_chunk);
+      ASSERT_TRUE(body);
+      chunks[parsed->id].push_back(protocol::decode_audio_chunk(*body)->index);
+    }
+  }
+  std::uint64_t sequence_ = 0;
+};
+
+TEST_F(PrefetchFairnessTest, ANodeRepeatingFetchesOfAnOldBulletinGetsItsTurnAndNoMore) {
+  const auto mallory = protocol::KeyPair::generate();
+  const auto honest = protocol::KeyPair::generate();
+  add_node("m", "79/26734/01", 10, &mallory);
+  add_node("n", "79/26734/02", 10, &honest);
+  const auto old_bulletin = make_bulletin(3.5);  // chunks 0..3, the lower id
+  const auto new_bulletin = make_bulletin(3.5);
+  Catalog catalog(dir_.string());
+  Signer signer(keys_, clock_);
+  Dispatcher dispatcher(*store_, catalog, signer, clock_);
+  // 100 B/s with 1 s saved up: each chunk (hundreds of bytes) puts the budget in debt, so one
+  // chunk goes out per flush when an hour passes between flushes.
+  dispatcher.configure(false, LedgerSettings{}, 100);
+
+  std::map<std::uint64_t, std::vector<std::uint32_t>> chunks;
+  Outbox ignored;
+  dispatcher.handle(fetch("n", honest, new_bulletin), ignored);
+  for (int round = 0; round < 12; ++round) {
+    // m asks for the old bulletin again before every flush.
+    dispatcher.handle(fetch("m", mallory, old_bulletin), ignored);
+    Outbox out;
+    dispatcher.flush_fetches(out);
+    collect(out, chunks);
+    clock_.advance(3600 * kSecond);
+  }
+  // n's bulletin went out whole, one chunk every other turn; m had the other turns.
+  EXPECT_EQ(chunks[new_bulletin], (std::vector<std::uint32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(chunks[old_bulletin].size(), 8u);
 }

@@ -277,6 +277,217 @@ TEST_F(LedgerTest, ADecommissionedNodeIsRefusedAndLeavesFutureOccurrences) {
   EXPECT_EQ(last_receipt(n1), 2u);
 }
 
+// A small retention, to see the oldest refusals go.
+class LedgerRetentionTest : public LedgerTest {
+ protected:
+  ControllerSettings settings() const override {
+    ControllerSettings s = LedgerTest::settings();
+    s.refused_keep_per_node = 5;
+    s.refused_keep_total = 8;
+    return s;
+  }
+  // The occurrence ids of the node's stored refusals, newest first.
+  std::vector<std::uint64_t> refused_occurrences(const std::string& node) {
+    RefusedQuery q;
+    q.node_id = node;
+    std::vector<std::uint64_t> out;
+    auto list = controller_->refused_log(q);
+    EXPECT_TRUE(list.ok());
+    if (list.ok()) {
+      for (const auto& r : *list) out.push_back(r.occurrence_id);
+    }
+    return out;
+  }
+};
+
+TEST_F(LedgerRetentionTest, ANodeFloodingRefusalsKeepsTheTableUnderItsCapAndTheOldestGo) {
+  TestNode n1(hub_, clock_, "n1");
+  TestNode n2(hub_, clock_, "n2");
+  add_node(n1, "79/26734/01", 100);
+  add_node(n2, "79/26734/02", 100);
+  const auto b = make_bulletin();
+  const auto o = schedule(b, {"area:79/26734"});
+  clock_.set(o.start_us + 3 * kSecond);
+  // n1's credential sends 20 authentic events for occurrences that do not exist.
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    auto e = played(n1, o, i + 1);
+    e.occurrence_id = 1000 + i;
+    n1.event(e);
+  }
+  idle();
+  EXPECT_EQ(refused_occurrences("n1"), (std::vector<std::uint64_t>{1019, 1018, 1017, 1016, 1015}));
+  EXPECT_EQ(last_receipt(n1), 20u);  // final refusals: receipted, the node's outbox drains
+
+  // A huge envelope keeps its first bytes, its size and digest.
+  const protocol::Bytes huge(300'000, 0xee);
+  n2.raw("event", huge);
+  idle();
+  auto list = controller_->refused_log({});
+  ASSERT_TRUE(list.ok());
+  ASSERT_FALSE(list->empty());
+  const RefusedEventRecord& r = list->front();
+  EXPECT_EQ(r.node_id, "n2");
+  EXPECT_EQ(r.reason, "malformed");
+  EXPECT_EQ(r.envelope.size(), kRefusedEnvelopeKept);
+  EXPECT_EQ(r.envelope_size, huge.size());
+  const auto digest = protocol::sha256(huge);
+  EXPECT_EQ(r.envelope_sha256, protocol::Bytes(digest.begin(), digest.end()));
+  // A normal one is kept whole.
+  EXPECT_EQ(list->back().envelope.size(), list->back().envelope_size);
+
+  // Five more of n2's: n2 keeps its newest five (the huge one goes), and the total cap (8)
+  // pushes out n1's oldest.
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    auto e = played(n2, o, i + 1);
+    e.occurrence_id = 2000 + i;
+    n2.event(e);
+  }
+  idle();
+  EXPECT_EQ(controller_->refused_log({})->size(), 8u);
+  EXPECT_EQ(refused_occurrences("n2"), (std::vector<std::uint64_t>{2004, 2003, 2002, 2001, 2000}));
+  EXPECT_EQ(refused_occurrences("n1"), (std::vector<std::uint64_t>{1019, 1018, 1017}));
+}
+
+TEST_F(LedgerRetentionTest, TheRefusedLogComesInPagesOfBoundedSize) {
+  TestNode n1(hub_, clock_, "n1");
+  add_node(n1, "79/26734/01", 100);
+  const auto b = make_bulletin();
+  const auto o = schedule(b, {"area:79/26734"});
+  clock_.set(o.start_us + 3 * kSecond);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    auto e = played(n1, o, i + 1);
+    e.occurrence_id = 1000 + i;
+    n1.event(e);
+  }
+  idle();
+  RefusedQuery q;
+  q.limit = 2;
+  std::vector<std::uint64_t> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto rows = controller_->refused_log(q);
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    for (const auto& r : *rows) seen.push_back(r.occurrence_id);
+    if (rows->size() < q.limit) break;
+    q.after = static_cast<std::uint64_t>(rows->back().id);
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1004, 1003, 1002, 1001, 1000}));
+  q.after = 0;
+  q.limit = kMaxRefusedPage + 1;
+  auto too_many = controller_->refused_log(q);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, ErrorCode::bad_request);
+  EXPECT_NE(too_many.error().message.find("limit"), std::string::npos);
+  q.limit = 0;
+  EXPECT_FALSE(controller_->refused_log(q).ok());
+}
+
+// A live stream's duration is known once it is archived; until then an event is checked against
+// the time played so far.
+class LedgerLiveTest : public LedgerTest {
+ protected:
+  // Starts a live stream to 79/26734 and returns it with its occurrence.
+  std::pair<std::unique_ptr<LiveSession>, OccurrenceRecord> start_live() {
+    LiveRequest req;
+    req.targets = {"area:79/26734"};
+    req.rate = 16000;
+    auto session = controller_->start_live(req);
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    idle();
+    if (!session.ok()) return {};
+    auto bulletins = store_->list_bulletins();
+    EXPECT_TRUE(bulletins.ok() && !bulletins->empty());
+    auto occurrences = store_->occurrences_of_bulletin(bulletins->back().id);
+    EXPECT_TRUE(occurrences.ok() && occurrences->size() == 1u);
+    return {std::move(*session), occurrences->front()};
+  }
+  // Pushes silence until `session` has played up to `until` (the clock is set just past it
+  // first, so nothing waits).
+  void play_until(LiveSession& session, Micros& played_to, Micros until) {
+    clock_.set(until + kSecond);  // the stream's first sample comes after o.start_us
+    const auto samples = static_cast<std::size_t>((until - played_to) * 16 / 1000);  // 16 kHz
+    ASSERT_TRUE(session.push_s16le(protocol::Bytes(samples * 2, 0)).ok());
+    played_to = until;
+  }
+  // An event of a node that played `seconds` of the stream from its start (then restarted).
+  static protocol::PlaybackEvent mid_stream(const TestNode& node, const OccurrenceRecord& o,
+                                            double seconds, std::uint64_t seq) {
+    protocol::PlaybackEvent e;
+    e.node_id = node.id();
+    e.occurrence_id = o.id;
+    e.bulletin_id = o.bulletin_id;
+    e.outcome = protocol::Outcome::partial;
+    e.start_us = o.start_us + 15'000;
+    e.end_us = e.start_us + static_cast<Micros>(seconds * 1e6);
+    e.frames_played = static_cast<std::uint32_t>(seconds * 50);
+    e.event_seq = seq;
+    return e;
+  }
+};
+
+TEST_F(LedgerLiveTest, AnEventArrivingMidStreamWithMoreThanTheToleranceAiredIsRecorded) {
+  TestNode n1(hub_, clock_, "n1");
+  add_node(n1, "79/26734/01", 100);
+  auto [session, o] = start_live();
+  ASSERT_TRUE(session);
+  Micros played_to = o.start_us;
+  // 160 s into a 3-minute stream, a node that aired 150 s of it and restarted reports it.
+  play_until(*session, played_to, o.start_us + 160 * kSecond);
+  n1.event(mid_stream(n1, o, 150, 1));
+  idle();
+  EXPECT_EQ(recorded(), 1u);
+  EXPECT_TRUE(reasons().empty());
+  EXPECT_EQ(last_receipt(n1), 1u);
+  play_until(*session, played_to, o.start_us + 180 * kSecond);
+  const LiveSummary summary = session->finish("end of source");
+  EXPECT_TRUE(summary.archive_error.empty()) << summary.archive_error;
+  EXPECT_EQ(recorded(), 1u);
+}
+
+TEST_F(LedgerLiveTest, AnEventThatDoesNotFitTheStreamSoFarIsDeferredNotReceipted) {
+  TestNode n1(hub_, clock_, "n1");
+  add_node(n1, "79/26734/01", 100);
+  auto [session, o] = start_live();
+  ASSERT_TRUE(session);
+  Micros played_to = o.start_us;
+  // 20 s into the stream, an event claims 150 s aired (a node's clock far ahead, say): it cannot
+  // be judged before the stream's duration is known. Not stored, not receipted: the node keeps
+  // it.
+  play_until(*session, played_to, o.start_us + 20 * kSecond);
+  const auto e = mid_stream(n1, o, 150, 1);
+  n1.event(e);
+  idle();
+  EXPECT_EQ(recorded(), 0u);
+  EXPECT_TRUE(reasons().empty());
+  EXPECT_EQ(last_receipt(n1), 0u);
+  // The stream lasts 3 minutes; once archived, the node's resend fits and is recorded.
+  play_until(*session, played_to, o.start_us + 180 * kSecond);
+  const LiveSummary summary = session->finish("end of source");
+  ASSERT_TRUE(summary.archive_error.empty()) << summary.archive_error;
+  n1.event(e);
+  idle();
+  EXPECT_EQ(recorded(), 1u);
+  EXPECT_EQ(last_receipt(n1), 1u);
+}
+
+TEST(LedgerWindow, ALiveStreamOnAirIsBoundedByItsTimeSoFarUpToItsExpiry) {
+  BulletinRecord live;
+  live.source = "live";
+  OccurrenceRecord o;
+  o.start_us = 1'000 * kSecond;
+  o.expiry_us = 1'600 * kSecond;
+  EXPECT_DOUBLE_EQ(event_duration_bound_s(live, o, 900 * kSecond), 0.0);
+  EXPECT_DOUBLE_EQ(event_duration_bound_s(live, o, 1'160 * kSecond), 160.0);
+  EXPECT_DOUBLE_EQ(event_duration_bound_s(live, o, 9'000 * kSecond), 600.0);
+  // Archived: its own duration.
+  live.ogg_path = "x.opus";
+  live.duration_s = 180.5;
+  EXPECT_DOUBLE_EQ(event_duration_bound_s(live, o, 1'010 * kSecond), 180.5);
+  BulletinRecord file;
+  file.source = "audio";
+  file.duration_s = 30;
+  EXPECT_DOUBLE_EQ(event_duration_bound_s(file, o, 1'010 * kSecond), 30.0);
+}
+
 TEST(LedgerWindow, BoundsAreTheOccurrencesWindowWithTolerance) {
   OccurrenceRecord o;
   o.start_us = 1'000 * kSecond;

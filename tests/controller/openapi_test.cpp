@@ -475,7 +475,17 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   call(400, "GET", "/api/v1/log", "/api/v1/log?bulletin=x");
   const json refused = call(200, "GET", "/api/v1/log/refused", "/api/v1/log/refused");
   EXPECT_FALSE(refused["refused"].empty());
+  EXPECT_TRUE(refused["next"].is_null());
   call(400, "GET", "/api/v1/log/refused", "/api/v1/log/refused?reason=bogus");
+  // Pages: a full page names the next one; the page size is bounded.
+  const json page = call(200, "GET", "/api/v1/log/refused", "/api/v1/log/refused?limit=1");
+  ASSERT_EQ(page["refused"].size(), 1u);
+  ASSERT_TRUE(page["next"].is_number());
+  const json after = call(200, "GET", "/api/v1/log/refused",
+                          "/api/v1/log/refused?limit=1&after=" + page["next"].dump());
+  EXPECT_TRUE(after["refused"].empty());
+  call(400, "GET", "/api/v1/log/refused", "/api/v1/log/refused?limit=1001");
+  call(400, "GET", "/api/v1/log/refused", "/api/v1/log/refused?limit=18446744073709551615");
   call(200, "GET", "/api/v1/coverage", "/api/v1/coverage?occurrence=" + o + "&by=area");
   call(200, "GET", "/api/v1/coverage", "/api/v1/coverage?bulletin=" + b);
   call(400, "GET", "/api/v1/coverage", "/api/v1/coverage?bulletin=" + b + "&by=day");

@@ -73,9 +73,15 @@ TEST_F(ProvisionTest, NodeAclCoversEveryAncestorAreaAndOnlyItsOwnUpTopics) {
         "topic read loa/v1/control/79/26734\n", "topic read loa/v1/plan/79/26734/03\n",
         "topic read loa/v1/control/79/26734/03\n", "topic read loa/v1/bulletin/+/manifest\n",
         "topic read loa/v1/bulletin/+/chunk\n", "topic read loa/v1/live/+\n",
-        "topic write loa/v1/node/n7/up/#\n"}) {
+        "topic write loa/v1/node/n7/up/hello\n", "topic write loa/v1/node/n7/up/event\n",
+        "topic write loa/v1/node/n7/up/status\n", "topic write loa/v1/node/n7/up/fetch\n",
+        "topic write loa/v1/node/n7/up/report\n"}) {
     EXPECT_NE(acl.find(line), std::string::npos) << line;
   }
+  // No wildcard in what it may write: no topics of its own making (each could keep a retained
+  // message in the broker).
+  EXPECT_EQ(acl.find("up/#"), std::string::npos);
+  EXPECT_EQ(acl.find("up/+"), std::string::npos);
   EXPECT_EQ(acl.find("readwrite"), std::string::npos);
   EXPECT_EQ(acl.find("topic write loa/v1/plan"), std::string::npos);
   // The shipped template's controller block is the generated one.
@@ -290,7 +296,8 @@ TEST_F(ProvisionCliTest, ProvisionRegistersAndWritesBrokerFilesAndBundle) {
   const std::string passwd = slurp(dir_ / "loa.passwd");
   EXPECT_EQ(passwd.rfind("n1:$7$101$", 0), 0u);
   EXPECT_EQ(passwd.find(password), std::string::npos);
-  EXPECT_NE(slurp(dir_ / "loa.acl").find("topic write loa/v1/node/n1/up/#"), std::string::npos);
+  EXPECT_NE(slurp(dir_ / "loa.acl").find("topic write loa/v1/node/n1/up/event\n"),
+            std::string::npos);
 
   // Provisioning the same id again is refused by the controller; nothing is overwritten.
   EXPECT_NE(loactl(provision("n1"), &out), 0);

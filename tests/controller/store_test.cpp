@@ -81,6 +81,73 @@ TEST(SqliteStore, MigratesToTheLatestSchemaAndReopens) {
   std::filesystem::remove(path.string() + "-shm");
 }
 
+// Refusals stored whole by earlier versions keep their first 1024 bytes and their size; new
+// ones are one per (node, digest); trimming keeps the newest per node and in total.
+TEST(SqliteStore, RefusedEventsAreBoundedAndTrimmed) {
+  const auto path = fresh_db("refused");
+  const auto& steps = sqlite_store_migrations();
+  {
+    auto db = runtime::Database::open(path.string());
+    ASSERT_TRUE(db.ok());
+    // The schema before refusals were bounded, with a 5000-byte envelope stored whole.
+    ASSERT_TRUE(db->migrate(std::vector<std::string>(steps.begin(), steps.end() - 1)).ok());
+    ASSERT_TRUE(db->exec("INSERT INTO refused_events(node_id, occurrence_id, reason, detail, "
+                         "envelope, at_us) VALUES ('a', 7, 'malformed', 'x', zeroblob(5000), 1)")
+                    .ok());
+  }
+  auto s = open_sqlite_store(path.string());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto old = (*s)->refused_events({});
+  ASSERT_TRUE(old.ok());
+  ASSERT_EQ(old->size(), 1u);
+  EXPECT_EQ(old->front().envelope.size(), 1024u);
+  EXPECT_EQ(old->front().envelope_size, 5000u);
+  EXPECT_TRUE(old->front().envelope_sha256.empty());
+
+  RefusedEventRecord r;
+  r.node_id = "a";
+  r.reason = "malformed";
+  r.envelope = {1, 2};
+  r.envelope_size = 2;
+  r.envelope_sha256.assign(32, 0x11);
+  ASSERT_TRUE(*(*s)->add_refused_event(r));
+  EXPECT_FALSE(*(*s)->add_refused_event(r));  // the same digest from the same node
+  r.envelope_sha256.assign(31, 0x11);
+  EXPECT_FALSE((*s)->add_refused_event(r).ok());  // not a digest
+  for (int i = 0; i < 6; ++i) {
+    r.node_id = i < 3 ? "a" : "b";
+    r.occurrence_id = 100 + static_cast<std::uint64_t>(i);
+    r.envelope_sha256.assign(32, static_cast<std::uint8_t>(0x20 + i));
+    ASSERT_TRUE(*(*s)->add_refused_event(r));
+  }
+  // Occurrences of a: 7, 0, 100, 101, 102; of b: 103, 104, 105.
+  auto trimmed = (*s)->trim_refused_events("a", 2, 100);
+  ASSERT_TRUE(trimmed.ok());
+  EXPECT_EQ(*trimmed, 3u);  // a's three oldest
+  EXPECT_EQ((*s)->refused_events({})->size(), 5u);
+  trimmed = (*s)->trim_refused_events("b", 3, 4);
+  ASSERT_TRUE(trimmed.ok());
+  EXPECT_EQ(*trimmed, 1u);  // b keeps its 3; the total of 5 loses the oldest of all (a's 101)
+  std::vector<std::uint64_t> left;
+  auto all = (*s)->refused_events({});
+  ASSERT_TRUE(all.ok());
+  for (const auto& x : *all) left.push_back(x.occurrence_id);
+  EXPECT_EQ(left, (std::vector<std::uint64_t>{105, 104, 103, 102}));
+  // The page after the second row.
+  RefusedFilter page;
+  page.limit = 1;
+  page.before_id = (*all)[1].id;
+  left.clear();
+  auto after = (*s)->refused_events(page);
+  ASSERT_TRUE(after.ok());
+  for (const auto& x : *after) left.push_back(x.occurrence_id);
+  EXPECT_EQ(left, (std::vector<std::uint64_t>{103}));
+  (*s).reset();
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+}
+
 TEST(SqliteStore, NodesAddUpsertAndAreaPrefix) {
   auto s = memory_store();
   ASSERT_TRUE(s->add_node(node("a", "79/267_34/01")).ok());

@@ -17,6 +17,7 @@
 
 #include "loa/controller/provision.hpp"
 #include "loa/node/node.hpp"
+#include "loa/protocol/envelope.hpp"
 #include "loa/protocol/topics.hpp"
 #include "mosquitto_broker.hpp"
 #include "node_test_support.hpp"
@@ -33,11 +34,12 @@ constexpr const char* kControllerPassword = "controller-secret";
 // (CONNACK code, granted QoS) that the Bus abstraction hides.
 class RawClient {
  public:
+  // `client_id` empty: a random one.
   RawClient(const std::string& ca_file, int port, const std::string& user,
-            const std::string& password)
+            const std::string& password, const std::string& client_id = "")
       : port_(port) {
     mosquitto_lib_init();
-    mosq_ = mosquitto_new(nullptr, true, this);
+    mosq_ = mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), true, this);
     if (!user.empty()) mosquitto_username_pw_set(mosq_, user.c_str(), password.c_str());
     mosquitto_tls_set(mosq_, ca_file.c_str(), nullptr, nullptr, nullptr, nullptr);
     mosquitto_connect_callback_set(mosq_, [](mosquitto*, void* self, int rc) {
@@ -74,16 +76,19 @@ class RawClient {
   std::atomic<int> granted_{-1};
 };
 
-// Messages a bus received, thread-safe.
+// Messages a bus received and the connections it lost, thread-safe.
 struct Inbox {
   std::mutex mu;
   std::vector<runtime::BusMessage> messages;
+  std::atomic<int> lost{0};
   void attach(runtime::Bus& bus) {
     bus.on_message([this](const runtime::BusMessage& m) {
       std::lock_guard lock(mu);
       messages.push_back(m);
     });
-    bus.on_connection([](bool) {});
+    bus.on_connection([this](bool up) {
+      if (!up) ++lost;
+    });
   }
   std::vector<std::string> topics() {
     std::lock_guard lock(mu);
@@ -100,6 +105,15 @@ struct Inbox {
   bool has(const std::string& topic) {
     const auto t = topics();
     return std::find(t.begin(), t.end(), topic) != t.end();
+  }
+  // Topics of the retained messages received (those the broker kept from before subscribing).
+  std::vector<std::string> retained_topics() {
+    std::lock_guard lock(mu);
+    std::vector<std::string> t;
+    for (const auto& m : messages) {
+      if (m.retained) t.push_back(m.topic);
+    }
+    return t;
   }
 };
 
@@ -172,7 +186,7 @@ TEST_F(BrokerSecurityTest, AnonymousAndWrongPasswordAreRefused) {
 
   // The Bus with a wrong password never counts as connected.
   Inbox inbox;
-  auto bus = connect(bus_config("loa-node-na", "na", "wrong"), inbox);
+  auto bus = connect(bus_config("na", "na", "wrong"), inbox);
   EXPECT_FALSE(bus->connected());
   bus->stop(0);
   EXPECT_NE(broker_->log().find("not authorised"), std::string::npos) << broker_->log();
@@ -180,7 +194,7 @@ TEST_F(BrokerSecurityTest, AnonymousAndWrongPasswordAreRefused) {
 
 TEST_F(BrokerSecurityTest, PlainTcpIsNotServed) {
   Inbox inbox;
-  runtime::BusConfig c = bus_config("loa-node-na", "na", "password-a");
+  runtime::BusConfig c = bus_config("na", "na", "password-a");
   c.url = "mqtt://127.0.0.1:" + std::to_string(broker_->port());
   c.ca_file.clear();
   auto bus = connect(c, inbox);
@@ -205,9 +219,9 @@ TEST_F(BrokerSecurityTest, ANodeCannotPublishAsAnotherNode) {
                             controller_inbox);
   ASSERT_TRUE(controller->connected());
   ASSERT_TRUE(controller->subscribe(topics::all_up_filter()).ok());
-  auto a = connect(bus_config("loa-node-na", "na", "password-a"), a_inbox);
+  auto a = connect(bus_config("na", "na", "password-a"), a_inbox);
   ASSERT_TRUE(a->connected());
-  auto b = connect(bus_config("loa-node-nb", "nb", "password-b"), b_inbox);
+  auto b = connect(bus_config("nb", "nb", "password-b"), b_inbox);
   ASSERT_TRUE(b->connected());
   ASSERT_TRUE(b->subscribe(topics::node_down_filter("nb")).ok());
   ASSERT_TRUE(a->subscribe(topics::area_plan(*protocol::AreaPath::parse("79"))).ok());
@@ -249,6 +263,119 @@ TEST_F(BrokerSecurityTest, ANodeCannotPublishAsAnotherNode) {
   controller->stop(0);
 }
 
+// The client id is the user name (use_username_as_clientid): a node's credential that connects
+// with the controller's client id, or another node's, gets its own id and takes no session over.
+TEST_F(BrokerSecurityTest, ANodeCredentialCannotTakeOverAnotherClientsId) {
+  Inbox controller_inbox, b_inbox;
+  auto controller = connect(bus_config("loa-controller", "loa-controller", kControllerPassword),
+                            controller_inbox);
+  ASSERT_TRUE(controller->connected());
+  ASSERT_TRUE(controller->subscribe(topics::all_up_filter()).ok());
+  auto b = connect(bus_config("nb", "nb", "password-b"), b_inbox);
+  ASSERT_TRUE(b->connected());
+  const std::string b_status = topics::node_up("nb", topics::UpKind::status);
+  ASSERT_TRUE(probe([&] { (void)b->publish(b_status, kPayload); },
+                    [&] { return controller_inbox.has(b_status); }));
+
+  // Node A's credential under the controller's client id, then under node B's (the id that B's
+  // bus sends, and B's user name): both accepted, as "na".
+  // (One after the other: to the broker both are "na".)
+  EXPECT_EQ(
+      RawClient(pki_.ca_file, broker_->port(), "na", "password-a", "loa-controller").connect(), 0);
+  EXPECT_EQ(RawClient(pki_.ca_file, broker_->port(), "na", "password-a", "nb").connect(), 0);
+  // Neither the controller nor B lost its connection: a takeover closes the old one at once.
+  EXPECT_FALSE(test::wait_for([&] { return controller_inbox.lost > 0 || b_inbox.lost > 0; }, 1000))
+      << broker_->log();
+  const std::string b_event = topics::node_up("nb", topics::UpKind::event);
+  ASSERT_TRUE(b->publish(b_event, kPayload).ok());
+  EXPECT_TRUE(test::wait_for([&] { return controller_inbox.has(b_event); }));
+  EXPECT_EQ(controller_inbox.lost, 0);
+  EXPECT_EQ(b_inbox.lost, 0);
+  b->stop(0);
+  controller->stop(0);
+}
+
+// A node may write exactly its five up topics: nothing of its own making under them, retained
+// or not, so the broker keeps at most five retained messages of a node.
+TEST_F(BrokerSecurityTest, ANodeCanPublishAndRetainOnlyOnItsOwnUpTopics) {
+  Inbox controller_inbox, a_inbox;
+  auto controller = connect(bus_config("loa-controller", "loa-controller", kControllerPassword),
+                            controller_inbox);
+  ASSERT_TRUE(controller->connected());
+  ASSERT_TRUE(controller->subscribe(topics::all_up_filter()).ok());
+  auto a = connect(bus_config("na", "na", "password-a"), a_inbox);
+  ASSERT_TRUE(a->connected());
+  const std::string a_hello = topics::node_up("na", topics::UpKind::hello);
+  ASSERT_TRUE(probe([&] { (void)a->publish(a_hello, kPayload); },
+                    [&] { return controller_inbox.has(a_hello); }));
+
+  const std::vector<std::string> made_up = {"loa/v1/node/na/up/junk-1", "loa/v1/node/na/up/junk-2",
+                                            "loa/v1/node/na/up/status/more",
+                                            "loa/v1/node/na/up/event/x/y"};
+  for (const auto& t : made_up) ASSERT_TRUE(a->publish(t, kPayload, true).ok());
+  ASSERT_TRUE(a->publish("loa/v1/node/na/up/other", kPayload).ok());
+  const std::string a_status = topics::node_up("na", topics::UpKind::status);
+  ASSERT_TRUE(a->publish(a_status, kPayload, true).ok());
+  // One client's messages are handled in order: once the status is in, the rest was dealt with.
+  ASSERT_TRUE(test::wait_for([&] { return controller_inbox.has(a_status); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const auto& t : made_up) EXPECT_FALSE(controller_inbox.has(t)) << t;
+  EXPECT_FALSE(controller_inbox.has("loa/v1/node/na/up/other"));
+
+  // What the broker kept: a controller that subscribes afresh gets the retained status only.
+  controller->stop(0);
+  Inbox later;
+  auto again = connect(bus_config("loa-controller", "loa-controller", kControllerPassword), later);
+  ASSERT_TRUE(again->connected());
+  ASSERT_TRUE(again->subscribe(topics::all_up_filter()).ok());
+  ASSERT_TRUE(test::wait_for([&] { return later.has(a_status); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(later.retained_topics(), std::vector<std::string>{a_status});
+  a->stop(0);
+  again->stop(0);
+}
+
+// The largest message of the protocol passes; one byte more is dropped, and a packet far larger
+// costs its sender the connection.
+TEST_F(BrokerSecurityTest, AnOversizedPublishIsDropped) {
+  Inbox controller_inbox, a_inbox;
+  auto controller = connect(bus_config("loa-controller", "loa-controller", kControllerPassword),
+                            controller_inbox);
+  ASSERT_TRUE(controller->connected());
+  ASSERT_TRUE(controller->subscribe(topics::all_up_filter()).ok());
+  auto a = connect(bus_config("na", "na", "password-a"), a_inbox);
+  ASSERT_TRUE(a->connected());
+  ASSERT_TRUE(a->subscribe(topics::bulletin_chunks(9)).ok());
+  const std::string a_hello = topics::node_up("na", topics::UpKind::hello);
+  ASSERT_TRUE(probe([&] { (void)a->publish(a_hello, kPayload); },
+                    [&] { return controller_inbox.has(a_hello); }));
+
+  constexpr std::size_t kLargest =
+      protocol::kEnvelopeHeaderSize + protocol::kMaxBodySize + protocol::kSignatureSize;
+  const protocol::Bytes largest(kLargest, 0x5a);
+  ASSERT_TRUE(probe([&] { (void)controller->publish(topics::bulletin_chunks(9), largest); },
+                    [&] { return a_inbox.has(topics::bulletin_chunks(9), largest); }));
+  const std::string a_event = topics::node_up("na", topics::UpKind::event);
+  ASSERT_TRUE(a->publish(a_event, largest).ok());
+  ASSERT_TRUE(test::wait_for([&] { return controller_inbox.has(a_event, largest); }));
+
+  // One byte over: dropped, the connection kept.
+  const std::string a_status = topics::node_up("na", topics::UpKind::status);
+  ASSERT_TRUE(a->publish(a_status, protocol::Bytes(kLargest + 1, 0x5a), true).ok());
+  const protocol::Bytes marker = {7};
+  ASSERT_TRUE(a->publish(a_hello, marker).ok());
+  ASSERT_TRUE(test::wait_for([&] { return controller_inbox.has(a_hello, marker); }));
+  EXPECT_FALSE(controller_inbox.has(a_status));
+  EXPECT_EQ(a_inbox.lost, 0);
+
+  // A packet far over the limit is not read: its sender is disconnected (and reconnects).
+  ASSERT_TRUE(a->publish(a_status, protocol::Bytes(4 * kLargest, 0x5a), true).ok());
+  EXPECT_TRUE(test::wait_for([&] { return a_inbox.lost > 0; }));
+  EXPECT_FALSE(controller_inbox.has(a_status));
+  a->stop(0);
+  controller->stop(0);
+}
+
 TEST_F(BrokerSecurityTest, ANodeReceivesOnlyItsOwnAreasTopics) {
   Inbox controller_inbox, a_inbox;
   auto controller = connect(bus_config("loa-controller", "loa-controller", kControllerPassword),
@@ -257,11 +384,15 @@ TEST_F(BrokerSecurityTest, ANodeReceivesOnlyItsOwnAreasTopics) {
 
   // Mosquitto 2.0.11 grants the SUBSCRIBE (SUBACK QoS 1, not 0x80): read access is checked
   // per message at delivery. What matters is that nothing of another area is delivered.
-  RawClient raw(pki_.ca_file, broker_->port(), "na", "password-a");
-  ASSERT_EQ(raw.connect(), 0);
-  EXPECT_EQ(raw.subscribe(topics::area_plan(*protocol::AreaPath::parse("79/2/01"))), 1);
+  {
+    // Gone before the bus below connects: both are "na" to the broker, and each would take the
+    // session over from the other.
+    RawClient raw(pki_.ca_file, broker_->port(), "na", "password-a");
+    ASSERT_EQ(raw.connect(), 0);
+    EXPECT_EQ(raw.subscribe(topics::area_plan(*protocol::AreaPath::parse("79/2/01"))), 1);
+  }
 
-  auto a = connect(bus_config("loa-node-na", "na", "password-a"), a_inbox);
+  auto a = connect(bus_config("na", "na", "password-a"), a_inbox);
   ASSERT_TRUE(a->connected());
   for (const char* f : {"loa/v1/plan/#", "loa/v1/control/#", "loa/v1/node/+/up/#", "loa/v1/live/#",
                         "loa/v1/bulletin/#", "loa/v1/node/+/down/#"}) {
@@ -293,7 +424,7 @@ TEST_F(BrokerSecurityTest, ANodeReceivesOnlyItsOwnAreasTopics) {
 
   // Node A may not read other nodes' up topics either (their status and events).
   Inbox b_inbox;
-  auto b = connect(bus_config("loa-node-nb", "nb", "password-b"), b_inbox);
+  auto b = connect(bus_config("nb", "nb", "password-b"), b_inbox);
   ASSERT_TRUE(b->connected());
   ASSERT_TRUE(controller->subscribe(topics::all_up_filter()).ok());
   const std::string b_event = topics::node_up("nb", topics::UpKind::event);
@@ -309,7 +440,7 @@ TEST_F(BrokerSecurityTest, ANodeReceivesOnlyItsOwnAreasTopics) {
 TEST_F(BrokerSecurityTest, RevokedCredentialIsRefusedAfterReload) {
   ASSERT_EQ(RawClient(pki_.ca_file, broker_->port(), "nb", "password-b").connect(), 0);
   Inbox inbox;
-  auto b = connect(bus_config("loa-node-nb", "nb", "password-b"), inbox);
+  auto b = connect(bus_config("nb", "nb", "password-b"), inbox);
   ASSERT_TRUE(b->connected());
   auto removed = controller::remove_password_user(dir_.file("loa.passwd"), "nb");
   ASSERT_TRUE(removed.ok() && *removed);
@@ -335,7 +466,7 @@ TEST_F(BrokerSecurityTest, NodeWorksOverTlsAndIgnoresForgedControl) {
   NodeConfig config =
       test::test_config("na", "79/1/01", dir_.file("na"), controller.key().public_key);
   controller.trust(config.key.public_key);
-  auto bus = runtime::make_mosquitto_bus(bus_config("loa-node-na", "na", "password-a"));
+  auto bus = runtime::make_mosquitto_bus(bus_config("na", "na", "password-a"));
   auto node = Node::create(config, *bus, clock, make_sink_factory(SinkSpec{}, clock).value());
   ASSERT_TRUE(node.ok()) << node.error().message;
   ASSERT_TRUE((*node)->start().ok());

@@ -112,7 +112,7 @@ TEST(NodeConfigTest, BrokerSecurityKeysAreChecked) {
   o.broker = "mqtt://broker.example:1883";
   expect_bad(o, "broker-ca-file");  // TLS files that a plain connection would ignore
   const runtime::BusConfig bus = node_bus_config(valid());
-  EXPECT_EQ(bus.client_id, "loa-node-n1");
+  EXPECT_EQ(bus.client_id, "n1");  // = its broker user name, as provisioned
 }
 
 TEST(NodeConfigTest, EveryOptionIsInTheShippedConfigFile) {

@@ -32,6 +32,9 @@ struct ControllerConfig {
   int tick_s = 60;                       // seconds between the controller's periodic ticks
   bool trust_first_key = false;          // development: trust a node's first hello key
   std::int64_t event_tolerance_s = 120;  // ledger: allowance around an occurrence's window
+  // Refused events kept, the newest: per node, and of all nodes together.
+  std::int64_t refused_keep_per_node = 1000;
+  std::int64_t refused_keep = 100000;
   int fetch_window_ms = 200;
   double prefetch_mbps = 200;  // prefetch budget, Mbit/s delivered to all nodes together; 0: none
   int ingest_batch_max = 256;  // node messages recorded per durable commit

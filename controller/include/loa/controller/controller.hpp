@@ -59,6 +59,9 @@ struct ControllerSettings {
   // only), and the allowance around an occurrence's window for event instants.
   bool trust_first_key = false;
   Micros event_tolerance_us = 120'000'000;
+  // Refused events kept: the newest this many per node and of all nodes together.
+  std::size_t refused_keep_per_node = 1000;
+  std::size_t refused_keep_total = 100'000;
   EncodeOptions encode;
   // Series are materialized into occurrences (with frozen node sets) this far ahead; nodes can
   // play that long without the controller (>= 7 days of autonomy).
@@ -163,12 +166,17 @@ struct LogQuery {
   std::size_t limit = 1000;
 };
 
-// Filters of the refused-events log (loactl log --refused).
+// The most rows of the refused-events log in one answer.
+inline constexpr std::size_t kMaxRefusedPage = 1000;
+
+// Filters of the refused-events log (loactl log --refused), and the page: `limit` rows
+// (1..kMaxRefusedPage) listed after the row `after` (newest first; 0: from the newest).
 struct RefusedQuery {
   std::string node_id;
   std::string reason;  // a RefusalReason name (ledger.hpp)
   std::string since;   // parse_instant() syntax; empty: no limit
-  std::size_t limit = 1000;
+  std::uint64_t after = 0;
+  std::size_t limit = kMaxRefusedPage;
 };
 
 // A period report or verification request (loactl report period / verify).

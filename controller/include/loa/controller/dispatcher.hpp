@@ -3,6 +3,7 @@
 // appends to an Outbox that the Controller publishes in order, outside its lock.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,6 +53,10 @@ class Dispatcher {
   // after the manifest a node says it has seen is on its way to that node and is not asked for
   // again (PROTOCOL.md, Prefetch). Chunks go out as fast as the prefetch budget allows, each
   // costing its size times the receivers of its bulletin; the rest wait for the next call.
+  // Waiting chunks are served one node after the other, each node's in the order it asked (a
+  // chunk counts as asked by the first node that asked for it): a node that asks again and
+  // again, for an old bulletin say, gets its turn and no more, and every other node's chunks
+  // keep going out.
   void flush_fetches(Outbox& out);
   // Whether flush_fetches has something to do: fetches collected, or chunks waiting for budget.
   bool fetches_pending() const;
@@ -85,7 +90,8 @@ class Dispatcher {
   void accept_sequence(const protocol::PublicKey& key, const std::string& topic,
                        std::uint64_t sequence);
   void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
-  // Publishes queued chunks while the budget allows, one bulletin after the other.
+  // Publishes queued chunks while the budget allows, one chunk per node with chunks waiting
+  // in turn (asks_).
   void publish_paced(Outbox& out);
   // The receivers of a bulletin when its publication starts (Publication::receivers).
   std::set<std::string> expected_receivers(std::uint64_t bulletin_id);
@@ -99,7 +105,7 @@ class Dispatcher {
   std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;
   struct PendingFetch {
     bool manifest = false;
-    std::set<std::uint32_t> indices;
+    std::map<std::uint32_t, std::string> indices;  // chunk index -> the first node that asked
     std::size_t requests = 0;
     // Chunks asked for that were published after the asker's manifest, or are queued.
     std::size_t on_their_way = 0;
@@ -117,6 +123,11 @@ class Dispatcher {
     std::vector<std::uint64_t> published_after;
   };
   std::map<std::uint64_t, Publication> publications_;  // by bulletin id
+  // The queued chunks (bulletin, index) per node that asked for them first, oldest first. An
+  // entry whose chunk is no longer queued (published meanwhile, or its bulletin dropped) is
+  // skipped when its turn comes. Each queued chunk has exactly one entry.
+  std::map<std::string, std::deque<std::pair<std::uint64_t, std::uint32_t>>> asks_;
+  std::string last_served_;  // the node whose chunk went out last (the round robin's place)
   Pacer pacer_;
   std::map<std::string, std::uint64_t> status_session_;  // newest online session per node
 };

@@ -2,8 +2,10 @@
 // An event is recorded only if it is signed by the node's registered key, comes from a node in
 // service, names an occurrence that targeted the node, has instants inside the occurrence's
 // window and does not contradict an event already recorded for the same (node, occurrence).
-// Everything else is refused, stored with its raw envelope (Store::add_refused_event) and
-// logged. docs/reports.md explains each rule.
+// Everything else is refused, stored with the first bytes of its raw envelope, its size and
+// digest (Store::add_refused_event; the oldest refusals go beyond a count per node and in
+// total), and logged; or, when the refusal may be cured later, deferred: neither stored nor
+// receipted, so the node keeps the event and sends it again. docs/reports.md explains each rule.
 #pragma once
 
 #include <cstdint>
@@ -35,9 +37,17 @@ const char* to_string(RefusalReason reason);
 // True if `text` is one of the names above.
 bool is_refusal_reason(std::string_view text);
 
+// How much of a refused envelope and detail is stored: a well-formed playback event envelope
+// (at most about 500 bytes) is kept whole.
+inline constexpr std::size_t kRefusedEnvelopeKept = 1024;
+inline constexpr std::size_t kRefusedDetailKept = 1024;
+
 struct LedgerSettings {
   // Allowance for node clock error and processing delay around the occurrence's window.
   Micros tolerance_us = 120'000'000;
+  // Refusals kept: the newest this many per node, and this many of all nodes together.
+  std::size_t refused_keep_per_node = 1000;
+  std::size_t refused_keep_total = 100'000;
 };
 
 // Checks an authentic event's instants and figures against its occurrence (whose bulletin lasts
@@ -51,13 +61,26 @@ std::optional<WindowRefusal> check_event_window(const protocol::PlaybackEvent& e
                                                 const OccurrenceRecord& occurrence,
                                                 double duration_s, const LedgerSettings& settings);
 
+// The duration an event of `occurrence` is checked against at `now_us`, for a bulletin whose
+// duration is known (`bulletin`'s) or, for a live stream still on air (source "live", not yet
+// archived, so its duration is 0), the time since the occurrence started, at most up to its
+// expiry (the configured longest live stream). Pure.
+double event_duration_bound_s(const BulletinRecord& bulletin, const OccurrenceRecord& occurrence,
+                              Micros now_us);
+// Whether `bulletin` is a live stream that has not been archived yet.
+bool is_live_on_air(const BulletinRecord& bulletin);
+
 // What became of one event.
 struct LedgerVerdict {
+  // refused: final; stored, and receipted when authentic, so the node deletes it.
+  // deferred: refused for now for a reason that may be cured later (an event outside the
+  //   bounds of a live stream still on air, whose duration grows); not stored, not receipted:
+  //   the node keeps it and resends it, and it is checked again.
   // failed: the store could not be read or written; nothing is receipted, the node resends.
-  enum class Kind { recorded, duplicate, refused, failed };
+  enum class Kind { recorded, duplicate, refused, deferred, failed };
   Kind kind = Kind::refused;
-  RefusalReason reason = RefusalReason::malformed;  // when refused
-  std::string detail;                               // when refused
+  RefusalReason reason = RefusalReason::malformed;  // when refused or deferred
+  std::string detail;                               // when refused or deferred
   std::uint64_t occurrence_id = 0;                  // 0 if unknown
   // The node's receipt to send (recorded_through), when the event was authentic: recorded,
   // duplicate and refused-but-signed events all count as received so the node's outbox drains.

@@ -19,7 +19,8 @@ inline constexpr std::string_view kControllerBrokerUser = "loa-controller";
 
 // The ACL block of one node (broker user name = node id), between "# BEGIN loa node <id>" and
 // "# END loa node <id>" lines: read its own down topics, the plan and control topics of its
-// area and every ancestor, bulletin manifests and chunks, live streams; write its own up topics.
+// area and every ancestor, bulletin manifests and chunks, live streams; write exactly its own
+// five up topics (hello, event, status, fetch, report).
 std::string node_acl_block(std::string_view node_id, const protocol::AreaPath& area);
 
 // The ACL block of the controller's credential: read every node's up topics; write plans,

@@ -130,14 +130,17 @@ struct EventRecord {
   std::int64_t row_id = 0;  // the store's id of the row; 0 before it is stored
 };
 
-// An event the ledger refused (ledger.hpp names the reasons), kept with its raw envelope.
+// An event the ledger refused (ledger.hpp names the reasons), kept with the first bytes of its
+// raw envelope (all of it when it is no longer than the ledger keeps), its size and digest.
 struct RefusedEventRecord {
   std::int64_t id = 0;              // 0 before it is stored
   std::string node_id;              // as the topic named it
   std::uint64_t occurrence_id = 0;  // 0 when the body could not be read
   std::string reason;               // a RefusalReason's name
   std::string detail;               // human-readable, names what did not match
-  protocol::Bytes envelope;
+  protocol::Bytes envelope;         // its first bytes
+  std::uint64_t envelope_size = 0;  // of the whole envelope
+  protocol::Bytes envelope_sha256;  // of the whole envelope; empty for rows of older versions
   Micros at_us = 0;
 };
 
@@ -146,6 +149,7 @@ struct RefusedFilter {
   std::string node_id;
   std::string reason;
   Micros since_us = 0;
+  std::int64_t before_id = 0;  // only rows with a smaller id (the next page); 0: from the newest
   std::size_t limit = 1000;
 };
 
@@ -270,9 +274,15 @@ class Store {
                                                                      Micros to_us) = 0;
   // Every recorded event of an occurrence starting in [from_us, to_us), by row id.
   virtual Result<std::vector<EventRecord>> events_of_period(Micros from_us, Micros to_us) = 0;
-  // Stores a refusal unless the same node already sent the same envelope: true if inserted.
+  // Stores a refusal unless the same node already sent an envelope of the same digest: true if
+  // inserted.
   virtual Result<bool> add_refused_event(const RefusedEventRecord& refused) = 0;
-  // Refusals matching the filter, newest first.
+  // Deletes the oldest refusals beyond the newest `keep_per_node` of `node_id` and beyond the
+  // newest `keep_total` of all nodes; returns how many went.
+  virtual Result<std::size_t> trim_refused_events(const std::string& node_id,
+                                                  std::size_t keep_per_node,
+                                                  std::size_t keep_total) = 0;
+  // Refusals matching the filter, newest (highest id) first.
   virtual Result<std::vector<RefusedEventRecord>> refused_events(const RefusedFilter& filter) = 0;
   // Marks the node decommissioned at `at_us` (keeps the first time) and removes it from the
   // node sets of occurrences starting after `at_us`; returns how many node sets it left.

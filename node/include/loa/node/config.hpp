@@ -44,7 +44,7 @@ void add_node_options(runtime::po::options_description& desc, NodeOptions& targe
 // Checks every value; the error names the bad key and says what is allowed.
 loa::Status validate(const NodeOptions& options);
 
-// The broker connection the options describe (client id "loa-node-<id>"; no will).
+// The broker connection the options describe (client id = the node id; no will).
 runtime::BusConfig node_bus_config(const NodeOptions& options);
 
 // What a Node runs with. Built by load_node_config() or directly (tests, the fleet simulator).
