@@ -178,6 +178,8 @@ int run(int argc, char** argv) {
   settings.event_tolerance_us = config.event_tolerance_s * 1'000'000;
   settings.encode.bitrate = config.bitrate;
   settings.encode.frame_ms = config.frame_ms;
+  // The envelope sequence's reservation lives beside the database, outside its transactions.
+  if (config.db != ":memory:") settings.sequence_file = config.db + ".sequence";
 
   loa::runtime::SystemClock clock;
   loa::controller::Controller controller(**store, *bus, clock, *keys, settings);

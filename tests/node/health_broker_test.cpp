@@ -87,7 +87,7 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
                             protocol::seal(protocol::MessageType::control, stranger, clock.now_us(),
                                            static_cast<std::uint64_t>(clock.now_us()),
                                            protocol::encode(protocol::Control{
-                                               protocol::ControlCommand::volume, 5})))
+                                               protocol::ControlCommand::volume, 5, "node:n1"})))
                   .ok());
   ASSERT_TRUE(
       wait_for([&] { return node.log().find("control rejected") != std::string::npos; }, 5000))
