@@ -199,6 +199,8 @@ int run(int argc, char** argv) {
   settings.refused_keep_total = static_cast<std::size_t>(config.refused_keep);
   settings.encode.bitrate = config.bitrate;
   settings.encode.frame_ms = config.frame_ms;
+  // The envelope sequence's reservation lives beside the database, outside its transactions.
+  if (config.db != ":memory:") settings.sequence_file = config.db + ".sequence";
 
   loa::runtime::SystemClock clock;
   loa::controller::Controller controller(**store, *bus, clock, *keys, settings);

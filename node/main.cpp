@@ -78,11 +78,15 @@ int run(int argc, char** argv) {
   }
   // The last will, sealed now with the node's key: the broker publishes it when the connection
   // is lost (PROTOCOL.md, "Status and last will").
-  const node::LastWill will = node::make_last_will(*config, clock.now_us());
-  config->will_session = will.session;
+  auto will = node::make_last_will(*config, clock.now_us());
+  if (!will) {
+    std::cerr << "loa-node: " << will.error().message << "\n";
+    return 1;
+  }
+  config->will_session = will->session;
   runtime::BusConfig bus_config = node::node_bus_config(options);
-  bus_config.will_topic = will.topic;
-  bus_config.will_payload = will.payload;
+  bus_config.will_topic = will->topic;
+  bus_config.will_payload = will->payload;
   bus_config.will_retain = true;
   auto bus = runtime::make_mosquitto_bus(bus_config);
 

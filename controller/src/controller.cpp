@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 #include "loa/controller/local_time.hpp"
@@ -31,6 +32,15 @@ ApiError bad(std::string message) {
 
 std::string bulletin_name(std::uint64_t id) {
   return "bulletin " + std::to_string(id);
+}
+
+Signer make_signer(const protocol::KeyPair& keys, runtime::Clock& clock, const std::string& file) {
+  if (file.empty()) return Signer(keys, clock);
+  auto reserved = runtime::read_sequence_file(file);
+  if (!reserved) throw std::runtime_error(reserved.error().message);
+  return Signer(keys, clock, *reserved, [file](std::uint64_t through) {
+    return runtime::write_sequence_file(file, through);
+  });
 }
 
 }  // namespace
@@ -85,7 +95,7 @@ Controller::Controller(Store& store, runtime::Bus& bus, runtime::Clock& clock,
       bus_(bus),
       clock_(clock),
       settings_(std::move(settings)),
-      signer_(keys, clock),
+      signer_(make_signer(keys, clock, settings_.sequence_file)),
       catalog_(settings_.audio_dir),
       dispatcher_(store_, catalog_, signer_, clock_) {
   if (const std::size_t n = catalog_.remove_incoming(); n > 0) {

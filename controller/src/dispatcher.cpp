@@ -36,17 +36,6 @@ std::optional<ByteView> peek_body(ByteView envelope) {
   return envelope.subspan(protocol::kEnvelopeHeaderSize, length);
 }
 
-protocol::VerifyPolicy policy_for(const protocol::PublicKey& key, protocol::Micros now_us) {
-  protocol::VerifyPolicy policy;
-  const protocol::KeyId id = protocol::key_id(key);
-  policy.key_lookup = [id, key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-    if (k == id) return key;
-    return std::nullopt;
-  };
-  policy.now_us = now_us;
-  return policy;
-}
-
 void drop(const std::string& node, std::string_view kind, std::string_view reason) {
   Log(LogLevel::warn, kComponent).kv("node", node).kv("kind", kind).kv("reason", reason)
       << "dropped message from node";
@@ -285,16 +274,28 @@ void Dispatcher::handle(const runtime::BusMessage& message, Outbox& out) {
   }
 }
 
-std::optional<std::uint64_t> Dispatcher::last_sequence(const protocol::PublicKey& key,
-                                                       const std::string& topic) const {
-  const auto it = last_sequence_.find({protocol::key_id(key), topic});
-  if (it == last_sequence_.end()) return std::nullopt;
-  return it->second;
+Result<std::optional<std::uint64_t>> Dispatcher::last_sequence(const protocol::PublicKey& key,
+                                                               const std::string& topic) {
+  const std::pair<protocol::KeyId, std::string> at{protocol::key_id(key), topic};
+  if (const auto it = last_sequence_.find(at); it != last_sequence_.end()) {
+    return std::optional<std::uint64_t>(it->second);
+  }
+  auto stored = store_.replay_mark(at.first, topic);
+  if (!stored) return stored.error();
+  if (*stored) last_sequence_[at] = **stored;
+  return *stored;
 }
 
 void Dispatcher::accept_sequence(const protocol::PublicKey& key, const std::string& topic,
                                  std::uint64_t sequence) {
-  last_sequence_[{protocol::key_id(key), topic}] = sequence;
+  const protocol::KeyId id = protocol::key_id(key);
+  last_sequence_[{id, topic}] = sequence;
+  // Inside the ingest batch: durable with the message's other effects. If the write fails the
+  // mark still holds in memory until a restart.
+  if (loa::Status s = store_.set_replay_mark(id, topic, sequence); !s) {
+    Log(LogLevel::warn, kComponent).kv("topic", topic).kv("reason", s.message())
+        << "replay mark kept in memory only";
+  }
 }
 
 std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node,
@@ -315,9 +316,17 @@ std::optional<protocol::Opened> Dispatcher::open_from(const std::string& node,
     return std::nullopt;
   }
   const protocol::PublicKey& key = *(*found)->public_key;
-  protocol::VerifyPolicy policy = policy_for(key, clock_.now_us());
-  if (!topic.empty()) policy.last_sequence = last_sequence(key, topic);
-  const protocol::OpenResult opened = protocol::open(payload, policy);
+  protocol::VerifyPolicy policy;
+  policy.now_us = clock_.now_us();
+  if (!topic.empty()) {
+    auto last = last_sequence(key, topic);
+    if (!last) {
+      drop(node, kind, last.error().message);
+      return std::nullopt;
+    }
+    policy.last_sequence = *last;
+  }
+  const protocol::OpenResult opened = protocol::open(payload, protocol::KeySet(key), policy);
   if (!opened.ok()) {
     drop(node, kind, std::string("envelope refused: ") + protocol::to_string(opened.rejection));
     return std::nullopt;
@@ -357,9 +366,12 @@ void Dispatcher::on_hello(const std::string& node, const std::string& topic, Byt
   if (!first_key && key != hello->public_key) {
     return drop(node, "hello", "public key differs from the registered one");
   }
-  protocol::VerifyPolicy policy = policy_for(key, clock_.now_us());
-  policy.last_sequence = last_sequence(key, topic);
-  const protocol::OpenResult opened = protocol::open(payload, policy);
+  protocol::VerifyPolicy policy;
+  policy.now_us = clock_.now_us();
+  auto last = last_sequence(key, topic);
+  if (!last) return drop(node, "hello", last.error().message);
+  policy.last_sequence = *last;
+  const protocol::OpenResult opened = protocol::open(payload, protocol::KeySet(key), policy);
   if (!opened.ok()) {
     return drop(node, "hello",
                 std::string("envelope refused: ") + protocol::to_string(opened.rejection));
@@ -510,7 +522,8 @@ void Dispatcher::on_status(const std::string& node, const std::string& topic, By
   }
   if (status->online) {
     const auto last = last_sequence(key, topic);
-    if (last && opened->header.sequence <= *last) {
+    if (!last) return drop(node, "status", last.error().message);
+    if (*last && opened->header.sequence <= **last) {
       return drop(node, "status", "envelope refused: replayed");
     }
     accept_sequence(key, topic, opened->header.sequence);
@@ -543,7 +556,8 @@ void Dispatcher::on_status(const std::string& node, const std::string& topic, By
       << "node status";
   if (!retained) {
     // One clock sample for the node: the controller's sealing instant, naming this status.
-    const protocol::Control answer{protocol::ControlCommand::time, opened->header.sequence};
+    const protocol::Control answer{protocol::ControlCommand::time, opened->header.sequence,
+                                   protocol::node_scope(node)};
     out.push_back(runtime::BusMessage{protocol::topics::node_control(node),
                                       signer_.seal(MessageType::control, protocol::encode(answer)),
                                       false});

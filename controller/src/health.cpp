@@ -87,21 +87,21 @@ Reply<NodeControlResult> Controller::send_node_control(const NodeControlRequest&
     if (request.value < 0 || request.value > 100) {
       return bad_request("value: volume " + std::to_string(request.value) + " is not in 0..100");
     }
-    control = {protocol::ControlCommand::volume, static_cast<std::uint64_t>(request.value)};
+    control = {protocol::ControlCommand::volume, static_cast<std::uint64_t>(request.value), {}};
   } else if (c == "mute" || c == "unmute") {
-    control = {protocol::ControlCommand::mute, c == "mute" ? 1u : 0u};
+    control = {protocol::ControlCommand::mute, c == "mute" ? 1u : 0u, {}};
   } else if (c == "test-tone") {
     const std::int64_t ms = request.value == 0 ? 2000 : request.value;
     if (ms < 100 || ms > 30000) {
       return bad_request("value: test tone of " + std::to_string(ms) + " ms is not in 100..30000");
     }
-    control = {protocol::ControlCommand::test_tone, static_cast<std::uint64_t>(ms)};
+    control = {protocol::ControlCommand::test_tone, static_cast<std::uint64_t>(ms), {}};
   } else if (c == "restart") {
-    control = {protocol::ControlCommand::restart, 0};
+    control = {protocol::ControlCommand::restart, 0, {}};
   } else if (c == "reload") {
-    control = {protocol::ControlCommand::reload, 0};
+    control = {protocol::ControlCommand::reload, 0, {}};
   } else if (c == "ping") {
-    control = {protocol::ControlCommand::ping, static_cast<std::uint64_t>(request.value)};
+    control = {protocol::ControlCommand::ping, static_cast<std::uint64_t>(request.value), {}};
   } else {
     return bad_request("command: '" + c +
                        "' is not one of volume, mute, unmute, test-tone, restart, reload, ping");
@@ -113,20 +113,27 @@ Reply<NodeControlResult> Controller::send_node_control(const NodeControlRequest&
   Outbox out;
   {
     std::lock_guard lock(mu_);
+    // Each copy names the scope it is sent to, under the signature: a node obeys only a
+    // control for itself or one of its areas, on that scope's topic (PROTOCOL.md, Control).
+    std::vector<std::string> targets;
     if (!request.area.empty()) {
       auto area = protocol::AreaPath::parse(request.area);
       if (!area) return bad_request("area: " + area.error().message);
       result.topics.push_back(protocol::topics::area_control(*area));
+      targets.push_back(protocol::area_scope(*area));
     }
     for (const auto& id : request.node_ids) {
       auto node = store_.find_node(id);
       if (!node) return node.error();
       if (!*node) return api_error(ErrorCode::not_found, "unknown node '" + id + "'");
       result.topics.push_back(protocol::topics::node_control(id));
+      targets.push_back(protocol::node_scope(id));
     }
-    for (const auto& topic : result.topics) {
+    for (std::size_t i = 0; i < result.topics.size(); ++i) {
+      control.target = targets[i];
       out.push_back(runtime::BusMessage{
-          topic, signer_.seal(protocol::MessageType::control, protocol::encode(control)), false});
+          result.topics[i], signer_.seal(protocol::MessageType::control, protocol::encode(control)),
+          false});
     }
     runtime::Log(runtime::LogLevel::info, "controller")
             .kv("command", c)

@@ -243,13 +243,8 @@ LedgerVerdict Ledger::accept(const std::string& node, protocol::ByteView payload
   }
   const protocol::PublicKey key = *record.public_key;
   protocol::VerifyPolicy policy;
-  policy.key_lookup = [id = protocol::key_id(key),
-                       key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-    if (k == id) return key;
-    return std::nullopt;
-  };
   policy.now_us = clock_.now_us();
-  const protocol::OpenResult opened = protocol::open(payload, policy);
+  const protocol::OpenResult opened = protocol::open(payload, protocol::KeySet(key), policy);
   if (!opened.ok()) {
     const auto rej = opened.rejection;
     const RefusalReason reason =

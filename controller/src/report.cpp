@@ -351,13 +351,8 @@ VerifyReport verify_ledger(const ReportPeriod& period, const ReportInputs& store
     }
     const protocol::PublicKey key = *node->second.public_key;
     protocol::VerifyPolicy policy;
-    policy.key_lookup = [id = protocol::key_id(key),
-                         key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-      if (k == id) return key;
-      return std::nullopt;
-    };
     policy.now_us = now_us;
-    const protocol::OpenResult opened = protocol::open(r.envelope, policy);
+    const protocol::OpenResult opened = protocol::open(r.envelope, protocol::KeySet(key), policy);
     if (!opened.ok()) {
       v.discrepancies.push_back(what + ": stored envelope does not verify with the node's key (" +
                                 protocol::to_string(opened.rejection) + ")");

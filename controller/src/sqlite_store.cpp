@@ -229,6 +229,14 @@ ALTER TABLE refused_events_bounded RENAME TO refused_events;
 CREATE INDEX refused_events_at ON refused_events(at_us);
 CREATE INDEX refused_events_node ON refused_events(node_id, id);
 )sql",
+    // replay: the highest envelope sequence accepted per (node key id, topic).
+    R"sql(
+CREATE TABLE replay_marks(
+  key_id INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  PRIMARY KEY(key_id, topic));
+)sql",
 };
 
 // Runs `fn` in a transaction, rolled back when `fn` fails. Outermost, it is BEGIN IMMEDIATE:
@@ -1129,6 +1137,24 @@ class SqliteStore final : public Store {
     if (!st) return st.error();
     bind_all(*st, args);
     return read_rows(*st, read_refused);
+  }
+
+  Result<std::optional<std::uint64_t>> replay_mark(protocol::KeyId key,
+                                                   const std::string& topic) override {
+    auto st = db_.prepare("SELECT sequence FROM replay_marks WHERE key_id = ? AND topic = ?");
+    if (!st) return st.error();
+    st->bind(1, i64(key)).bind(2, topic);
+    return read_first(*st, [](Statement& s) { return u64(s.int64(0)); });
+  }
+
+  loa::Status set_replay_mark(protocol::KeyId key, const std::string& topic,
+                              std::uint64_t sequence) override {
+    auto st = db_.prepare(
+        "INSERT INTO replay_marks(key_id, topic, sequence) VALUES (?, ?, ?) "
+        "ON CONFLICT(key_id, topic) DO UPDATE SET sequence = excluded.sequence");
+    if (!st) return st.error();
+    st->bind(1, i64(key)).bind(2, topic).bind(3, i64(sequence));
+    return st->run();
   }
 
   loa::Status batch(const std::function<loa::Status()>& fn) override {

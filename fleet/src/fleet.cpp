@@ -128,7 +128,7 @@ void Fleet::start(int from, int count) {
     config.id = m.id;
     config.area = *protocol::AreaPath::parse(m.area);
     config.cache_dir = (fs::path(options_.dir) / m.id).string();
-    config.controller_key = controller_key_;
+    config.controller_keys = protocol::KeySet(controller_key_);
     config.key = m.key;
     config.decode_audio = options_.decode;
     config.open_ahead_us = protocol::Micros{options_.open_ahead_ms} * 1000;

@@ -40,7 +40,7 @@ class CountingSink final : public node::Sink {
 class TapBus final : public runtime::Bus {
  public:
   TapBus(std::unique_ptr<runtime::Bus> inner, protocol::PublicKey key, GroundTruth& truth)
-      : inner_(std::move(inner)), key_(key), truth_(truth) {}
+      : inner_(std::move(inner)), keys_(key), truth_(truth) {}
   void on_message(MessageHandler h) override {
     inner_->on_message([this, h = std::move(h)](const runtime::BusMessage& m) {
       if (m.topic.starts_with("loa/v1/bulletin/")) truth_.add_bulletin_bytes(m.payload.size());
@@ -66,19 +66,13 @@ class TapBus final : public runtime::Bus {
 
  private:
   void note(runtime::ByteView payload) {
-    protocol::VerifyPolicy policy;
-    const protocol::KeyId id = protocol::key_id(key_);
-    policy.key_lookup = [&](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-      if (k == id) return key_;
-      return std::nullopt;
-    };
-    const auto opened = protocol::open(payload, policy);
+    const auto opened = protocol::open(payload, keys_);
     if (!opened.ok()) return;
     if (auto e = protocol::decode_playback_event(opened.opened->body)) truth_.add_event(*e);
   }
 
   std::unique_ptr<runtime::Bus> inner_;
-  protocol::PublicKey key_;
+  protocol::KeySet keys_;  // the node's key
   GroundTruth& truth_;
 };
 

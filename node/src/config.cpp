@@ -1,5 +1,6 @@
 #include "loa/node/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "loa/node/files.hpp"
@@ -31,7 +32,8 @@ void add_node_options(po::options_description& desc, NodeOptions& t) {
       "sink", po::value(&t.sink)->default_value(t.sink),
       "audio output: null, wav:DIR (one WAV per playback), portaudio or portaudio:DEVICE NAME")(
       "controller-key", po::value(&t.controller_key),
-      "file with the controller's Ed25519 public key (hex); required")(
+      "file with a controller Ed25519 public key (hex), or a directory of such *.pub files; "
+      "may be given several times (key rotation); required")(
       "key", po::value(&t.key),
       "file with this node's Ed25519 key pair (hex); created on first start; "
       "default <cache>/node.key")(
@@ -121,6 +123,39 @@ runtime::BusConfig node_bus_config(const NodeOptions& o) {
   return c;
 }
 
+Result<protocol::KeySet> load_controller_keys(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> in_dir;
+    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+      if (entry.path().extension() == ".pub" && entry.is_regular_file(ec)) {
+        in_dir.push_back(entry.path().string());
+      }
+    }
+    if (ec) return make_error(path + ": " + ec.message());
+    if (in_dir.empty()) return make_error(path + ": a directory without any *.pub key file");
+    std::sort(in_dir.begin(), in_dir.end());
+    files.insert(files.end(), in_dir.begin(), in_dir.end());
+  }
+  if (files.empty()) return make_error("required (the controller's public key file)");
+  if (files.size() > kMaxControllerKeys) {
+    return make_error(std::to_string(files.size()) + " key files (at most " +
+                      std::to_string(kMaxControllerKeys) + ")");
+  }
+  protocol::KeySet keys;
+  for (const auto& file : files) {
+    auto key = runtime::load_public_key(file);
+    if (!key) return make_error(key.error().message);
+    keys.add(*key);
+  }
+  return keys;
+}
+
 Result<NodeConfig> load_node_config(const NodeOptions& o) {
   if (loa::Status s = validate(o); !s) return make_error(s.message());
   if (loa::Status s = make_directories(o.cache); !s) {
@@ -130,9 +165,9 @@ Result<NodeConfig> load_node_config(const NodeOptions& o) {
   c.id = o.id;
   c.area = *protocol::AreaPath::parse(o.area);
   c.cache_dir = o.cache;
-  auto controller = runtime::load_public_key(o.controller_key);
+  auto controller = load_controller_keys(o.controller_key);
   if (!controller) return make_error("option 'controller-key': " + controller.error().message);
-  c.controller_key = *controller;
+  c.controller_keys = std::move(controller).value();
   const std::string key_file =
       o.key.empty() ? (std::filesystem::path(o.cache) / "node.key").string() : o.key;
   auto key = runtime::load_or_create_key_pair(key_file);

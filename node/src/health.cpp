@@ -14,7 +14,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "loa/node/node.hpp"
+#include "loa/node/outbox.hpp"
 #include "loa/protocol/topics.hpp"
+#include "loa/runtime/sequence.hpp"
 
 extern char** environ;
 
@@ -22,10 +25,20 @@ namespace loa::node {
 
 using protocol::Micros;
 
-LastWill make_last_will(const NodeConfig& config, Micros now_us) {
+Result<LastWill> make_last_will(const NodeConfig& config, Micros now_us) {
+  auto outbox = Outbox::open(outbox_path(config.cache_dir));
+  if (!outbox) return outbox.error();
+  auto reserved = (*outbox)->sequence_reservation();
+  if (!reserved) return reserved.error();
+  loa::Status stored;
+  runtime::SequenceCounter counter(*reserved, [&](std::uint64_t through) {
+    stored = (*outbox)->reserve_sequences(through);
+    return stored;
+  });
   LastWill w;
   w.topic = protocol::topics::node_up(config.id, protocol::topics::UpKind::status);
-  w.session = static_cast<std::uint64_t>(std::max<Micros>(now_us, 1));
+  w.session = counter.next(std::max<Micros>(now_us, 1));
+  if (!stored) return make_error("last will: " + stored.message());
   protocol::Status s;
   s.node_id = config.id;
   s.version = LOA_VERSION;

@@ -48,17 +48,11 @@ std::uint32_t drop_live_percent() {
   return static_cast<std::uint32_t>(std::clamp(std::atoi(v), 0, 100));
 }
 
-protocol::VerifyPolicy controller_policy(const protocol::PublicKey& key) {
-  protocol::VerifyPolicy policy;
-  const protocol::KeyId id = protocol::key_id(key);
-  policy.key_lookup = [id, key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-    if (k == id) return key;
-    return std::nullopt;
-  };
-  return policy;
-}
-
 }  // namespace
+
+std::string outbox_path(const std::string& cache_dir) {
+  return (std::filesystem::path(cache_dir) / "outbox.db").string();
+}
 
 Result<std::unique_ptr<Node>> Node::create(NodeConfig config, runtime::Bus& bus,
                                            runtime::Clock& clock, SinkFactory sinks) {
@@ -67,22 +61,23 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, runtime::Bus& bus,
   }
   auto cache = Cache::open(config.cache_dir, config.cache_limit_bytes);
   if (!cache) return cache.error();
-  const std::string db = (std::filesystem::path(config.cache_dir) / "outbox.db").string();
-  auto outbox = Outbox::open(db);
+  auto outbox = Outbox::open(outbox_path(config.cache_dir));
   if (!outbox) return outbox.error();
+  auto reserved = (*outbox)->sequence_reservation();
+  if (!reserved) return reserved.error();
   return std::unique_ptr<Node>(new Node(std::move(config), bus, clock, std::move(cache).value(),
-                                        std::move(outbox).value(), std::move(sinks)));
+                                        std::move(outbox).value(), *reserved, std::move(sinks)));
 }
 
 Node::Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache cache,
-           std::unique_ptr<Outbox> outbox, SinkFactory sinks)
+           std::unique_ptr<Outbox> outbox, std::uint64_t reserved, SinkFactory sinks)
     : config_(std::move(config)),
       bus_(bus),
       clock_(clock),
       cache_(std::move(cache)),
       outbox_(std::move(outbox)),
-      book_(config_.id, config_.area, config_.controller_key, config_.cache_dir),
-      prefetcher_(Prefetcher::Config{config_.id, config_.controller_key, config_.fetch_timeout_us},
+      book_(config_.id, config_.area, config_.controller_keys, config_.cache_dir),
+      prefetcher_(Prefetcher::Config{config_.id, config_.controller_keys, config_.fetch_timeout_us},
                   cache_,
                   [this](protocol::MessageType type, const protocol::Bytes& body) {
                     return seal(type, body);
@@ -91,6 +86,8 @@ Node::Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache ca
           player_config(config_), clock_, cache_, std::move(sinks),
           [this](std::uint64_t occurrence) { return outbox_->handled(occurrence); },
           [this](protocol::PlaybackEvent e) { record_event(std::move(e)); }) {
+  sequence_ = std::make_unique<runtime::SequenceCounter>(
+      reserved, [this](std::uint64_t through) { return outbox_->reserve_sequences(through); });
   player_.set_live_streams(&live_);
   drop_live_percent_ = drop_live_percent();
   drop_rng_.seed(static_cast<std::uint32_t>(std::hash<std::string>{}(config_.id)));
@@ -241,10 +238,12 @@ void Node::on_message(const runtime::BusMessage& message) {
       if (parsed->node == config_.id) handle_plan(message.payload);
       return;
     case topics::Parsed::Kind::area_control:
-      handle_control(message.topic, message.payload);
+      handle_control(message.topic, protocol::area_scope(*parsed->area), message.payload);
       return;
     case topics::Parsed::Kind::node_control:
-      if (parsed->node == config_.id) handle_control(message.topic, message.payload);
+      if (parsed->node == config_.id) {
+        handle_control(message.topic, protocol::node_scope(parsed->node), message.payload);
+      }
       return;
     case topics::Parsed::Kind::node_receipt:
       if (parsed->node == config_.id) handle_receipt(message.topic, message.payload);
@@ -377,6 +376,7 @@ void Node::handle_live(const std::string& topic, std::uint64_t stream_id,
                   : chunk.error().message);
     return;
   }
+  accept_sequence(topic, opened->header, false);
   buffer->push(*chunk, clock_.now_us());
 }
 
@@ -384,14 +384,28 @@ std::optional<protocol::Opened> Node::open_from_controller(const std::string& to
                                                            protocol::ByteView envelope,
                                                            protocol::MessageType type,
                                                            Micros max_age_us, std::string& why) {
-  protocol::VerifyPolicy policy = controller_policy(config_.controller_key);
+  protocol::VerifyPolicy policy;
   policy.now_us = clock_.now_us();
   policy.max_age_us = max_age_us;
-  std::lock_guard lock(mu_);
   // Per (key, topic): MQTT keeps one publisher's order on one topic, so an older copy is a replay.
-  const auto last = last_sequence_.find(topic);
-  if (last != last_sequence_.end()) policy.last_sequence = last->second;
-  const auto opened = protocol::open(envelope, policy);
+  // The key id is read before verifying only to find its mark; open() checks it is trusted.
+  if (const auto claimed = protocol::claimed_key_id(envelope)) {
+    const protocol::KeyId key = *claimed;
+    std::lock_guard lock(mu_);
+    const auto mark = marks_.find({key, topic});
+    if (mark != marks_.end()) {
+      policy.last_sequence = mark->second;
+    } else if (config_.controller_keys.find(key) != nullptr) {
+      auto stored = outbox_->replay_mark(key, topic);
+      if (!stored) {
+        why = "replay mark unreadable: " + stored.error().message;
+        return std::nullopt;
+      }
+      if (*stored) marks_[{key, topic}] = **stored;
+      policy.last_sequence = *stored;
+    }
+  }
+  const auto opened = protocol::open(envelope, config_.controller_keys, policy);
   if (!opened.ok()) {
     why = std::string("envelope refused: ") + protocol::to_string(opened.rejection);
     return std::nullopt;
@@ -401,11 +415,28 @@ std::optional<protocol::Opened> Node::open_from_controller(const std::string& to
           topic;
     return std::nullopt;
   }
-  last_sequence_[topic] = opened.opened->header.sequence;
   return opened.opened;
 }
 
-void Node::handle_control(const std::string& topic, protocol::ByteView envelope) {
+void Node::accept_sequence(const std::string& topic, const protocol::EnvelopeHeader& header,
+                           bool durable) {
+  {
+    std::lock_guard lock(mu_);
+    auto& mark = marks_[{header.key_id, topic}];
+    // Two callbacks for one topic may race (the bus has one thread per connection, but a test
+    // bus need not): the mark only ever rises.
+    if (header.sequence <= mark) return;
+    mark = header.sequence;
+  }
+  if (!durable) return;
+  if (loa::Status s = outbox_->set_replay_mark(header.key_id, topic, header.sequence); !s) {
+    Log(LogLevel::warn, "node").kv("topic", topic)
+        << "replay mark kept in memory only: " << s.message();
+  }
+}
+
+void Node::handle_control(const std::string& topic, const std::string& target,
+                          protocol::ByteView envelope) {
   std::string why;
   std::optional<protocol::Control> control;
   std::optional<protocol::EnvelopeHeader> header;
@@ -413,11 +444,15 @@ void Node::handle_control(const std::string& topic, protocol::ByteView envelope)
   // apply_control checks the age of every other command.
   if (const auto opened =
           open_from_controller(topic, envelope, protocol::MessageType::control, 0, why)) {
-    if (auto c = protocol::decode_control(opened->body)) {
+    if (auto c = protocol::decode_control(opened->body); !c) {
+      why = c.error().message;
+    } else if (c->target != target || !book_.in_scope(c->target)) {
+      // Signed for another node or area and re-published here (the broker, or whoever holds
+      // its credentials): not an order to this node.
+      why = "control for '" + c->target + "' arrived on " + topic;
+    } else {
       control = *c;
       header = opened->header;
-    } else {
-      why = c.error().message;
     }
   }
   if (control && control->command != protocol::ControlCommand::time &&
@@ -433,6 +468,7 @@ void Node::handle_control(const std::string& topic, protocol::ByteView envelope)
     Log(LogLevel::warn, "node") << "control rejected: " << why;
     return;
   }
+  accept_sequence(topic, *header, true);
   apply_control(*header, *control);
 }
 
@@ -450,6 +486,7 @@ void Node::handle_receipt(const std::string& topic, protocol::ByteView envelope)
                                             : receipt.error().message);
     return;
   }
+  accept_sequence(topic, opened->header, true);
   auto deleted = outbox_->acknowledge(receipt->recorded_through);
   if (!deleted) {
     Log(LogLevel::error, "node") << deleted.error().message;

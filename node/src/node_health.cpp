@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "loa/node/files.hpp"
@@ -26,15 +27,11 @@ std::string output_state_path(const NodeConfig& c) {
 }  // namespace
 
 std::uint64_t Node::next_sequence(Micros now) {
-  // Increasing across restarts without storing anything: at least the current time in µs (and
-  // above the session of this run's will, which was sealed with such a sequence).
-  std::uint64_t prev = next_sequence_.load();
-  std::uint64_t seq = 0;
-  do {
-    seq = std::max(
-        {prev + 1, static_cast<std::uint64_t>(std::max<Micros>(now, 0)), config_.will_session + 1});
-  } while (!next_sequence_.compare_exchange_weak(prev, seq));
-  return seq;
+  // The persisted counter is above the will's session already when the will was sealed from it
+  // (make_last_will); the floor keeps that true for a will sealed otherwise.
+  const auto above_will = static_cast<Micros>(
+      std::min<std::uint64_t>(config_.will_session, std::numeric_limits<Micros>::max() - 1) + 1);
+  return sequence_->next(std::max(now, above_will));
 }
 
 void Node::start_health() {

@@ -15,7 +15,13 @@ const std::vector<std::string> kSchema = {
     // The playback in progress (at most one, two during an emergency's takeover): its latest
     // progress as an encoded partial PlaybackEvent.
     "CREATE TABLE playing(occurrence_id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+    // Replay state (PROTOCOL.md, security model): the highest sequence accepted per (controller
+    // key, topic); the reservation of the node's own envelope sequence is a counters row.
+    "CREATE TABLE replay_marks(key_id INTEGER NOT NULL, topic TEXT NOT NULL,"
+    " sequence INTEGER NOT NULL, PRIMARY KEY(key_id, topic));",
 };
+
+constexpr const char* kSequenceReservation = "envelope_seq_reserved";
 
 Outbox::CrashHook& crash_hook() {
   static Outbox::CrashHook hook;
@@ -197,6 +203,52 @@ bool Outbox::handled(std::uint64_t occurrence_id) const {
   q->bind(1, to_db(occurrence_id));
   auto row = q->step();
   return row && *row;
+}
+
+Result<std::uint64_t> Outbox::sequence_reservation() const {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("SELECT value FROM counters WHERE name = ?");
+  if (!q) return make_error("outbox: " + q.error().message);
+  q->bind(1, std::string(kSequenceReservation));
+  auto row = q->step();
+  if (!row) return make_error("outbox: " + row.error().message);
+  if (!*row) return std::uint64_t{0};
+  return static_cast<std::uint64_t>(q->int64(0));
+}
+
+loa::Status Outbox::reserve_sequences(std::uint64_t through) {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare(
+      "INSERT INTO counters(name, value) VALUES(?, ?) "
+      "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)");
+  if (!q) return make_error("outbox: " + q.error().message);
+  q->bind(1, std::string(kSequenceReservation)).bind(2, to_db(through));
+  if (loa::Status s = q->run(); !s) return make_error("outbox: " + s.message());
+  return {};
+}
+
+Result<std::optional<std::uint64_t>> Outbox::replay_mark(protocol::KeyId key,
+                                                         const std::string& topic) const {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("SELECT sequence FROM replay_marks WHERE key_id = ? AND topic = ?");
+  if (!q) return make_error("outbox: " + q.error().message);
+  q->bind(1, to_db(key)).bind(2, topic);
+  auto row = q->step();
+  if (!row) return make_error("outbox: " + row.error().message);
+  if (!*row) return std::optional<std::uint64_t>();
+  return std::optional(static_cast<std::uint64_t>(q->int64(0)));
+}
+
+loa::Status Outbox::set_replay_mark(protocol::KeyId key, const std::string& topic,
+                                    std::uint64_t sequence) {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare(
+      "INSERT INTO replay_marks(key_id, topic, sequence) VALUES(?, ?, ?) "
+      "ON CONFLICT(key_id, topic) DO UPDATE SET sequence = excluded.sequence");
+  if (!q) return make_error("outbox: " + q.error().message);
+  q->bind(1, to_db(key)).bind(2, topic).bind(3, to_db(sequence));
+  if (loa::Status s = q->run(); !s) return make_error("outbox: " + s.message());
+  return {};
 }
 
 std::uint64_t Outbox::next_seq() const {

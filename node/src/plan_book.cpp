@@ -23,8 +23,10 @@ constexpr std::size_t kMaxEnvelope =
 }  // namespace
 
 PlanBook::PlanBook(std::string node_id, const protocol::AreaPath& area,
-                   protocol::PublicKey controller_key, std::string dir)
-    : node_id_(std::move(node_id)), controller_key_(controller_key), dir_(std::move(dir)) {
+                   protocol::KeySet controller_keys, std::string dir)
+    : node_id_(std::move(node_id)),
+      controller_keys_(std::move(controller_keys)),
+      dir_(std::move(dir)) {
   for (const auto& a : area.self_and_ancestors()) scopes_.push_back(protocol::area_scope(a));
   scopes_.push_back(protocol::node_scope(node_id_));
 }
@@ -77,13 +79,7 @@ PlanOffer PlanBook::offer(protocol::ByteView envelope) {
 
 PlanOffer PlanBook::accept(protocol::ByteView envelope, bool persist) {
   PlanOffer out;
-  protocol::VerifyPolicy policy;
-  const protocol::KeyId controller_id = protocol::key_id(controller_key_);
-  policy.key_lookup = [&](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
-    if (id == controller_id) return controller_key_;
-    return std::nullopt;
-  };
-  const protocol::OpenResult opened = protocol::open(envelope, policy);
+  const protocol::OpenResult opened = protocol::open(envelope, controller_keys_);
   if (!opened.ok()) {
     out.detail = std::string("envelope refused: ") + protocol::to_string(opened.rejection);
     return out;

@@ -61,12 +61,7 @@ std::optional<protocol::Opened> Prefetcher::open_envelope(protocol::ByteView env
                                                           bool check_signature) const {
   protocol::VerifyPolicy policy;
   policy.check_signature = check_signature;
-  const protocol::KeyId controller_id = protocol::key_id(config_.controller_key);
-  policy.key_lookup = [&](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
-    if (id == controller_id) return config_.controller_key;
-    return std::nullopt;
-  };
-  protocol::OpenResult r = protocol::open(envelope, policy);
+  protocol::OpenResult r = protocol::open(envelope, config_.controller_keys, policy);
   if (!r.ok()) {
     why = std::string(protocol::to_string(want)) +
           " envelope refused: " + protocol::to_string(r.rejection);

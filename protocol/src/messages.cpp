@@ -206,9 +206,11 @@ Result<AudioChunk> decode_audio_chunk(ByteView body) {
 // ---- Control
 
 Bytes encode(const Control& m) {
-  Writer w(9);
+  if (!validate_scope(m.target)) wire::contract_violation("encode(Control): invalid target");
+  Writer w(9 + 2 + m.target.size());
   w.u8(static_cast<std::uint8_t>(m.command));
   w.u64(m.value);
+  w.str16(m.target, kMaxScopeLength);
   return w.take();
 }
 
@@ -217,7 +219,12 @@ Result<Control> decode_control(ByteView body) {
   Control m;
   m.command = static_cast<ControlCommand>(r.enum8("command", 7));
   m.value = r.u64("value");
-  return r.finish(m);
+  if (!r.failed() && r.remaining() == 0) {
+    return make_error("control: target: truncated at offset " + std::to_string(r.offset()) +
+                      " (no target: a control of protocol revision 1, which did not sign it)");
+  }
+  m.target = r.scope("target");
+  return r.finish(std::move(m));
 }
 
 // ---- PlaybackEvent

@@ -449,7 +449,7 @@ int run(const BenchOptions& opt) {
     config.area = *protocol::AreaPath::parse(fn.area);
     config.cache_dir = dir / ("nodes/" + fn.id);
     fs::create_directories(config.cache_dir);
-    config.controller_key = ctl.public_key();
+    config.controller_keys = protocol::KeySet(ctl.public_key());
     config.key = keys[i];
     auto sinks = node::make_sink_factory(node::SinkSpec{node::SinkSpec::Kind::null, ""}, fn.clock);
     if (!sinks) {

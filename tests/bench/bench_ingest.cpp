@@ -161,17 +161,13 @@ RunResult run(const Options& o, int batch, const std::string& broker_url,
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < inputs.size(); ++i) index[inputs[i].id] = i;
   const protocol::PublicKey ctl_key = ctl.public_key();
-  protocol::VerifyPolicy policy;
-  policy.key_lookup = [&](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
-    if (id == protocol::key_id(ctl_key)) return ctl_key;
-    return std::nullopt;
-  };
+  const protocol::KeySet ctl_keys(ctl_key);
   runtime::BusConfig fc;
   fc.url = broker_url;
   fc.client_id = "fleet-" + std::to_string(batch);
   auto fleet = runtime::make_mosquitto_bus(fc);
   fleet->on_message([&](const runtime::BusMessage& m) {
-    const auto opened = protocol::open(m.payload, policy);
+    const auto opened = protocol::open(m.payload, ctl_keys);
     if (!opened.ok()) return;
     const auto receipt = protocol::decode_receipt(opened.opened->body);
     if (!receipt) return;

@@ -434,9 +434,7 @@ TEST_F(ControllerTest, ChunksOnTheirWayToTheAskerAreNotPublishedAgain) {
   idle();
   const auto manifests = probe_.on(protocol::topics::bulletin_manifest(bulletin));
   ASSERT_EQ(manifests.size(), 1u);
-  protocol::VerifyPolicy policy;
-  policy.key_lookup = [&](protocol::KeyId) { return std::optional(keys_.public_key); };
-  const auto opened = protocol::open(manifests[0].payload, policy);
+  const auto opened = protocol::open(manifests[0].payload, protocol::KeySet(keys_.public_key));
   ASSERT_TRUE(opened.ok());
   const std::uint64_t window = opened.opened->header.sequence;
   EXPECT_EQ(chunk_indices(), (std::vector<std::uint32_t>{0, 1, 2, 3}));

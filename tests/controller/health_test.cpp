@@ -57,6 +57,35 @@ class HealthTest : public test::ControllerFixture {
     auto n = controller_->get_node(id);
     return n.ok() && n->online;
   }
+  // The `time` answers on n1's control topic, once the ingest thread has sent them.
+  std::size_t answers_to_n1(std::size_t at_least) {
+    const std::string topic = protocol::topics::node_control("n1");
+    for (int i = 0; i < 200 && controls_to(topic).size() < at_least; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      idle();
+    }
+    return controls_to(topic).size();
+  }
+  // The envelope sequences of the controls the probe saw on `topic`.
+  std::vector<std::uint64_t> control_sequences(const std::string& topic) {
+    std::vector<std::uint64_t> out;
+    for (const auto& m : probe_.on(topic)) {
+      const auto r = protocol::open(m.payload, protocol::KeySet(keys_.public_key));
+      if (r.ok()) out.push_back(r.opened->header.sequence);
+    }
+    return out;
+  }
+};
+
+// The controller's envelope sequence reserved in a file, as loa-controller does.
+class SequenceFileTest : public HealthTest {
+ protected:
+  ControllerSettings settings() const override {
+    ControllerSettings s = HealthTest::settings();
+    std::filesystem::create_directories(dir_);
+    s.sequence_file = (dir_ / "controller.sequence").string();
+    return s;
+  }
 };
 
 TEST_F(HealthTest, StatusesAreStoredAnsweredAndWillsTakenOrIgnored) {
@@ -161,6 +190,52 @@ TEST_F(HealthTest, ListsOfflineAndSilentNodesFromStoredData) {
   EXPECT_EQ(controller_->node_health(0).error().code, ErrorCode::bad_request);
 }
 
+// The replay marks are in the store: after a restart of the controller, a copy of a status it
+// accepted before is still refused (no second answer, no second row), a newer one is taken.
+TEST_F(HealthTest, AReplayedStatusIsRefusedAfterTheControllerRestarts) {
+  add_node("n1", "79/1/1");
+  TestNode n1(hub_, clock_, "n1");
+  n1.hello({});
+  idle();
+  status(n1, 5000, true, 4000);
+  ASSERT_EQ(answers_to_n1(1), 1u);
+
+  controller_.reset();
+  start_controller();
+  idle();
+  status(n1, 5000, true, 4000);
+  EXPECT_EQ(answers_to_n1(2), 1u);
+  auto history = controller_->node_history("n1", 10);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 1u);
+  status(n1, 5001, true, 4000);
+  EXPECT_EQ(answers_to_n1(2), 2u);
+}
+
+// Controls name their target under the signature, and the controller's sequences keep rising
+// across a restart even when its clock was a day ahead before it and is right after it.
+TEST_F(SequenceFileTest, ControlsNameTheirTargetAndSequencesSurviveAClockStepAndARestart) {
+  add_node("a", "79/1/1");
+  const std::string topic = protocol::topics::node_control("a");
+  clock_.advance(24 * 3600 * kSecond);
+  ASSERT_TRUE(controller_->send_node_control({"ping", 1, {"a"}, ""}).ok());
+  idle();
+  const auto before = control_sequences(topic);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(controls_to(topic).at(0).target, "node:a");
+
+  controller_.reset();
+  clock_.set(clock_.now_us() - 24 * 3600 * kSecond);
+  start_controller();
+  ASSERT_TRUE(controller_->send_node_control({"ping", 2, {"a"}, ""}).ok());
+  ASSERT_TRUE(controller_->send_node_control({"test-tone", 1500, {}, "79/1"}).ok());
+  idle();
+  const auto after = control_sequences(topic);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_GT(after[1], before[0]);
+  EXPECT_EQ(controls_to("loa/v1/control/79/1").at(0).target, "area:79/1");
+}
+
 TEST_F(HealthTest, RemoteControlIsSignedAndPublished) {
   add_node("a", "79/1/1");
   add_node("b", "79/1/2");
@@ -174,6 +249,7 @@ TEST_F(HealthTest, RemoteControlIsSignedAndPublished) {
     ASSERT_EQ(got.size(), 1u) << id;
     EXPECT_EQ(got[0].command, protocol::ControlCommand::volume);
     EXPECT_EQ(got[0].value, 40u);
+    EXPECT_EQ(got[0].target, std::string("node:") + id);
   }
   ASSERT_TRUE(controller_->send_node_control({"test-tone", 1500, {}, "79/1"}).ok());
   ASSERT_TRUE(controller_->send_node_control({"restart", 0, {"a"}, ""}).ok());

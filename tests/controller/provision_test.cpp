@@ -177,7 +177,7 @@ TEST_F(ProvisionTest, BundleHoldsKeysConfigAndInstaller) {
   EXPECT_EQ(o.broker_username, "n9");
   EXPECT_EQ(o.broker_password, "pw");
   EXPECT_EQ(o.broker_ca_file, "/etc/loa/broker-ca.pem");
-  EXPECT_EQ(o.controller_key, "/etc/loa/controller.pub");
+  EXPECT_EQ(o.controller_key, std::vector<std::string>{"/etc/loa/controller.pub"});
 
   ASSERT_TRUE(make_bundle_archive(*b).ok());
   EXPECT_TRUE(fs::exists(b->archive));

@@ -99,13 +99,7 @@ protocol::PlaybackEvent TestNode::completed(std::uint64_t occurrence, std::uint6
 std::optional<protocol::Bytes> open_body(const protocol::Bytes& envelope,
                                          const protocol::PublicKey& key,
                                          protocol::MessageType expected) {
-  protocol::VerifyPolicy policy;
-  const auto id = protocol::key_id(key);
-  policy.key_lookup = [id, key](protocol::KeyId k) -> std::optional<protocol::PublicKey> {
-    if (k == id) return key;
-    return std::nullopt;
-  };
-  const auto r = protocol::open(envelope, policy);
+  const auto r = protocol::open(envelope, protocol::KeySet(key));
   if (!r.ok() || r.opened->header.type != expected) return std::nullopt;
   return protocol::Bytes(r.opened->body.begin(), r.opened->body.end());
 }

@@ -482,11 +482,11 @@ TEST_F(BrokerSecurityTest, NodeWorksOverTlsAndIgnoresForgedControl) {
   // (the occurrence stays queued) and logged.
   testing::internal::CaptureStderr();
   const auto stranger = protocol::KeyPair::generate();
-  controller.publish(
-      topics::node_control("na"),
-      controller.seal(protocol::MessageType::control,
-                      protocol::encode(protocol::Control{protocol::ControlCommand::cancel, 11}),
-                      &stranger));
+  controller.publish(topics::node_control("na"),
+                     controller.seal(protocol::MessageType::control,
+                                     protocol::encode(protocol::Control{
+                                         protocol::ControlCommand::cancel, 11, "node:na"}),
+                                     &stranger));
   const bool rejected =
       test::wait_for([&] { return (*node)->snapshot().controls_rejected == 1; }, 5000);
   const std::string log = testing::internal::GetCapturedStderr();

@@ -217,10 +217,11 @@ class PrefetchLimitTest : public CacheLimitTest {
     auto c = Cache::open(dir_.file("c"), one_ + one_ / 2);
     ASSERT_TRUE(c.ok());
     cache_.emplace(std::move(c).value());
-    prefetcher_.emplace(Prefetcher::Config{"n1", controller_.public_key, 3'000'000}, *cache_,
-                        [this](MessageType type, const protocol::Bytes& body) {
-                          return protocol::seal(type, node_, kT0, 1, body);
-                        });
+    prefetcher_.emplace(
+        Prefetcher::Config{"n1", protocol::KeySet(controller_.public_key), 3'000'000}, *cache_,
+        [this](MessageType type, const protocol::Bytes& body) {
+          return protocol::seal(type, node_, kT0, 1, body);
+        });
     prefetcher_->keep_with([this] { return keep_; });
   }
 
@@ -244,10 +245,7 @@ class PrefetchLimitTest : public CacheLimitTest {
     std::vector<protocol::CacheReport> out;
     for (const auto& p : a.publish) {
       if (p.topic != protocol::topics::node_up("n1", protocol::topics::UpKind::report)) continue;
-      protocol::VerifyPolicy policy;
-      const auto key = node_.public_key;
-      policy.key_lookup = [key](protocol::KeyId) { return std::optional(key); };
-      auto r = protocol::open(p.payload, policy);
+      auto r = protocol::open(p.payload, protocol::KeySet(node_.public_key));
       EXPECT_TRUE(r.ok());
       if (r.ok()) out.push_back(*protocol::decode_cache_report(r.opened->body));
     }
@@ -307,7 +305,7 @@ TEST(CacheLimitConfigTest, KeyIsValidatedAndConverted) {
   NodeOptions o;
   o.id = "n1";
   o.area = "79";
-  o.controller_key = "/dev/null";
+  o.controller_key = {"/dev/null"};
   o.cache_limit_mb = -1;
   const loa::Status bad = validate(o);
   ASSERT_FALSE(bad.ok());

@@ -1,5 +1,6 @@
 #include "loa/node/config.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,7 +16,7 @@ NodeOptions valid() {
   NodeOptions o;
   o.id = "n1";
   o.area = "79/26734/03";
-  o.controller_key = "/nonexistent";
+  o.controller_key = {"/nonexistent"};
   return o;
 }
 
@@ -71,13 +72,13 @@ TEST(NodeConfigTest, LoadsKeysAndCreatesTheNodeKeyOnce) {
   EXPECT_NE(missing.error().message.find("'controller-key'"), std::string::npos);
 
   const auto controller = protocol::KeyPair::generate();
-  o.controller_key = dir.file("controller.pub");
-  ASSERT_TRUE(runtime::write_public_key(o.controller_key, controller.public_key).ok());
+  o.controller_key = {dir.file("controller.pub")};
+  ASSERT_TRUE(runtime::write_public_key(o.controller_key[0], controller.public_key).ok());
   o.volume = 70;
   o.fetch_timeout_ms = 1500;
   auto first = load_node_config(o);
   ASSERT_TRUE(first.ok()) << first.error().message;
-  EXPECT_EQ(first->controller_key, controller.public_key);
+  EXPECT_EQ(first->controller_keys, protocol::KeySet(controller.public_key));
   EXPECT_EQ(first->volume, 70);
   EXPECT_EQ(first->fetch_timeout_us, 1'500'000);
   EXPECT_EQ(first->area.str(), "79/26734/03");
@@ -85,6 +86,40 @@ TEST(NodeConfigTest, LoadsKeysAndCreatesTheNodeKeyOnce) {
   auto second = load_node_config(o);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->key.public_key, first->key.public_key);
+}
+
+// Key rotation: every `controller-key` value is a file or a directory of *.pub files, and the
+// node trusts all of them.
+TEST(NodeConfigTest, SeveralControllerKeysFromFilesAndADirectory) {
+  test::TempDir dir;
+  const auto old_key = protocol::KeyPair::generate();
+  const auto new_key = protocol::KeyPair::generate();
+  const auto third = protocol::KeyPair::generate();
+  std::filesystem::create_directories(dir.file("keys"));
+  ASSERT_TRUE(runtime::write_public_key(dir.file("keys/old.pub"), old_key.public_key).ok());
+  ASSERT_TRUE(runtime::write_public_key(dir.file("keys/new.pub"), new_key.public_key).ok());
+  std::ofstream(dir.file("keys/README")) << "not a key\n";
+  ASSERT_TRUE(runtime::write_public_key(dir.file("third.pub"), third.public_key).ok());
+
+  auto keys = load_controller_keys({dir.file("keys"), dir.file("third.pub")});
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  EXPECT_EQ(keys->size(), 3u);
+  for (const auto& k : {old_key, new_key, third}) EXPECT_TRUE(keys->contains(k.public_key));
+
+  NodeOptions o = valid();
+  o.cache = dir.file("cache");
+  o.controller_key = {dir.file("keys")};
+  auto config = load_node_config(o);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->controller_keys, protocol::KeySet({new_key.public_key, old_key.public_key}));
+
+  std::filesystem::create_directories(dir.file("empty"));
+  auto empty = load_controller_keys({dir.file("empty")});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.error().message, ::testing::HasSubstr("without any *.pub key file"));
+  auto broken = load_controller_keys({dir.file("keys/README")});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(broken.error().message, ::testing::HasSubstr("README"));
 }
 
 TEST(NodeConfigTest, BrokerSecurityKeysAreChecked) {

@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "loa/controller/controller.hpp"
+#include "loa/node/clock_offset.hpp"
+#include "loa/node/node.hpp"
 #include "loa/protocol/envelope.hpp"
 #include "loa/protocol/topics.hpp"
 #include "loa/runtime/keys.hpp"
@@ -87,7 +89,7 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
                             protocol::seal(protocol::MessageType::control, stranger, clock.now_us(),
                                            static_cast<std::uint64_t>(clock.now_us()),
                                            protocol::encode(protocol::Control{
-                                               protocol::ControlCommand::volume, 5})))
+                                               protocol::ControlCommand::volume, 5, "node:n1"})))
                   .ok());
   ASSERT_TRUE(
       wait_for([&] { return node.log().find("control rejected") != std::string::npos; }, 5000))
@@ -120,6 +122,55 @@ TEST(HealthBrokerTest, StatusControlTestToneAndLastWill) {
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->offline, (std::vector<std::string>{"n1"}));
   bus->stop(0);
+}
+
+// A node whose clock ran a day ahead, and was corrected, is still accepted by the controller
+// after it restarts: its sequences (persisted) stay above the controller's mark (persisted),
+// so its statuses keep being recorded. In process, over the in-memory hub.
+TEST(ClockJump, ANodeWhoseClockJumpedADayAndBackIsStillAcceptedAfterARestart) {
+  node::test::TempDir dir;
+  auto store = controller::open_sqlite_store(":memory:");
+  ASSERT_TRUE(store.ok());
+  runtime::SystemClock clock;
+  runtime::MemoryHub hub;
+  auto bus = hub.connect("loa-controller");
+  controller::ControllerSettings settings;
+  settings.audio_dir = dir.file("audio");
+  settings.fetch_window_ms = 0;
+  const protocol::KeyPair controller_keys = protocol::KeyPair::generate();
+  controller::Controller controller(**store, *bus, clock, controller_keys, settings);
+  ASSERT_TRUE(controller.attach().ok());
+  ASSERT_TRUE(bus->start().ok());
+
+  node::NodeConfig config =
+      node::test::test_config("n1", "79/26734/03", dir.file("cache"), controller_keys.public_key);
+  controller::NodeInput in;
+  in.id = "n1";
+  in.area = "79/26734/03";
+  in.public_key_hex = runtime::to_hex(protocol::ByteView(config.key.public_key));
+  ASSERT_TRUE(controller.add_node(in).ok());
+  const auto recorded = [&] {
+    auto h = controller.node_history("n1", 1000);
+    return h.ok() ? h->size() : 0;
+  };
+  node::CorrectedClock node_clock(clock);
+  node_clock.set_correction(24LL * 3600 * 1'000'000);
+  const auto run = [&](std::size_t then_more_than) {
+    auto node_bus = hub.connect("n1");
+    auto sinks = node::make_sink_factory(node::SinkSpec{}, node_clock);
+    ASSERT_TRUE(sinks.ok());
+    auto node = node::Node::create(config, *node_bus, node_clock, *sinks);
+    ASSERT_TRUE(node.ok()) << node.error().message;
+    ASSERT_TRUE((*node)->start().ok());
+    EXPECT_TRUE(wait_for([&] { return recorded() > then_more_than; }, 5000));
+    (*node)->stop();
+  };
+  run(0);  // a day ahead
+  const std::size_t ahead = recorded();
+  ASSERT_GT(ahead, 0u);
+  node_clock.set_correction(0);  // corrected, then restarted
+  run(ahead);
+  EXPECT_GT(recorded(), ahead);
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ class HealthNodeTest : public ::testing::Test {
   }
   protocol::Status ping() {
     const std::size_t before = controller_.statuses().size();
-    controller_.send_control("n1", {ControlCommand::ping, 1});
+    controller_.send_control("n1", {ControlCommand::ping, 1, {}});
     EXPECT_TRUE(test::wait_for([&] { return controller_.statuses().size() > before; }));
     return controller_.statuses().back();
   }
@@ -215,8 +215,8 @@ TEST_F(HealthNodeTest, VolumeAndMuteAreKeptAcrossRestarts) {
   {
     auto node = make_node(clock_, wav_sinks(clock_));
     ASSERT_TRUE(node->start().ok());
-    controller_.send_control("n1", {ControlCommand::volume, 35});
-    controller_.send_control("n1", {ControlCommand::mute, 1});
+    controller_.send_control("n1", {ControlCommand::volume, 35, {}});
+    controller_.send_control("n1", {ControlCommand::mute, 1, {}});
     ASSERT_TRUE(test::wait_for([&] {
       const auto st = controller_.statuses();
       return !st.empty() && st.back().volume == 35 && st.back().muted;
@@ -237,7 +237,7 @@ TEST_F(HealthNodeTest, VolumeAndMuteAreKeptAcrossRestarts) {
 TEST_F(HealthNodeTest, TestToneIsPlayedAndNotCounted) {
   auto node = make_node(clock_, wav_sinks(clock_));
   ASSERT_TRUE(node->start().ok());
-  controller_.send_control("n1", {ControlCommand::test_tone, 400});
+  controller_.send_control("n1", {ControlCommand::test_tone, 400, {}});
   const std::string wav = dir_.file("wav") + "/" + std::to_string((std::uint64_t{1} << 63) | 1);
   ASSERT_TRUE(test::wait_for([&] { return test::read_wav(wav + ".wav").ok; }, 5000));
   node->stop();  // the WAV is complete once the playback ended
@@ -264,16 +264,17 @@ TEST_F(HealthNodeTest, RestartAndReloadGoThroughTheirHooks) {
     return r;
   });
   ASSERT_TRUE(node->start().ok());
-  controller_.send_control("n1", {ControlCommand::restart, 0});
+  controller_.send_control("n1", {ControlCommand::restart, 0, {}});
   ASSERT_TRUE(test::wait_for([&] { return restarts == 1; }));
-  controller_.send_control("n1", {ControlCommand::reload, 0});
+  controller_.send_control("n1", {ControlCommand::reload, 0, {}});
   ASSERT_TRUE(test::wait_for([&] { return ping().volume == 70; }));
   // A control signed by another key changes nothing.
   const auto stranger = protocol::KeyPair::generate();
   controller_.publish(
       protocol::topics::node_control("n1"),
       controller_.seal(protocol::MessageType::control,
-                       protocol::encode(protocol::Control{ControlCommand::volume, 5}), &stranger));
+                       protocol::encode(protocol::Control{ControlCommand::volume, 5, "node:n1"}),
+                       &stranger));
   ASSERT_TRUE(test::wait_for([&] { return node->snapshot().controls_rejected == 1; }));
   EXPECT_EQ(ping().volume, 70);
   node->stop();

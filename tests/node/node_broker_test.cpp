@@ -50,7 +50,7 @@ TEST(NodeBrokerTest, PlaysAndReconnectsThroughABrokerRestart) {
   const std::size_t statuses = controller.statuses().size();
   ASSERT_TRUE(test::wait_for(
       [&] {
-        controller.send_control("n1", {protocol::ControlCommand::ping, 1});
+        controller.send_control("n1", {protocol::ControlCommand::ping, 1, {}});
         return test::wait_for([&] { return controller.statuses().size() > statuses; }, 200);
       },
       10000));

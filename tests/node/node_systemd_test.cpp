@@ -160,7 +160,7 @@ TEST(NodeDaemonTest, ProvisionedBundleWorksOverTlsWithItsCredential) {
         controller.publish(loa::protocol::topics::node_control("n5"),
                            controller.seal(loa::protocol::MessageType::control,
                                            loa::protocol::encode(loa::protocol::Control{
-                                               loa::protocol::ControlCommand::ping, 1}),
+                                               loa::protocol::ControlCommand::ping, 1, "node:n5"}),
                                            &controller_key));
         return loa::node::test::wait_for(
             [&] {

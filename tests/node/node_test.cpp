@@ -223,28 +223,28 @@ TEST_F(NodeTest, ControlCancelsAndForgedControlIsIgnored) {
   ASSERT_TRUE(test::wait_for([&] { return node->snapshot().queued.size() == 1; }));
 
   const auto stranger = protocol::KeyPair::generate();
-  controller_.publish(
-      protocol::topics::node_control("n1"),
-      controller_.seal(protocol::MessageType::control,
-                       protocol::encode(protocol::Control{protocol::ControlCommand::cancel, 500}),
-                       &stranger));
+  controller_.publish(protocol::topics::node_control("n1"),
+                      controller_.seal(protocol::MessageType::control,
+                                       protocol::encode(protocol::Control{
+                                           protocol::ControlCommand::cancel, 500, "node:n1"}),
+                                       &stranger));
   ASSERT_TRUE(test::wait_for([&] { return node->snapshot().controls_rejected == 1; }));
   EXPECT_EQ(node->snapshot().queued.size(), 1u);
 
-  controller_.send_control("n1", {protocol::ControlCommand::cancel, 500});
+  controller_.send_control("n1", {protocol::ControlCommand::cancel, 500, {}});
   ASSERT_TRUE(test::wait_for([&] { return !events_for(500).empty(); }));
   EXPECT_EQ(events_for(500)[0].outcome, Outcome::cancelled);
   EXPECT_TRUE(node->snapshot().queued.empty());
 
   // A replayed copy of a control is refused.
-  const auto volume =
-      controller_.seal(protocol::MessageType::control,
-                       protocol::encode(protocol::Control{protocol::ControlCommand::volume, 40}));
+  const auto volume = controller_.seal(
+      protocol::MessageType::control,
+      protocol::encode(protocol::Control{protocol::ControlCommand::volume, 40, "node:n1"}));
   controller_.publish(protocol::topics::node_control("n1"), volume);
   controller_.publish(protocol::topics::node_control("n1"), volume);
   ASSERT_TRUE(test::wait_for([&] { return node->snapshot().controls_rejected == 2; }));
   const std::size_t statuses = controller_.statuses().size();
-  controller_.send_control("n1", {protocol::ControlCommand::ping, 7});
+  controller_.send_control("n1", {protocol::ControlCommand::ping, 7, {}});
   ASSERT_TRUE(test::wait_for([&] { return controller_.statuses().size() > statuses; }));
   EXPECT_EQ(controller_.statuses().back().volume, 40u);
   EXPECT_EQ(controller_.statuses().back().plan_version, 1u);

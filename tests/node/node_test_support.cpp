@@ -259,7 +259,7 @@ NodeConfig test_config(const std::string& id, const std::string& area, const std
   c.id = id;
   c.area = *protocol::AreaPath::parse(area);
   c.cache_dir = cache;
-  c.controller_key = controller_key;
+  c.controller_keys = protocol::KeySet(controller_key);
   c.key = protocol::KeyPair::generate();
   c.status_interval_us = 60'000'000;
   c.fetch_timeout_us = 200'000;
@@ -340,7 +340,8 @@ protocol::PackagedBulletin FakeController::offer_bulletin(std::uint64_t bulletin
   return *packaged;
 }
 
-void FakeController::send_control(const std::string& node_id, const protocol::Control& control) {
+void FakeController::send_control(const std::string& node_id, protocol::Control control) {
+  if (control.target.empty()) control.target = protocol::node_scope(node_id);
   publish(topics::node_control(node_id), seal(MessageType::control, protocol::encode(control)));
 }
 
@@ -366,19 +367,12 @@ void FakeController::set_answer_fetches(bool on) {
 }
 
 std::optional<protocol::Opened> FakeController::open_up(const Bytes& payload) {
-  protocol::VerifyPolicy policy;
-  std::vector<protocol::PublicKey> keys;
+  protocol::KeySet keys;
   {
     std::lock_guard lock(mu_);
-    keys = trusted_;
+    keys = protocol::KeySet(trusted_);
   }
-  policy.key_lookup = [keys](protocol::KeyId id) -> std::optional<protocol::PublicKey> {
-    for (const auto& k : keys) {
-      if (protocol::key_id(k) == id) return k;
-    }
-    return std::nullopt;
-  };
-  auto r = protocol::open(payload, policy);
+  auto r = protocol::open(payload, keys);
   if (!r.ok()) return std::nullopt;
   return r.opened;
 }
@@ -393,6 +387,14 @@ void FakeController::on_message(const runtime::BusMessage& m) {
     return;
   }
   const protocol::ByteView body = opened->body;
+  {
+    std::lock_guard lock(mu_);
+    if (m.retained) {
+      // A retained status is an old one (or the last will): not a new sequence.
+    } else if (parsed->up != topics::UpKind::event) {
+      up_sequences_.push_back(opened->header.sequence);
+    }
+  }
   switch (parsed->up) {
     case topics::UpKind::event: {
       auto e = protocol::decode_playback_event(body);
@@ -458,7 +460,7 @@ void FakeController::on_message(const runtime::BusMessage& m) {
         answer = answer_status_time_ && s->online && !m.retained;
       }
       if (answer) {
-        send_control(s->node_id, {protocol::ControlCommand::time, opened->header.sequence});
+        send_control(s->node_id, {protocol::ControlCommand::time, opened->header.sequence, {}});
       }
       return;
     }
@@ -491,6 +493,11 @@ std::size_t FakeController::unverified() const {
   std::lock_guard lock(mu_);
   return unverified_;
 }
+std::vector<std::uint64_t> FakeController::up_sequences() const {
+  std::lock_guard lock(mu_);
+  return up_sequences_;
+}
+
 std::vector<std::uint64_t> FakeController::event_sequences() const {
   std::lock_guard lock(mu_);
   return event_sequences_;

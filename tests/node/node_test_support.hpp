@@ -143,7 +143,8 @@ class FakeController {
   protocol::PackagedBulletin offer_bulletin(std::uint64_t bulletin_id,
                                             const protocol::OpusStream& stream,
                                             const BulletinOptions& options);
-  void send_control(const std::string& node_id, const protocol::Control& control);
+  // Sealed on the node's control topic; an empty target is filled in as "node:<node_id>".
+  void send_control(const std::string& node_id, protocol::Control control);
   void send_receipt(const std::string& node_id, std::uint64_t recorded_through);
   void set_auto_receipt(bool on);
   void set_answer_fetches(bool on);
@@ -159,6 +160,9 @@ class FakeController {
   std::size_t unverified() const;
   // Envelope sequences of received events, in arrival order.
   std::vector<std::uint64_t> event_sequences() const;
+  // Envelope sequences of every other message received live (hello, status, fetch, report),
+  // in arrival order.
+  std::vector<std::uint64_t> up_sequences() const;
 
  private:
   void on_message(const runtime::BusMessage& m);
@@ -175,6 +179,7 @@ class FakeController {
   bool answer_status_time_ = false;
   std::vector<protocol::PlaybackEvent> events_;
   std::vector<std::uint64_t> event_sequences_;
+  std::vector<std::uint64_t> up_sequences_;
   std::vector<protocol::Fetch> fetches_;
   std::vector<protocol::CacheReport> reports_;
   std::vector<protocol::Hello> hellos_;

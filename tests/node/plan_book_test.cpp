@@ -35,7 +35,8 @@ class PlanBookTest : public ::testing::Test {
     return protocol::seal(MessageType::plan, signer, kT0, p.version, protocol::encode(p));
   }
   PlanBook book(const std::string& dir) {
-    return PlanBook("n1", *protocol::AreaPath::parse("79/26734/03"), controller_.public_key, dir);
+    return PlanBook("n1", *protocol::AreaPath::parse("79/26734/03"),
+                    protocol::KeySet(controller_.public_key), dir);
   }
   KeyPair controller_ = KeyPair::generate();
   test::TempDir dir_;
@@ -161,8 +162,8 @@ TEST_F(PlanBookTest, PersistsAndReverifiesOnLoad) {
   EXPECT_EQ(b.load(), 1u);
   EXPECT_EQ(b.effective().size(), 2u);
   // Plans of a key the node no longer trusts are refused too.
-  PlanBook other("n1", *protocol::AreaPath::parse("79/26734/03"), KeyPair::generate().public_key,
-                 dir_.path());
+  PlanBook other("n1", *protocol::AreaPath::parse("79/26734/03"),
+                 protocol::KeySet(KeyPair::generate().public_key), dir_.path());
   EXPECT_EQ(other.load(), 0u);
 }
 

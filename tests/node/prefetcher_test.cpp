@@ -26,8 +26,8 @@ class PrefetcherTest : public ::testing::Test {
  protected:
   PrefetcherTest()
       : cache_(*Cache::open(dir_.file("cache"))),
-        prefetcher_(Prefetcher::Config{"n1", controller_.public_key, kTimeout}, cache_,
-                    [this](MessageType type, const protocol::Bytes& body) {
+        prefetcher_(Prefetcher::Config{"n1", protocol::KeySet(controller_.public_key), kTimeout},
+                    cache_, [this](MessageType type, const protocol::Bytes& body) {
                       return protocol::seal(type, node_, kT0, 1, body);
                     }) {
     stream_ = test::make_stream(2.5);  // 125 packets: 3 chunks of 50
@@ -48,10 +48,7 @@ class PrefetcherTest : public ::testing::Test {
     std::vector<protocol::Bytes> out;
     for (const auto& p : a.publish) {
       if (p.topic != topics::node_up("n1", kind)) continue;
-      protocol::VerifyPolicy policy;
-      const auto key = node_.public_key;
-      policy.key_lookup = [key](protocol::KeyId) { return std::optional(key); };
-      auto r = protocol::open(p.payload, policy);
+      auto r = protocol::open(p.payload, protocol::KeySet(node_.public_key));
       EXPECT_TRUE(r.ok());
       if (r.ok()) out.emplace_back(r.opened->body.begin(), r.opened->body.end());
     }

@@ -22,12 +22,6 @@ const KeyPair& signer() {
 
 VerifyPolicy policy() {
   VerifyPolicy p;
-  const PublicKey pk = signer().public_key;
-  const KeyId id = key_id(pk);
-  p.key_lookup = [pk, id](KeyId k) -> std::optional<PublicKey> {
-    if (k == id) return pk;
-    return std::nullopt;
-  };
   p.now_us = kNow;
   p.max_age_us = 60LL * 1000000;
   p.last_sequence = 0;
@@ -78,8 +72,9 @@ template <typename T, typename Decode>
 void verify_decode(benchmark::State& state, const T& message, MessageType type, Decode decode) {
   const Bytes envelope = seal(type, signer(), kNow, 1, encode(message));
   const VerifyPolicy p = policy();
+  const KeySet keys(signer().public_key);
   for (auto _ : state) {
-    const OpenResult opened = open(envelope, p);
+    const OpenResult opened = open(envelope, keys, p);
     if (!opened.ok()) {
       state.SkipWithError("open failed");
       break;

@@ -18,12 +18,10 @@ class EnvelopeTest : public ::testing::Test {
   KeyPair other_ = samples::node_key();
   Bytes body_ = encode(samples::plan());
 
+  KeySet trusted_{key_.public_key};
+
   VerifyPolicy policy() const {
     VerifyPolicy p;
-    p.key_lookup = [this](KeyId id) -> std::optional<PublicKey> {
-      if (id == key_id(key_.public_key)) return key_.public_key;
-      return std::nullopt;
-    };
     p.now_us = kNow;
     return p;
   }
@@ -32,8 +30,9 @@ class EnvelopeTest : public ::testing::Test {
     return seal(MessageType::plan, key_, sender_us, sequence, body_);
   }
 
-  static Rejection rejection(ByteView envelope, const VerifyPolicy& policy) {
-    const OpenResult r = open(envelope, policy);
+  Rejection rejection(ByteView envelope, const VerifyPolicy& policy,
+                      const KeySet* trusted = nullptr) const {
+    const OpenResult r = open(envelope, trusted ? *trusted : trusted_, policy);
     EXPECT_FALSE(r.ok());
     return r.rejection;
   }
@@ -42,7 +41,7 @@ class EnvelopeTest : public ::testing::Test {
 TEST_F(EnvelopeTest, OpensWhatItSealed) {
   const Bytes env = sealed();
   ASSERT_EQ(env.size(), kEnvelopeHeaderSize + body_.size() + kSignatureSize);
-  const OpenResult r = open(env, policy());
+  const OpenResult r = open(env, trusted_, policy());
   ASSERT_TRUE(r.ok()) << to_string(r.rejection);
   EXPECT_EQ(r.opened->header.type, MessageType::plan);
   EXPECT_EQ(r.opened->header.key_id, key_id(key_.public_key));
@@ -78,7 +77,7 @@ TEST_F(EnvelopeTest, HeaderLayout) {
 TEST_F(EnvelopeTest, EmptyBodyIsAllowed) {
   const Bytes env = seal(MessageType::control, key_, kNow, 1, {});
   ASSERT_EQ(env.size(), kEnvelopeHeaderSize + kSignatureSize);
-  const OpenResult r = open(env, policy());
+  const OpenResult r = open(env, trusted_, policy());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r.opened->body.empty());
 }
@@ -105,7 +104,7 @@ TEST_F(EnvelopeTest, UnknownType) {
   EXPECT_EQ(rejection(env, policy()), Rejection::unknown_type);
   for (std::uint8_t t = 1; t <= 10; ++t) {
     const Bytes ok = seal(static_cast<MessageType>(t), key_, kNow, 1, body_);
-    EXPECT_TRUE(open(ok, policy()).ok()) << int{t};
+    EXPECT_TRUE(open(ok, trusted_, policy()).ok()) << int{t};
     EXPECT_STRNE(to_string(static_cast<MessageType>(t)), "unknown");
   }
 }
@@ -131,7 +130,7 @@ TEST_F(EnvelopeTest, Oversize) {
   // The biggest allowed body opens.
   const Bytes big_body(kMaxBodySize, 0x33);
   const Bytes biggest = seal(MessageType::audio_chunk, key_, kNow, 1, big_body);
-  EXPECT_TRUE(open(biggest, policy()).ok());
+  EXPECT_TRUE(open(biggest, trusted_, policy()).ok());
   Bytes longer = biggest;
   longer.push_back(0);
   EXPECT_EQ(rejection(longer, policy()), Rejection::oversize);
@@ -147,9 +146,31 @@ TEST_F(EnvelopeTest, Oversize) {
 TEST_F(EnvelopeTest, UnknownKey) {
   const Bytes env = seal(MessageType::plan, other_, kNow, 1, body_);
   EXPECT_EQ(rejection(env, policy()), Rejection::unknown_key);
-  VerifyPolicy no_lookup = policy();
-  no_lookup.key_lookup = nullptr;
-  EXPECT_EQ(rejection(sealed(), no_lookup), Rejection::unknown_key);
+  const KeySet none;
+  EXPECT_EQ(rejection(sealed(), policy(), &none), Rejection::unknown_key);
+}
+
+// A key rotation: while receivers trust {old, new}, what either signs opens; once they trust
+// only {new}, what the old key signs is refused.
+TEST_F(EnvelopeTest, AKeySetAcceptsEachOfItsKeysAndNoOther) {
+  const KeyPair rotated = KeyPair::generate();
+  const KeySet both({key_.public_key, rotated.public_key});
+  EXPECT_EQ(both.size(), 2u);
+  EXPECT_TRUE(open(sealed(), both, policy()).ok());
+  const Bytes by_new = seal(MessageType::plan, rotated, kNow, 6, body_);
+  const OpenResult r = open(by_new, both, policy());
+  ASSERT_TRUE(r.ok()) << to_string(r.rejection);
+  EXPECT_EQ(r.opened->header.key_id, key_id(rotated.public_key));
+
+  const KeySet only_new(rotated.public_key);
+  EXPECT_TRUE(open(by_new, only_new, policy()).ok());
+  EXPECT_EQ(rejection(sealed(), policy(), &only_new), Rejection::unknown_key);
+  EXPECT_EQ(claimed_key_id(by_new), key_id(rotated.public_key));
+  EXPECT_FALSE(claimed_key_id(ByteView(by_new.data(), kEnvelopeHeaderSize - 1)));
+  // A key given twice is held once.
+  KeySet twice(rotated.public_key);
+  twice.add(rotated.public_key);
+  EXPECT_EQ(twice, only_new);
 }
 
 TEST_F(EnvelopeTest, BadSignature) {
@@ -163,10 +184,6 @@ TEST_F(EnvelopeTest, BadSignature) {
     env[i] ^= 0x01;
     EXPECT_EQ(rejection(env, policy()), Rejection::bad_signature) << "byte " << i;
   }
-  // The right key id but a different key (e.g. a rotated key).
-  VerifyPolicy wrong = policy();
-  wrong.key_lookup = [this](KeyId) -> std::optional<PublicKey> { return other_.public_key; };
-  EXPECT_EQ(rejection(good, wrong), Rejection::bad_signature);
   // The type byte is signed: changing it to another valid type breaks the signature.
   Bytes retyped = good;
   retyped[4] = static_cast<std::uint8_t>(MessageType::control);
@@ -176,14 +193,15 @@ TEST_F(EnvelopeTest, BadSignature) {
 TEST_F(EnvelopeTest, Expired) {
   VerifyPolicy p = policy();
   p.max_age_us = 60'000'000;
-  EXPECT_TRUE(open(sealed(1, kNow - 60'000'000), p).ok());  // exactly max age: accepted
+  EXPECT_TRUE(open(sealed(1, kNow - 60'000'000), trusted_, p).ok());  // exactly max age: accepted
   EXPECT_EQ(rejection(sealed(1, kNow - 60'000'001), p), Rejection::expired);
-  EXPECT_TRUE(open(sealed(1, kNow + 5'000'000), p).ok());  // sender clock ahead: not expired
+  EXPECT_TRUE(
+      open(sealed(1, kNow + 5'000'000), trusted_, p).ok());  // sender clock ahead: not expired
   p.max_age_us = 0;
-  EXPECT_TRUE(open(sealed(1, 0), p).ok());  // no age check
+  EXPECT_TRUE(open(sealed(1, 0), trusted_, p).ok());  // no age check
   p.max_age_us = INT64_MAX;
   p.now_us = INT64_MIN + 5;
-  EXPECT_TRUE(open(sealed(1, INT64_MIN), p).ok());  // no overflow on extreme values
+  EXPECT_TRUE(open(sealed(1, INT64_MIN), trusted_, p).ok());  // no overflow on extreme values
 }
 
 TEST_F(EnvelopeTest, Replayed) {
@@ -191,11 +209,11 @@ TEST_F(EnvelopeTest, Replayed) {
   p.last_sequence = 5;
   EXPECT_EQ(rejection(sealed(5), p), Rejection::replayed);
   EXPECT_EQ(rejection(sealed(4), p), Rejection::replayed);
-  EXPECT_TRUE(open(sealed(6), p).ok());
+  EXPECT_TRUE(open(sealed(6), trusted_, p).ok());
   p.last_sequence = 0;
   EXPECT_EQ(rejection(sealed(0), p), Rejection::replayed);
   p.last_sequence.reset();
-  EXPECT_TRUE(open(sealed(0), p).ok());
+  EXPECT_TRUE(open(sealed(0), trusted_, p).ok());
 }
 
 TEST_F(EnvelopeTest, ChecksInTheDocumentedOrder) {

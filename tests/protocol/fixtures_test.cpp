@@ -124,7 +124,7 @@ std::map<std::string, std::map<std::string, Bytes>> corpus() {
   AudioChunk one{1, 0, 0, {Bytes{0xf8}}};
   c["fuzz_audio_chunk"]["one_packet.bin"] = encode(one);
   c["fuzz_audio_chunk"]["live_end.bin"] = encode(AudioChunk{1, 9, samples::kMorning, {}});
-  c["fuzz_control"]["ping.bin"] = encode(Control{ControlCommand::ping, 99});
+  c["fuzz_control"]["ping.bin"] = encode(Control{ControlCommand::ping, 99, "area:79/26734"});
   PlaybackEvent done = samples::playback_event();
   done.outcome = Outcome::completed;
   done.detail.clear();
@@ -206,17 +206,13 @@ TEST(Fixtures, DecodeToTheSamples) {
 TEST(Fixtures, SealedEnvelopesOpenWithTheFixtureKeys) {
   const KeyPair controller = samples::controller_key();
   const KeyPair node = samples::node_key();
+  const KeySet trusted({controller.public_key, node.public_key});
   VerifyPolicy policy;
-  policy.key_lookup = [&](KeyId id) -> std::optional<PublicKey> {
-    if (id == key_id(controller.public_key)) return controller.public_key;
-    if (id == key_id(node.public_key)) return node.public_key;
-    return std::nullopt;
-  };
   policy.now_us = samples::kMorning + 60LL * 1000000;
   policy.max_age_us = 300LL * 1000000;
 
   const Bytes control = read_file(kFixtures / "envelope_control.bin");
-  const OpenResult c = open(control, policy);
+  const OpenResult c = open(control, trusted, policy);
   ASSERT_TRUE(c.ok()) << to_string(c.rejection);
   EXPECT_EQ(c.opened->header.type, MessageType::control);
   EXPECT_EQ(c.opened->header.key_id, key_id(controller.public_key));
@@ -226,7 +222,7 @@ TEST(Fixtures, SealedEnvelopesOpenWithTheFixtureKeys) {
   EXPECT_EQ(*body, samples::control());
 
   const Bytes event = read_file(kFixtures / "envelope_playback_event.bin");
-  const OpenResult e = open(event, policy);
+  const OpenResult e = open(event, trusted, policy);
   ASSERT_TRUE(e.ok()) << to_string(e.rejection);
   EXPECT_EQ(e.opened->header.type, MessageType::playback_event);
   EXPECT_EQ(e.opened->header.key_id, key_id(node.public_key));

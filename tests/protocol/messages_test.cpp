@@ -131,7 +131,7 @@ TEST(Messages, ExtremeValuesRoundTrip) {
   for (const auto c : {ControlCommand::volume, ControlCommand::mute, ControlCommand::cancel,
                        ControlCommand::ping, ControlCommand::test_tone, ControlCommand::restart,
                        ControlCommand::reload, ControlCommand::time}) {
-    expect_round_trip(Control{c, UINT64_MAX}, decode_control);
+    expect_round_trip(Control{c, UINT64_MAX, "area:79/26734/03"}, decode_control);
   }
   for (const auto s : {CacheState::cached, CacheState::rejected, CacheState::failed}) {
     expect_round_trip(CacheReport{"a-b_C", 0, s, "x"}, decode_cache_report);
@@ -338,6 +338,19 @@ TEST(Messages, ContentsAreValidated) {
   fetch.indices[2] = kMaxChunksPerBulletin;
   EXPECT_EQ(error_of(encode(fetch), decode_fetch),
             "fetch: indices[2]: chunk index 16384 beyond limit 16383 at offset 33");
+}
+
+// A control signs the scope it was sent to; one without (revision 1) is refused, saying why.
+TEST(Messages, AControlWithoutItsTargetIsRefused) {
+  const Bytes full = encode(samples::control());
+  const Bytes revision1(full.begin(), full.begin() + 9);
+  EXPECT_EQ(error_of(revision1, decode_control),
+            "control: target: truncated at offset 9 (no target: a control of protocol revision "
+            "1, which did not sign it)");
+  Bytes bad = full;
+  bad[11] = 'x';  // "xode:hcm-q1-007"
+  EXPECT_THAT(error_of(bad, decode_control),
+              HasSubstr("control: target: scope 'xode:hcm-q1-007': must start with"));
 }
 
 TEST(Messages, Utf8Validation) {

@@ -55,7 +55,7 @@ inline AudioChunk audio_chunk() {
 }
 
 inline Control control() {
-  return Control{ControlCommand::volume, 60};
+  return Control{ControlCommand::volume, 60, "node:hcm-q1-007"};
 }
 
 inline PlaybackEvent playback_event() {

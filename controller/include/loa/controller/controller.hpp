@@ -74,6 +74,9 @@ struct ControllerSettings {
   Micros cap_lead_us = 5'000'000;
   std::int64_t cap_default_repeat_min = 30;
   std::string cap_file_root;
+  // Where the controller's envelope sequence is reserved (Signer; loa-controller: "<db>.sequence"
+  // next to the database). Empty: in memory only (tests). An unreadable file stops the start.
+  std::string sequence_file;
 };
 
 // The most residents and loudspeakers one node is registered with (a node serves a village or

@@ -84,9 +84,10 @@ class Dispatcher {
   std::optional<protocol::Opened> open_from(const std::string& node, const std::string& topic,
                                             protocol::ByteView payload,
                                             protocol::MessageType expected);
-  // The replay check of PROTOCOL.md: per (key, topic), the highest sequence accepted.
-  std::optional<std::uint64_t> last_sequence(const protocol::PublicKey& key,
-                                             const std::string& topic) const;
+  // The replay check of PROTOCOL.md: per (key, topic), the highest sequence accepted, kept in
+  // the store (and cached here) so that it survives a restart.
+  Result<std::optional<std::uint64_t>> last_sequence(const protocol::PublicKey& key,
+                                                     const std::string& topic);
   void accept_sequence(const protocol::PublicKey& key, const std::string& topic,
                        std::uint64_t sequence);
   void queue_receipt(const std::string& node, std::uint64_t through, Outbox& out);
@@ -102,7 +103,7 @@ class Dispatcher {
   runtime::Clock& clock_;
   Ledger ledger_;
   bool trust_first_key_ = false;
-  std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;
+  std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> last_sequence_;  // cache
   struct PendingFetch {
     bool manifest = false;
     std::map<std::uint32_t, std::string> indices;  // chunk index -> the first node that asked

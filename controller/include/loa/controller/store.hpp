@@ -306,6 +306,14 @@ class Store {
   // Sorted by valueName, value.
   virtual Result<std::vector<CapGeocodeRecord>> cap_geocodes() = 0;
 
+  // Replay marks (PROTOCOL.md, security model): the highest envelope sequence accepted per
+  // (node key id, topic), written with the batch that accepted it, so that a restart does not
+  // reopen the gate to a copy of an old message. nullopt: none accepted yet.
+  virtual Result<std::optional<std::uint64_t>> replay_mark(protocol::KeyId key,
+                                                           const std::string& topic) = 0;
+  virtual loa::Status set_replay_mark(protocol::KeyId key, const std::string& topic,
+                                      std::uint64_t sequence) = 0;
+
   // Runs `fn`, whose writes are then made durable together (one commit instead of one per
   // write); if `fn` fails, none of them is kept. Calls may nest.
   virtual loa::Status batch(const std::function<loa::Status()>& fn) = 0;

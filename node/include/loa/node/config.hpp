@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "loa/node/sink.hpp"
 #include "loa/protocol/area_path.hpp"
@@ -24,8 +25,10 @@ struct NodeOptions {
   std::string broker_tls_version = "tlsv1.2";
   std::string cache = "/var/lib/loa-node";
   std::string sink = "null";
-  std::string controller_key;  // file with the controller's public key (hex)
-  std::string key;             // the node's key pair file; empty: <cache>/node.key
+  // The controller's public keys (hex): each a file, or a directory whose *.pub files are read;
+  // the key may be given several times. Several keys during a key rotation (docs/deployment.md).
+  std::vector<std::string> controller_key;
+  std::string key;  // the node's key pair file; empty: <cache>/node.key
   int output_latency_ms = 0;
   int live_latency_ms = 300;  // live streams: capture instant to loudspeaker
   int volume = 100;
@@ -52,8 +55,8 @@ struct NodeConfig {
   std::string id;
   protocol::AreaPath area;
   std::string cache_dir;
-  protocol::PublicKey controller_key{};
-  protocol::KeyPair key;  // the node's own signing key
+  protocol::KeySet controller_keys;  // every controller message must be signed by one of them
+  protocol::KeyPair key;             // the node's own signing key
   protocol::Micros extra_output_latency_us = 0;
   protocol::Micros live_latency_us = 300'000;  // live streams: sender instant to loudspeaker
   std::uint8_t volume = 100;
@@ -77,7 +80,12 @@ struct NodeConfig {
   protocol::Micros open_ahead_us = 500'000;
 };
 
-// Validates the options, creates the cache directory, loads the controller key and loads (or
+// The controller keys the `controller-key` values name (files, or directories of *.pub files), at
+// most kMaxControllerKeys; the error names the file.
+inline constexpr std::size_t kMaxControllerKeys = 8;
+Result<protocol::KeySet> load_controller_keys(const std::vector<std::string>& paths);
+
+// Validates the options, creates the cache directory, loads the controller keys and loads (or
 // creates, on first start) the node's key pair. The error names the key or file.
 Result<NodeConfig> load_node_config(const NodeOptions& options);
 

@@ -21,15 +21,17 @@ namespace loa::node {
 // starts it again.
 inline constexpr int kRestartExitCode = 75;
 
-// The node's last will: a Status with online = 0 sealed with the node's key now, at sequence
-// `sequence` (which is also its session). The broker publishes it retained on the node's status
-// topic when the connection is lost. PROTOCOL.md, "Status and last will".
+// The node's last will: a Status with online = 0 sealed with the node's key now, at the next
+// sequence of the node's persisted envelope counter (its outbox, outbox_path), which is also its
+// session: above every sequence of earlier runs, whatever the clock did. The broker publishes it
+// retained on the node's status topic when the connection is lost. PROTOCOL.md, "Status and
+// last will". Fails when the outbox cannot be opened or the reservation not stored.
 struct LastWill {
   std::string topic;
   protocol::Bytes payload;
   std::uint64_t session = 0;
 };
-LastWill make_last_will(const NodeConfig& config, protocol::Micros now_us);
+Result<LastWill> make_last_will(const NodeConfig& config, protocol::Micros now_us);
 
 // The highest CPU temperature of /sys/class/thermal/thermal_zone*/temp (milli-degrees Celsius),
 // or nullopt where the board has none. `root` is for tests.

@@ -23,15 +23,19 @@
 #include "loa/node/sink.hpp"
 #include "loa/runtime/bus.hpp"
 #include "loa/runtime/clock.hpp"
+#include "loa/runtime/sequence.hpp"
 
 namespace loa::node {
 
 // A node instance. Everything it uses is injected, so many can run in one process (the fleet
 // simulator). The bus and the clock must outlive the Node; the Node sets the bus's handlers,
 // starts it in start() and stops it in stop().
+// The outbox of a node whose cache directory is `cache_dir`: <cache_dir>/outbox.db.
+std::string outbox_path(const std::string& cache_dir);
+
 class Node {
  public:
-  // Opens the cache and the outbox (<cache>/outbox.db) and loads the persisted plans.
+  // Opens the cache and the outbox (outbox_path) and loads the persisted plans.
   static Result<std::unique_ptr<Node>> create(NodeConfig config, runtime::Bus& bus,
                                               runtime::Clock& clock, SinkFactory sinks);
   ~Node();
@@ -89,18 +93,28 @@ class Node {
 
  private:
   Node(NodeConfig config, runtime::Bus& bus, runtime::Clock& clock, Cache cache,
-       std::unique_ptr<Outbox> outbox, SinkFactory sinks);
+       std::unique_ptr<Outbox> outbox, std::uint64_t reserved, SinkFactory sinks);
 
   void on_message(const runtime::BusMessage& message);
   void on_connection(bool connected);
   void handle_plan(protocol::ByteView envelope);
-  // Verifies a controller message: key, type, age (0: none) and the topic's last sequence.
+  // Verifies a controller message: a trusted key, type, age (0: none) and a sequence above the
+  // highest accepted from that key on that topic. Does not take the sequence: accept_sequence
+  // does, once the body passed its checks too.
   std::optional<protocol::Opened> open_from_controller(const std::string& topic,
                                                        protocol::ByteView envelope,
                                                        protocol::MessageType type,
                                                        protocol::Micros max_age_us,
                                                        std::string& why);
-  void handle_control(const std::string& topic, protocol::ByteView envelope);
+  // Raises the topic's replay mark to the header's sequence; `durable`: also in the outbox, so a
+  // restart does not reopen the gate (controls, receipts; a live chunk's replay can only put
+  // its own audio at its own instant again, so its marks stay in memory).
+  void accept_sequence(const std::string& topic, const protocol::EnvelopeHeader& header,
+                       bool durable);
+  // `target`: the scope the control topic it arrived on belongs to ("area:<path>" or
+  // "node:<id>"); the control must name it (PROTOCOL.md, Control).
+  void handle_control(const std::string& topic, const std::string& target,
+                      protocol::ByteView envelope);
   // node_health.cpp: what a verified Control does; the volume and mute state kept in the cache
   // directory; the clock offset from a `time` answer; what a reload changes.
   void apply_control(const protocol::EnvelopeHeader& header, const protocol::Control& control);
@@ -145,8 +159,10 @@ class Node {
   Prefetcher prefetcher_;
   std::uint64_t plans_rejected_ = 0;
   std::uint64_t controls_rejected_ = 0;
-  std::map<std::string, std::uint64_t> last_sequence_;  // controller messages, per topic
-  std::atomic<std::uint64_t> next_sequence_{0};         // envelope sequence of non-event messages
+  // Replay marks of controller messages per (key id, topic): a cache of the outbox's.
+  std::map<std::pair<protocol::KeyId, std::string>, std::uint64_t> marks_;
+  // The envelope sequence of non-event messages, reserved in the outbox.
+  std::unique_ptr<runtime::SequenceCounter> sequence_;
   LiveStreams live_;
   std::set<std::uint64_t> live_subscribed_;  // stream ids
   // Test hook (LOA_TEST_DROP_LIVE_PERCENT): this share of received live chunks is dropped, drawn

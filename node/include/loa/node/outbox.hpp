@@ -7,10 +7,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "loa/protocol/envelope.hpp"
 #include "loa/protocol/messages.hpp"
 #include "loa/runtime/sqlite.hpp"
 
@@ -41,6 +43,17 @@ class Outbox {
   bool handled(std::uint64_t occurrence_id) const;
   // The event_seq the next add() will use.
   std::uint64_t next_seq() const;
+
+  // Replay state (PROTOCOL.md, security model), kept here to be as durable as the events.
+  // The reservation of this node's envelope sequence (runtime::SequenceCounter); 0: none yet.
+  // reserve_sequences never lowers it.
+  Result<std::uint64_t> sequence_reservation() const;
+  loa::Status reserve_sequences(std::uint64_t through);
+  // The highest sequence accepted from a controller key on a topic; nullopt: none yet.
+  Result<std::optional<std::uint64_t>> replay_mark(protocol::KeyId key,
+                                                   const std::string& topic) const;
+  loa::Status set_replay_mark(protocol::KeyId key, const std::string& topic,
+                              std::uint64_t sequence);
 
   // Test builds of the node crash at named points: loa-node installs a hook (from
   // LOA_TEST_CRASH_AT) that raises SIGKILL when its point is reached. Points: outbox-before-commit,

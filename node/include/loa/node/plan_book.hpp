@@ -29,14 +29,14 @@ struct PlanOffer {
 class PlanBook {
  public:
   // `dir`: where accepted plan envelopes are kept ("" keeps nothing on disk).
-  PlanBook(std::string node_id, const protocol::AreaPath& area, protocol::PublicKey controller_key,
+  PlanBook(std::string node_id, const protocol::AreaPath& area, protocol::KeySet controller_keys,
            std::string dir);
 
   // Loads the persisted envelopes, verifying each again; returns how many were loaded. Files that
   // fail are logged and skipped.
   std::size_t load();
 
-  // Verifies a plan envelope (controller key, scope, version) and holds it if newer.
+  // Verifies a plan envelope (one of the controller keys, scope, version) and holds it if newer.
   PlanOffer offer(protocol::ByteView envelope);
 
   // True if `scope` is one of this node's.
@@ -53,7 +53,7 @@ class PlanBook {
 
   std::string node_id_;
   std::vector<std::string> scopes_;
-  protocol::PublicKey controller_key_;
+  protocol::KeySet controller_keys_;
   std::string dir_;
   struct Held {
     protocol::Plan plan;

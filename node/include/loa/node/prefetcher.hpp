@@ -25,7 +25,7 @@ class Prefetcher {
  public:
   struct Config {
     std::string node_id;
-    protocol::PublicKey controller_key{};
+    protocol::KeySet controller_keys;
     protocol::Micros fetch_timeout_us = 3'000'000;  // quiet time before a Fetch
     protocol::Micros max_backoff_us = 60'000'000;   // cap on the doubling retry interval
     std::size_t max_early_bytes = 256 << 10;        // chunks kept while the manifest is awaited

@@ -8,8 +8,9 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "loa/protocol/messages.hpp"
 
@@ -80,10 +81,30 @@ struct Opened {
   ByteView body;  // points into the buffer given to open()
 };
 
+// The public keys a receiver trusts for one sender, found by key id: a node's one key, or the
+// controller's keys (more than one during a key rotation, PROTOCOL.md "Security model").
+class KeySet {
+ public:
+  KeySet() = default;
+  explicit KeySet(const PublicKey& key) { add(key); }
+  explicit KeySet(const std::vector<PublicKey>& keys) {
+    for (const auto& k : keys) add(k);
+  }
+  // Adds a key; one already held is not added twice.
+  void add(const PublicKey& key);
+  // The key with this id, or nullptr.
+  const PublicKey* find(KeyId id) const;
+  bool contains(const PublicKey& key) const { return find(key_id(key)) != nullptr; }
+  std::size_t size() const { return keys_.size(); }
+  bool empty() const { return keys_.empty(); }
+  friend bool operator==(const KeySet&, const KeySet&) = default;
+
+ private:
+  std::vector<std::pair<KeyId, PublicKey>> keys_;  // in the order added
+};
+
 // What the receiver expects of an envelope.
 struct VerifyPolicy {
-  // Returns the public key for a key id, or nullopt if unknown.
-  std::function<std::optional<PublicKey>(KeyId)> key_lookup;
   Micros now_us = 0;
   // Refuse envelopes whose sender time is older than now - max_age_us (0: no age check).
   Micros max_age_us = 0;
@@ -94,13 +115,20 @@ struct VerifyPolicy {
   bool check_signature = true;
 };
 
-// Parses and verifies an envelope. Returns the one reason it is refused, or the header and body.
-// Checks in this order: size caps and framing, magic, version, type, key, signature, age, replay.
+// Parses and verifies an envelope signed by one of `trusted` (a key id not among them:
+// unknown_key). Returns the one reason it is refused, or the header and body. Checks in this
+// order: size caps and framing, magic, version, type, key, signature, age, replay. Every
+// receiver verifies through this function.
 struct OpenResult {
   std::optional<Opened> opened;
   Rejection rejection = Rejection::bad_magic;  // meaningful only when !opened
   bool ok() const { return opened.has_value(); }
 };
-OpenResult open(ByteView envelope, const VerifyPolicy& policy);
+OpenResult open(ByteView envelope, const KeySet& trusted, const VerifyPolicy& policy = {});
+
+// The key id an envelope claims, read without checking anything else: for a receiver to find its
+// replay mark for that key before calling open(), which then verifies it. nullopt when the bytes
+// are shorter than a header.
+std::optional<KeyId> claimed_key_id(ByteView envelope);
 
 }  // namespace loa::protocol

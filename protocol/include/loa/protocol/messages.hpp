@@ -100,9 +100,14 @@ enum class ControlCommand : std::uint8_t {
 // A direct order to a node or an area. `value` is the volume percent, mute 0/1, the
 // occurrence id to cancel, the ping nonce, the test tone's length in milliseconds, or (time)
 // the sequence of the Status answered; the envelope's sender time is the controller's clock.
+// `target` is the scope it was sent to, "area:<path>" or "node:<id>": a node obeys only a
+// control whose target is one of its scopes and that arrived on that target's control topic, so
+// a copy re-published elsewhere is refused. A body without a target (protocol revision 1) does
+// not decode.
 struct Control {
   ControlCommand command = ControlCommand::ping;
   std::uint64_t value = 0;
+  std::string target;
   friend bool operator==(const Control&, const Control&) = default;
 };
 
