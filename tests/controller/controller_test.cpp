@@ -722,6 +722,7 @@ TEST_F(PacedControllerTest, AChunkCostsItsSizeTimesTheTargetedNodes) {
   // Two of them have it cached already (from an earlier run, say): only n1 counts now.
   nodes[1]->report(bulletin, protocol::CacheState::cached);
   nodes[2]->report(bulletin, protocol::CacheState::cached);
+  idle();  // both reports taken before the window that prices the second chunk
   clock_.advance(2 * size * kSecond / 100);
   ASSERT_TRUE(eventually_chunks(bulletin, 2));
   // The second chunk cost 1 x size.

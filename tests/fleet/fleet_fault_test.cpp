@@ -208,9 +208,10 @@ class FleetFaultTest : public DeploymentTest {
     for (const auto& n : j.value("nodes", json::array())) k += n.value("online", false) ? 1 : 0;
     return k;
   }
-  // The controller's playback log of one occurrence, by node.
+  // The controller's playback log of one occurrence, by node (one page: at most 10,000 rows,
+  // the largest fleet these tests run).
   std::map<std::string, json> log_of(std::int64_t occurrence) {
-    const json j = api_get("/api/v1/log?limit=100000&occurrence=" + std::to_string(occurrence));
+    const json j = api_get("/api/v1/log?limit=10000&occurrence=" + std::to_string(occurrence));
     std::map<std::string, json> out;
     if (!j.is_object()) return out;
     for (const auto& row : j.value("events", json::array())) out[row.at("node")] = row;
