@@ -1,4 +1,5 @@
 // loa-controller: the daemon. Parses options and hands over to loa::controller.
+#include <malloc.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -266,6 +267,12 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Request bodies (uploads up to max-upload-mb) are large, short-lived and allocated on one of
+  // up to http-max-connections threads. glibc's default raises its mmap threshold after such a
+  // buffer is freed, so later ones land in per-thread arenas that keep the memory: 57.6 MB
+  // uploads left the controller at ~160 MB resident. A fixed threshold gives every large buffer
+  // back to the system when it is freed (~40-85 MB; docs/benchmarks.md "Hostile load").
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
