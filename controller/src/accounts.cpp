@@ -14,8 +14,6 @@ namespace {
 
 using runtime::Database;
 
-const char* const kRoles[] = {"administrator", "province_operator", "commune_operator", "viewer"};
-
 // Tables of their own beside the Store's: the Store's migrations own PRAGMA user_version.
 const char* const kSchema = R"(
 CREATE TABLE IF NOT EXISTS account_users (
@@ -346,23 +344,6 @@ class SqliteAccountStore final : public AccountStore {
 };
 
 }  // namespace
-
-const char* to_string(Role role) {
-  return kRoles[static_cast<int>(role)];
-}
-
-std::optional<Role> parse_role(std::string_view text) {
-  for (int i = 0; i < 4; ++i) {
-    if (text == kRoles[i]) return static_cast<Role>(i);
-  }
-  return std::nullopt;
-}
-
-bool area_in_scope(std::string_view scope, std::string_view area) {
-  if (scope.empty()) return true;
-  return area == scope || (area.size() > scope.size() && area.substr(0, scope.size()) == scope &&
-                           area[scope.size()] == '/');
-}
 
 Result<std::string> hash_password(std::string_view password) {
   if (sodium_init() < 0) return make_error("libsodium: cannot initialize");

@@ -562,45 +562,18 @@ struct Access::Impl {
     server.Post("/api/v1/users", [this](const http::Request& req, http::Response& res) {
       auto parsed = parse_json_body(req.body);
       if (!parsed) return send(res, 400, to_json(parsed.error()));
-      json b = std::move(*parsed);
-      const bool ok = !b.is_discarded() && b.is_object() && b.value("name", json()).is_string() &&
-                      b.value("role", json()).is_string() &&
-                      b.value("password", json()).is_string() &&
-                      b.value("area", json("")).is_string();
-      const auto role = ok ? parse_role(b["role"].get<std::string>()) : std::nullopt;
-      if (!role) {
-        return send(res, 400,
-                    to_json(api_error(ErrorCode::bad_request,
-                                      "body: {\"name\", \"role\": administrator|province_operator|"
-                                      "commune_operator|viewer, \"area\"?, \"password\"}")));
-      }
-      auto u = accounts.add_user(b["name"], *role, b.value("area", ""),
-                                 b["password"].get<std::string>(), controller.now_us());
+      auto in = user_input_from_json(*parsed);
+      if (!in) return send(res, 400, to_json(in.error()));
+      auto u = accounts.add_user(in->name, in->role, in->area, in->password, controller.now_us());
       if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
       send(res, 201, user_json(*u));
     });
     server.Patch(R"(/api/v1/users/([^/]+))", [this](const http::Request& req, http::Response& res) {
       auto parsed = parse_json_body(req.body);
       if (!parsed) return send(res, 400, to_json(parsed.error()));
-      json b = std::move(*parsed);
-      UserChange c;
-      std::string bad;
-      if (b.is_discarded() || !b.is_object()) bad = "body: not a JSON object";
-      for (const auto& [k, v] : b.is_object() ? b.items() : json::object().items()) {
-        if (k == "role" && v.is_string() && parse_role(v.get<std::string>())) {
-          c.role = parse_role(v.get<std::string>());
-        } else if (k == "area" && v.is_string()) {
-          c.area = v.get<std::string>();
-        } else if (k == "password" && v.is_string()) {
-          c.password = v.get<std::string>();
-        } else if (k == "disabled" && v.is_boolean()) {
-          c.disabled = v.get<bool>();
-        } else {
-          bad = k + ": not a valid role, area, password or disabled (true/false)";
-        }
-      }
-      if (!bad.empty()) return send(res, 400, to_json(api_error(ErrorCode::bad_request, bad)));
-      auto u = accounts.change_user(req.matches[1], c);
+      auto c = user_change_from_json(*parsed);
+      if (!c) return send(res, 400, to_json(c.error()));
+      auto u = accounts.change_user(req.matches[1], *c);
       if (!u) return send(res, http_status(u.error().code), to_json(u.error()));
       send(res, 200, user_json(*u));
     });

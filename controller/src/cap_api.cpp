@@ -112,18 +112,9 @@ void add_cap_routes(http::Server& server, Controller& controller) {
   server.Post("/api/v1/cap/geocodes", [&controller](const http::Request& req, http::Response& res) {
     auto parsed = parse_json_body(req.body);
     if (!parsed) return send_error(res, parsed.error());
-    json body = std::move(*parsed);
-    if (body.is_discarded() || !body.is_object()) {
-      return send_error(res, api_error(ErrorCode::bad_request, "body: not a JSON object"));
-    }
-    for (const char* k : {"value_name", "value", "area"}) {
-      if (!body.value(k, json()).is_string()) {
-        return send_error(res,
-                          api_error(ErrorCode::bad_request, std::string(k) + ": must be a string"));
-      }
-    }
-    auto r = controller.set_cap_geocode(
-        CapGeocodeRecord{body["value_name"], body["value"], body["area"]});
+    auto geocode = geocode_input_from_json(*parsed);
+    if (!geocode) return send_error(res, geocode.error());
+    auto r = controller.set_cap_geocode(*geocode);
     if (!r) return send_error(res, r.error());
     send(res, 200, to_json(*r));
   });

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cstdint>
 
-#include "json_fields.hpp"
 #include "loa/controller/local_time.hpp"
 #include "loa/runtime/keys.hpp"
 
@@ -128,30 +127,6 @@ json to_json(const LogEntry& e) {
 
 json to_json(const ApiError& e) {
   return json{{"error", {{"code", to_string(e.code)}, {"message", e.message}}}};
-}
-
-Reply<NodeInput> node_input_from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) return api_error(ErrorCode::bad_request, where + "expected a JSON object");
-  NodeInput in;
-  auto id = get_string(j, where, "id", true);
-  if (!id) return id.error();
-  in.id = *id;
-  auto area = get_string(j, where, "area", true);
-  if (!area) return area.error();
-  in.area = *area;
-  auto name = get_string(j, where, "name", false);
-  if (!name) return name.error();
-  in.name = *name;
-  auto key = get_string(j, where, "public_key", false);
-  if (!key) return key.error();
-  in.public_key_hex = *key;
-  auto speakers = get_int(j, where, "speakers", false);
-  if (!speakers) return speakers.error();
-  in.speakers = speakers->value_or(1);
-  auto residents = get_int(j, where, "residents", false);
-  if (!residents) return residents.error();
-  in.residents = residents->value_or(0);
-  return in;
 }
 
 json to_json(const RefusedEventRecord& r) {

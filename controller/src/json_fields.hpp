@@ -1,4 +1,4 @@
-// Field readers shared by the request decoders of json_codec.cpp and json_requests.cpp. Each
+// Field readers of the request decoders (json_requests.cpp). Each
 // refuses a missing or mistyped field with a bad_request naming it, prefixed by `where`.
 #pragma once
 

@@ -1,5 +1,6 @@
-// The request bodies of the scheduling routes (docs/api.md), JSON to a domain value. Every field
-// is checked for type and size here; its meaning (a time, a rule, a target) by the controller.
+// The request bodies of the scheduling, node and administration routes (docs/api.md), JSON to a
+// domain value. Every field is checked for type and size here; its meaning (a time, a rule, a
+// target, an area, a password) by the controller and the account store.
 #include <set>
 
 #include "json_fields.hpp"
@@ -160,6 +161,114 @@ Reply<ChangeRequest> change_request_from_json(const json& j) {
     if (!known.count(key)) return field_error("", key, "cannot be changed (unknown field)");
   }
   return c;
+}
+
+Reply<NodeInput> node_input_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) return api_error(ErrorCode::bad_request, where + "expected a JSON object");
+  NodeInput in;
+  auto id = get_string(j, where, "id", true);
+  if (!id) return id.error();
+  in.id = *id;
+  auto area = get_string(j, where, "area", true);
+  if (!area) return area.error();
+  in.area = *area;
+  auto name = get_string(j, where, "name", false);
+  if (!name) return name.error();
+  in.name = *name;
+  auto key = get_string(j, where, "public_key", false);
+  if (!key) return key.error();
+  in.public_key_hex = *key;
+  auto speakers = get_int(j, where, "speakers", false);
+  if (!speakers) return speakers.error();
+  in.speakers = speakers->value_or(1);
+  auto residents = get_int(j, where, "residents", false);
+  if (!residents) return residents.error();
+  in.residents = residents->value_or(0);
+  return in;
+}
+
+namespace {
+
+// A string longer than kMaxJsonString: refused naming the field and its size, never echoing it.
+std::optional<ApiError> too_long(const std::string& field, const json& v) {
+  if (!v.is_string() || v.get_ref<const std::string&>().size() <= kMaxJsonString) return {};
+  return field_error("", field,
+                     std::to_string(v.get_ref<const std::string&>().size()) + " bytes; at most " +
+                         std::to_string(kMaxJsonString));
+}
+
+}  // namespace
+
+Reply<UserInput> user_input_from_json(const json& j) {
+  // One message for every shape error: it shows the whole body expected.
+  const ApiError shape = api_error(ErrorCode::bad_request,
+                                   "body: {\"name\", \"role\": administrator|province_operator|"
+                                   "commune_operator|viewer, \"area\"?, \"password\"}");
+  if (!j.is_object()) return shape;
+  const auto string_at = [&j](const char* field) -> const json* {
+    const auto it = j.find(field);
+    return it != j.end() && it->is_string() ? &*it : nullptr;
+  };
+  const json* name = string_at("name");
+  const json* role = string_at("role");
+  const json* password = string_at("password");
+  const json* area = string_at("area");
+  // "area" may be absent, but not null or another type.
+  if (!name || !role || !password || (!area && j.contains("area"))) return shape;
+  UserInput in;
+  const auto parsed = parse_role(role->get_ref<const std::string&>());
+  if (!parsed) return shape;
+  in.role = *parsed;
+  for (const auto& [field, v] : {std::pair<const char*, const json*>{"name", name},
+                                 {"area", area},
+                                 {"password", password}}) {
+    if (!v) continue;
+    if (auto e = too_long(field, *v)) return *e;
+  }
+  in.name = name->get<std::string>();
+  in.password = password->get<std::string>();
+  if (area) in.area = area->get<std::string>();
+  return in;
+}
+
+Reply<UserChange> user_change_from_json(const json& j) {
+  if (!j.is_object()) return api_error(ErrorCode::bad_request, "body: not a JSON object");
+  UserChange c;
+  // Every field is read; the last one refused is named.
+  std::optional<ApiError> bad;
+  for (const auto& [k, v] : j.items()) {
+    if (auto e = too_long(k, v); e && (k == "area" || k == "password")) {
+      bad = *e;
+    } else if (k == "role" && v.is_string() && parse_role(v.get_ref<const std::string&>())) {
+      c.role = parse_role(v.get_ref<const std::string&>());
+    } else if (k == "area" && v.is_string()) {
+      c.area = v.get<std::string>();
+    } else if (k == "password" && v.is_string()) {
+      c.password = v.get<std::string>();
+    } else if (k == "disabled" && v.is_boolean()) {
+      c.disabled = v.get<bool>();
+    } else {
+      bad = api_error(ErrorCode::bad_request,
+                      k + ": not a valid role, area, password or disabled (true/false)");
+    }
+  }
+  if (bad) return *bad;
+  return c;
+}
+
+Reply<CapGeocodeRecord> geocode_input_from_json(const json& j) {
+  if (!j.is_object()) return api_error(ErrorCode::bad_request, "body: not a JSON object");
+  CapGeocodeRecord g;
+  for (const char* field : {"value_name", "value", "area"}) {
+    const auto it = j.find(field);
+    if (it == j.end() || !it->is_string()) {
+      return api_error(ErrorCode::bad_request, std::string(field) + ": must be a string");
+    }
+    if (auto e = too_long(field, *it)) return *e;
+    const std::string f = field;
+    (f == "value_name" ? g.value_name : f == "value" ? g.value : g.area) = it->get<std::string>();
+  }
+  return g;
 }
 
 }  // namespace loa::controller

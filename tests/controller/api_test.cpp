@@ -395,3 +395,68 @@ TEST(ApiRequests, BodiesAreBoundedFieldByField) {
   huge["volume"] = std::numeric_limits<std::uint64_t>::max();  // not wrapped to -1
   EXPECT_EQ(message(schedule_request_from_json(huge)), "volume: must be a whole number below 2^63");
 }
+
+// The node, user and CAP geocode bodies: each shape error names the field, each text field is
+// bounded, and a valid body is read whole.
+TEST(ApiRequests, AdministrationBodiesNameTheFieldAndAreBounded) {
+  const std::string long_text(8193, 'a');
+  auto node = node_input_from_json(json{{"id", "n1"}, {"area", "79/1"}, {"speakers", "3"}});
+  ASSERT_TRUE(node.ok()) << node.error().message;
+  EXPECT_EQ(node->speakers, 3);
+  EXPECT_EQ(node->residents, 0);
+  auto bad_node = node_input_from_json(json{{"id", "n1"}, {"area", long_text}}, "nodes[2]: ");
+  ASSERT_FALSE(bad_node.ok());
+  EXPECT_EQ(bad_node.error().message, "nodes[2]: area: 8193 bytes; at most 8192");
+
+  const json user = {{"name", "lan"},
+                     {"role", "commune_operator"},
+                     {"area", "79/1"},
+                     {"password", "long enough pw"}};
+  auto in = user_input_from_json(user);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  EXPECT_EQ(in->role, Role::commune_operator);
+  EXPECT_EQ(in->area, "79/1");
+  for (const char* field : {"name", "area", "password"}) {
+    json bad = user;
+    bad[field] = long_text;
+    auto r = user_input_from_json(bad);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_EQ(r.error().message, std::string(field) + ": 8193 bytes; at most 8192");
+  }
+  for (const char* field : {"name", "role", "area", "password"}) {
+    json bad = user;
+    bad[field] = nullptr;  // "area" may be absent, but not null
+    auto r = user_input_from_json(bad);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_EQ(r.error().message.rfind("body: {\"name\", \"role\"", 0), 0u) << r.error().message;
+  }
+
+  auto change = user_change_from_json(json{{"disabled", true}, {"role", "viewer"}});
+  ASSERT_TRUE(change.ok()) << change.error().message;
+  EXPECT_EQ(change->disabled, true);
+  EXPECT_EQ(change->role, Role::viewer);
+  EXPECT_FALSE(change->area);
+  auto unknown = user_change_from_json(json{{"colour", "red"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "colour: not a valid role, area, password or disabled (true/false)");
+  auto long_password = user_change_from_json(json{{"password", long_text}});
+  ASSERT_FALSE(long_password.ok());
+  EXPECT_EQ(long_password.error().message, "password: 8193 bytes; at most 8192");
+  EXPECT_EQ(user_change_from_json(json::array()).error().message, "body: not a JSON object");
+
+  const json geocode = {{"value_name", "MA_DVHC"}, {"value", "32014"}, {"area", "79/3"}};
+  auto g = geocode_input_from_json(geocode);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->value, "32014");
+  for (const char* field : {"value_name", "value", "area"}) {
+    json bad = geocode;
+    bad[field] = long_text;
+    auto r = geocode_input_from_json(bad);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_EQ(r.error().message, std::string(field) + ": 8193 bytes; at most 8192");
+    bad[field] = 7;
+    EXPECT_EQ(geocode_input_from_json(bad).error().message,
+              std::string(field) + ": must be a string");
+  }
+}

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "loa/controller/api_server.hpp"
 #include "loa/controller/auth.hpp"
@@ -977,6 +978,26 @@ TEST_F(AuthApiTest, JsonNested300000DeepIsRefusedAndTheServerStillAnswers) {
   r = call("", "GET", "/api/v1/health");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+// A text field of the user bodies longer than the decoders' bound is refused naming the field
+// and its size, and is not echoed back (a 100,000-byte name used to come back whole in the
+// error).
+TEST_F(AuthApiTest, OversizeUserFieldsAreRefusedNamingTheFieldWithoutEchoingIt) {
+  const std::string huge(100'000, 'a');
+  for (const auto& [method, path, field] :
+       {std::tuple<std::string, std::string, std::string>{"POST", "/api/v1/users", "name"},
+        {"POST", "/api/v1/users", "area"},
+        {"PATCH", "/api/v1/users/admin", "area"}}) {
+    json body = {{"name", "new"}, {"role", "viewer"}, {"password", "long enough pw"}};
+    if (method == "PATCH") body = json::object();
+    body[field] = huge;
+    auto r = call("admin", method, path, body.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << method << " " << field;
+    const std::string message = json::parse(r->body)["error"]["message"];
+    EXPECT_EQ(message, field + ": 100000 bytes; at most 8192");
+  }
 }
 
 // On a kept-alive connection, a request whose header cannot be read (a field of 20,000 bytes)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "loa/controller/accounts.hpp"
 #include "loa/controller/api_error.hpp"
 #include "loa/controller/controller.hpp"
 
@@ -29,6 +30,21 @@ Reply<NodeInput> node_input_from_json(const nlohmann::json& j, const std::string
 Reply<ScheduleRequest> schedule_request_from_json(const nlohmann::json& j);
 // Refuses unknown fields (a typo must not silently change nothing).
 Reply<ChangeRequest> change_request_from_json(const nlohmann::json& j);
+
+// A new account as POST /api/v1/users gives it; the account store checks name, area and password.
+struct UserInput {
+  std::string name;
+  Role role = Role::viewer;
+  std::string area;
+  std::string password;
+};
+// The administration bodies (docs/api.md "Accounts", "CAP"): each text field at most
+// kMaxJsonString bytes; the account store and the controller check what the fields mean.
+Reply<UserInput> user_input_from_json(const nlohmann::json& j);
+// PATCH /api/v1/users/{name}: role, area, password, disabled; any other field is refused.
+Reply<UserChange> user_change_from_json(const nlohmann::json& j);
+// POST /api/v1/cap/geocodes: value_name, value and area, each a string.
+Reply<CapGeocodeRecord> geocode_input_from_json(const nlohmann::json& j);
 
 // The most rows one list answer holds (the `limit` of the log, refused log, audit, history and
 // CAP lists); a larger `limit` is refused.
