@@ -728,6 +728,9 @@ Result<http::Limits> http_limits(const ControllerConfig& c) {
   if (!in(c.http_max_connections, 1, 10000)) {
     return out("http-max-connections", c.http_max_connections, "1..10000");
   }
+  if (!in(c.http_max_connections_per_address, 1, 10000)) {
+    return out("http-max-connections-per-address", c.http_max_connections_per_address, "1..10000");
+  }
   if (!in(c.http_header_timeout_s, 1, 3600)) {
     return out("http-header-timeout-s", c.http_header_timeout_s, "1..3600");
   }
@@ -745,6 +748,7 @@ Result<http::Limits> http_limits(const ControllerConfig& c) {
   l.max_header_bytes = static_cast<std::size_t>(c.http_max_header_kb) << 10;
   l.max_header_count = static_cast<std::size_t>(c.http_max_headers);
   l.max_connections = static_cast<std::size_t>(c.http_max_connections);
+  l.max_connections_per_address = static_cast<std::size_t>(c.http_max_connections_per_address);
   l.header_timeout = std::chrono::seconds(c.http_header_timeout_s);
   l.body_idle_timeout = std::chrono::seconds(c.http_body_idle_timeout_s);
   l.min_body_rate = static_cast<std::size_t>(c.http_min_body_rate);

@@ -618,6 +618,9 @@ void Access::attach(http::Server& server) {
       [impl](const http::Request& req, http::Response& res) { return impl->gate(req, res); });
   server.set_post_routing_handler(
       [impl](const http::Request& req, http::Response& res) { impl->audit(req, res); });
+  // A trusted proxy carries every client's connections: only the global limit applies to it.
+  server.set_exempt_from_address_limit(
+      [impl](const std::string& peer) { return in_ranges(peer, impl->settings.trusted_proxies); });
   impl_->routes(server);
 }
 

@@ -78,6 +78,11 @@ po::options_description controller_options(ControllerConfig& c) {
   add("http-max-connections",
       po::value(&c.http_max_connections)->default_value(c.http_max_connections),
       "most open HTTP connections (one thread each); beyond: 503 and close; 1..10000");
+  add("http-max-connections-per-address",
+      po::value(&c.http_max_connections_per_address)
+          ->default_value(c.http_max_connections_per_address),
+      "most open HTTP connections from one peer address; beyond: 503 and close (peers in "
+      "trusted-proxies count toward http-max-connections only); 1..10000");
   add("http-header-timeout-s",
       po::value(&c.http_header_timeout_s)->default_value(c.http_header_timeout_s),
       "seconds a client has to send a request's whole header; 1..3600");

@@ -754,6 +754,28 @@ TEST_F(AuthApiTest, AForwardedAddressCountsOnlyWhenThePeerIsATrustedProxy) {
   EXPECT_EQ(c.Get("/api/v1/session")->status, 200);
 }
 
+// Behind a trusted proxy every client's connection comes from the proxy's address: it is not held
+// to the per-address connection cap, while any other peer is.
+TEST_F(AuthApiTest, OnlyATrustedProxyMayHoldMoreConnectionsThanTheCapPerAddress) {
+  const std::size_t cap = http::Limits{}.max_connections_per_address;
+  // Opens n connections from 127.0.0.1, each kept after its answer; the last one's status.
+  const auto last_of = [this](std::size_t n) {
+    std::vector<std::unique_ptr<loa::test::RawConnection>> held;
+    int status = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      held.push_back(std::make_unique<loa::test::RawConnection>(port_));
+      held.back()->send("GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n");
+      status = loa::test::status_of(held.back()->read_response());
+    }
+    return status;
+  };
+  EXPECT_EQ(last_of(cap + 1), 503) << "no proxy trusted: 127.0.0.1 is one client";
+  AuthSettings auth;
+  auth.trusted_proxies = *parse_address_ranges("127.0.0.1");
+  restart_gate(auth);
+  EXPECT_EQ(last_of(cap + 1), 200) << "a trusted proxy counts toward the global limit only";
+}
+
 // Page sizes and other numbers of a query are bounded: a huge one is refused naming it, never
 // taken as "every row".
 TEST_F(AuthApiTest, HugeOrMalformedQueryNumbersAreRefusedNamingTheParameter) {

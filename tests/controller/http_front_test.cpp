@@ -234,6 +234,7 @@ TEST(HttpLimitsConfig, KeysBecomeLimitsAndBadOnesAreNamed) {
   EXPECT_EQ(defaults->max_header_bytes, built_in.max_header_bytes);
   EXPECT_EQ(defaults->max_header_count, built_in.max_header_count);
   EXPECT_EQ(defaults->max_connections, built_in.max_connections);
+  EXPECT_EQ(defaults->max_connections_per_address, built_in.max_connections_per_address);
   EXPECT_EQ(defaults->header_timeout, built_in.header_timeout);
   EXPECT_EQ(defaults->body_idle_timeout, built_in.body_idle_timeout);
   EXPECT_EQ(defaults->min_body_rate, built_in.min_body_rate);
@@ -241,14 +242,16 @@ TEST(HttpLimitsConfig, KeysBecomeLimitsAndBadOnesAreNamed) {
 
   const auto l = http_limits(parsed(
       {"--max-upload-mb=2", "--http-max-body-kb=8", "--http-max-header-kb=4",
-       "--http-max-headers=20", "--http-max-connections=3", "--http-header-timeout-s=2",
-       "--http-body-idle-timeout-s=3", "--http-min-body-rate=100", "--http-keep-alive-s=1"}));
+       "--http-max-headers=20", "--http-max-connections=3", "--http-max-connections-per-address=2",
+       "--http-header-timeout-s=2", "--http-body-idle-timeout-s=3", "--http-min-body-rate=100",
+       "--http-keep-alive-s=1"}));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->max_upload_bytes, 2u << 20);
   EXPECT_EQ(l->max_body_bytes, 8u << 10);
   EXPECT_EQ(l->max_header_bytes, 4u << 10);
   EXPECT_EQ(l->max_header_count, 20u);
   EXPECT_EQ(l->max_connections, 3u);
+  EXPECT_EQ(l->max_connections_per_address, 2u);
   EXPECT_EQ(l->header_timeout, 2s);
   EXPECT_EQ(l->body_idle_timeout, 3s);
   EXPECT_EQ(l->min_body_rate, 100u);
@@ -256,12 +259,15 @@ TEST(HttpLimitsConfig, KeysBecomeLimitsAndBadOnesAreNamed) {
 
   for (const std::string key :
        {"max-upload-mb", "http-max-body-kb", "http-max-header-kb", "http-max-headers",
-        "http-max-connections", "http-header-timeout-s", "http-body-idle-timeout-s",
-        "http-min-body-rate", "http-keep-alive-s"}) {
+        "http-max-connections", "http-max-connections-per-address", "http-header-timeout-s",
+        "http-body-idle-timeout-s", "http-min-body-rate", "http-keep-alive-s"}) {
     const auto bad = http_limits(parsed({"--" + key + "=0"}));
     ASSERT_FALSE(bad.ok()) << key;
     EXPECT_EQ(bad.error().message.rfind(key + ": ", 0), 0u) << bad.error().message;
   }
+  const auto many = http_limits(parsed({"--http-max-connections-per-address=10001"}));
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.error().message, "http-max-connections-per-address: 10001 is outside 1..10000");
 }
 
 }  // namespace

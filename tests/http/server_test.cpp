@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -23,8 +24,12 @@ namespace {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void start(http::Limits limits = {}) {
+  void start(http::Limits limits = {},
+             std::function<bool(const std::string&)> exempt_from_address_limit = nullptr) {
     server_ = std::make_unique<http::Server>(limits);
+    if (exempt_from_address_limit) {
+      server_->set_exempt_from_address_limit(std::move(exempt_from_address_limit));
+    }
     server_->Get(R"(/items/([^/]+))", [](const http::Request& req, http::Response& res) {
       res.set_content("item " + req.matches[1].str() + " q=" + req.get_param_value("q") +
                           " agent=" + req.get_header_value("x-agent"),
@@ -252,6 +257,48 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503WhileTheOthersStillWork) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(status_of(exchange("GET /items/5 HTTP/1.1\r\nHost: t\r\n\r\n")), 200);
+}
+
+TEST_F(ServerTest, OneAddressCannotTakeEveryConnectionButAnExemptOneCountsOnlyGlobally) {
+  http::Limits limits;
+  limits.max_connections = 8;
+  limits.max_connections_per_address = 3;
+  limits.keep_alive_timeout = 60s;  // the held connections stay open for the whole test
+  start(limits, [](const std::string& peer) { return peer == "127.0.0.3"; });
+  std::vector<std::unique_ptr<RawConnection>> held;
+  // A connection from `from`: what it receives until the server closes it.
+  const auto refusal_from = [&](const char* from) {
+    held.push_back(std::make_unique<RawConnection>(port_, from));
+    EXPECT_TRUE(held.back()->ok()) << from;
+    held.back()->send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    return held.back()->read_until_close(5s);
+  };
+  // A connection from `from`, kept open: its first answer's status.
+  const auto open_kept = [&](const char* from) {
+    held.push_back(std::make_unique<RawConnection>(port_, from));
+    EXPECT_TRUE(held.back()->ok()) << from;
+    held.back()->send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    return status_of(held.back()->read_response());
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(open_kept("127.0.0.1"), 200) << i;
+  // 127.0.0.1's next connection is refused; another address still gets in.
+  const auto refused = refusal_from("127.0.0.1");
+  held.pop_back();
+  EXPECT_EQ(status_of(refused), 503) << refused;
+  EXPECT_NE(body_of(refused).find("from 127.0.0.1 (limit 3)"), std::string::npos) << refused;
+  EXPECT_EQ(open_kept("127.0.0.2"), 200);
+  // The exempt address goes past the per-address cap, up to the global limit (3 + 1 + 4 = 8).
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(open_kept("127.0.0.3"), 200) << i;
+  const auto global = refusal_from("127.0.0.3");
+  held.pop_back();
+  EXPECT_EQ(status_of(global), 503) << global;
+  EXPECT_NE(body_of(global).find("(limit 8)"), std::string::npos) << global;
+  // Once one of 127.0.0.1's connections closes, it may open another.
+  held.erase(held.begin());
+  for (int attempt = 0; attempt < 50 && server_->connections() >= 8; ++attempt) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(open_kept("127.0.0.1"), 200);
 }
 
 TEST_F(ServerTest, PreRoutingAnswersBeforeTheBodyIsReadAndPostRoutingSeesEveryAnswer) {

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -139,6 +140,7 @@ struct Server::Impl {
   Handler error;
   ExceptionHandler exception;
   Handler logger;
+  std::function<bool(const std::string&)> exempt;  // from max_connections_per_address
 
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
@@ -148,6 +150,7 @@ struct Server::Impl {
   class Connection;
   std::mutex mutex;
   std::list<std::shared_ptr<Connection>> connections;
+  std::map<net::ip::address, std::size_t> per_address;  // open connections of each capped peer
 
   // Declared last: destroying the io_context ends pending refusals, which count in `refusing`.
   net::io_context ioc;  // the acceptor's, and the refusals' beyond the connection limit
@@ -170,9 +173,24 @@ struct Server::Impl {
     return nullptr;
   }
 
+  // Counts a connection of `peer` unless it already has max_connections_per_address.
+  bool claim(const net::ip::address& peer) {
+    std::lock_guard lock(mutex);
+    auto& n = per_address[peer];
+    if (n >= limits.max_connections_per_address) return false;
+    ++n;
+    return true;
+  }
+  void release(const net::ip::address& peer) {
+    std::lock_guard lock(mutex);
+    const auto it = per_address.find(peer);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
+
   void accept();
-  void spawn(tcp::socket socket);
-  void refuse(tcp::socket socket);
+  // `counted`: the peer claimed for the connection, released when it closes.
+  void spawn(tcp::socket socket, std::optional<net::ip::address> counted);
+  void refuse(tcp::socket socket, std::string why);
   void reap();
 };
 
@@ -518,28 +536,40 @@ void Server::Impl::accept() {
       return;
     }
     reap();
-    if (open >= limits.max_connections) {
-      refuse(std::move(socket));
+    error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec).address();
+    const bool capped = !peer_ec && !(exempt && exempt(peer.to_string()));
+    if (peer_ec) {
+      // The client has gone already.
+    } else if (open >= limits.max_connections) {
+      refuse(std::move(socket),
+             "too many connections (limit " + std::to_string(limits.max_connections) + ")");
+    } else if (capped && !claim(peer)) {
+      refuse(std::move(socket), "too many connections from " + peer.to_string() + " (limit " +
+                                    std::to_string(limits.max_connections_per_address) + ")");
     } else {
-      spawn(std::move(socket));
+      spawn(std::move(socket), capped ? std::optional(peer) : std::nullopt);
     }
     accept();
   });
 }
 
-void Server::Impl::spawn(tcp::socket socket) {
+void Server::Impl::spawn(tcp::socket socket, std::optional<net::ip::address> counted) {
   auto c = std::make_shared<Connection>(*this);
   error_code ec;
   const auto protocol = socket.local_endpoint(ec).protocol();
-  if (ec) return;
-  c->socket().assign(protocol, socket.release(), ec);
-  if (ec) return;
+  if (!ec) c->socket().assign(protocol, socket.release(), ec);
+  if (ec) {
+    if (counted) release(*counted);
+    return;
+  }
   ++open;
   Connection* raw = c.get();
   std::lock_guard lock(mutex);
   connections.push_back(c);
-  raw->thread = std::thread([this, raw] {
+  raw->thread = std::thread([this, raw, counted] {
     raw->run();
+    if (counted) release(*counted);
     --open;
     raw->done = true;
   });
@@ -547,15 +577,15 @@ void Server::Impl::spawn(tcp::socket socket) {
 
 namespace {
 
-// A connection beyond the limit: 503, then what the client sends is discarded for a moment
-// (closing at once could reset the connection before the client reads the answer), then closed;
-// on the acceptor's thread.
+// A connection beyond a connection limit: 503 saying `why`, then what the client sends is discarded
+// for a moment (closing at once could reset the connection before the client reads the answer),
+// then closed; on the acceptor's thread.
 class Refusal : public std::enable_shared_from_this<Refusal> {
  public:
-  Refusal(tcp::socket socket, std::size_t limit, std::size_t& count)
+  Refusal(tcp::socket socket, const std::string& why, std::size_t& count)
       : socket_(std::move(socket)), timer_(socket_.get_executor(), kLinger), count_(count) {
     ++count_;
-    const std::string body = "too many connections (limit " + std::to_string(limit) + ")\n";
+    const std::string body = why + "\n";
     text_ =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
         "Connection: close\r\nContent-Length: " +
@@ -594,9 +624,9 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
 }  // namespace
 
 // At most max_connections refusals are pending; beyond, a plain close.
-void Server::Impl::refuse(tcp::socket socket) {
+void Server::Impl::refuse(tcp::socket socket, std::string why) {
   if (refusing >= limits.max_connections) return;
-  std::make_shared<Refusal>(std::move(socket), limits.max_connections, refusing)->start();
+  std::make_shared<Refusal>(std::move(socket), why, refusing)->start();
 }
 
 void Server::Impl::reap() {
@@ -650,6 +680,9 @@ void Server::set_exception_handler(ExceptionHandler handler) {
 }
 void Server::set_logger(Handler logger) {
   impl_->logger = std::move(logger);
+}
+void Server::set_exempt_from_address_limit(std::function<bool(const std::string&)> exempt) {
+  impl_->exempt = std::move(exempt);
 }
 
 const Limits& Server::limits() const {

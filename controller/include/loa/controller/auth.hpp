@@ -85,7 +85,8 @@ class Access {
 
   // Installs the pre-routing check (authentication, CSRF, the route's rule, the area of ids in
   // the path and of live targets), the audit of every POST/PATCH/DELETE, and the routes of
-  // sessions, users, the audit log and the OpenAPI file.
+  // sessions, users, the audit log and the OpenAPI file; exempts the trusted proxies from the
+  // server's per-address connection limit.
   void attach(http::Server& server);
 
   // Checks for what a handler reads from the body; nullopt: allowed, else a forbidden error

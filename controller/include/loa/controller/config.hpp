@@ -43,10 +43,12 @@ struct ControllerConfig {
   std::uint16_t frame_ms = 20;
   std::int64_t max_upload_mb = 64;  // an upload (audio, CAP XML, node import, live segment)
   // The HTTP front (loa::http::Limits; docs/api.md "Limits").
-  std::int64_t http_max_body_kb = 1024;        // any other request's body (JSON)
-  std::int64_t http_max_header_kb = 16;        // a request's header, all fields together
-  std::int64_t http_max_headers = 100;         // header fields of a request
-  std::int64_t http_max_connections = 64;      // open connections; beyond: 503
+  std::int64_t http_max_body_kb = 1024;    // any other request's body (JSON)
+  std::int64_t http_max_header_kb = 16;    // a request's header, all fields together
+  std::int64_t http_max_headers = 100;     // header fields of a request
+  std::int64_t http_max_connections = 64;  // open connections; beyond: 503
+  // Open connections from one peer address (other than a trusted proxy); beyond: 503.
+  std::int64_t http_max_connections_per_address = 16;
   std::int64_t http_header_timeout_s = 10;     // a request's whole header, from its first byte
   std::int64_t http_body_idle_timeout_s = 30;  // longest pause within a body or an answer
   std::int64_t http_min_body_rate = 4096;      // bytes/s a body averages, after that grace

@@ -29,6 +29,8 @@ struct Limits {
   std::size_t max_header_bytes = 16 * 1024;  // request line and header fields together (431)
   std::size_t max_header_count = 100;        // header fields (431)
   std::size_t max_connections = 64;          // beyond: 503 and close
+  // Open connections from one peer address (unless exempt, see Server): beyond, 503 and close.
+  std::size_t max_connections_per_address = 16;
   std::chrono::milliseconds header_timeout{10'000};     // the whole header, from its first byte
   std::chrono::milliseconds body_idle_timeout{30'000};  // no body byte (or no write) for this long
   std::size_t min_body_rate = 4096;  // bytes/s on average for a non-streamed body, after the idle
@@ -122,6 +124,11 @@ class Server {
   void set_exception_handler(ExceptionHandler handler);
   // After the answer was sent (or could not be).
   void set_logger(Handler logger);
+  // Peers for which `exempt(address)` holds (a reverse proxy carrying many clients' connections)
+  // count toward Limits::max_connections only, not max_connections_per_address. `address` is
+  // the peer's address as in Request::remote_addr. Called on the acceptor's thread for each
+  // connection; set before start().
+  void set_exempt_from_address_limit(std::function<bool(const std::string& address)> exempt);
 
   // Binds to host:port (port 0: a free port). Returns the bound port, or an error naming the
   // address.
