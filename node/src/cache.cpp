@@ -11,7 +11,7 @@
 #include <system_error>
 #include <utility>
 
-#include "loa/node/files.hpp"
+#include "loa/runtime/files.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -40,7 +40,8 @@ std::optional<std::uint64_t> bulletin_of(const fs::path& p) {
 }  // namespace
 
 Result<Cache> Cache::open(std::string dir, std::uint64_t limit_bytes) {
-  if (loa::Status s = make_directories(dir); !s) return make_error("cache: " + s.message());
+  if (loa::Status s = runtime::make_directories(dir); !s)
+    return make_error("cache: " + s.message());
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     // Left by a crash: a half-written file, or the chunks of an unfinished fetch.
@@ -89,9 +90,10 @@ bool Cache::evict_one(const std::set<std::uint64_t>& keep, std::uint64_t storing
   return false;
 }
 
-loa::Status Cache::store_file(std::uint64_t bulletin_id,
-                              const std::function<loa::Status(const WriteFn& write)>& produce,
-                              const std::set<std::uint64_t>& keep, StoreFailure* why) const {
+loa::Status Cache::store_file(
+    std::uint64_t bulletin_id,
+    const std::function<loa::Status(const runtime::WriteFn& write)>& produce,
+    const std::set<std::uint64_t>& keep, StoreFailure* why) const {
   auto set_why = [&](StoreFailure f) {
     if (why) *why = f;
   };
@@ -118,7 +120,7 @@ loa::Status Cache::store_file(std::uint64_t bulletin_id,
       return {};
     };
     int err = 0;
-    loa::Status s = write_file_atomic(target, produce, &err, make_room);
+    loa::Status s = runtime::write_file_atomic(target, produce, &err, make_room);
     if (s) return s;
     if (over_limit) {
       set_why(StoreFailure::limit);
@@ -139,7 +141,7 @@ loa::Status Cache::store(const protocol::BulletinAssembler& assembler, const Spo
                          const std::set<std::uint64_t>& keep, StoreFailure* why) const {
   return store_file(
       assembler.manifest().bulletin_id,
-      [&](const WriteFn& write) {
+      [&](const runtime::WriteFn& write) {
         return assembler.write_ogg([&](std::uint32_t i) { return spool.read(i); }, write);
       },
       keep, why);
@@ -149,7 +151,7 @@ loa::Status Cache::store(std::uint64_t bulletin_id, const protocol::OpusStream& 
                          const std::set<std::uint64_t>& keep, StoreFailure* why) const {
   return store_file(
       bulletin_id,
-      [&](const WriteFn& write) -> loa::Status {
+      [&](const runtime::WriteFn& write) -> loa::Status {
         const std::string what = "bulletin " + std::to_string(bulletin_id) + ": ";
         if (stream.packets.empty()) return make_error(what + "ogg write: stream has no packets");
         auto writer = protocol::OggOpusWriter::create(stream, write);
@@ -166,11 +168,11 @@ loa::Status Cache::store(std::uint64_t bulletin_id, const protocol::OpusStream& 
 Result<CachedAudio> Cache::open_audio(std::uint64_t bulletin_id) const {
   const std::string p = path(bulletin_id);
   // A whole pass first, so that a damaged file fails before its first sample plays.
-  auto whole = file_source(p);
+  auto whole = runtime::file_source(p);
   if (!whole) return whole.error();
   auto info = protocol::check_ogg_opus(std::move(whole).value());
   if (!info) return make_error("cache: '" + p + "': " + info.error().message);
-  auto source = file_source(p);
+  auto source = runtime::file_source(p);
   if (!source) return source.error();
   auto reader = protocol::OggOpusReader::open(std::move(source).value());
   if (!reader) return make_error("cache: '" + p + "': " + reader.error().message);
@@ -179,7 +181,7 @@ Result<CachedAudio> Cache::open_audio(std::uint64_t bulletin_id) const {
 
 Result<protocol::OpusStream> Cache::load(std::uint64_t bulletin_id) const {
   const std::string p = path(bulletin_id);
-  auto bytes = read_file(p, protocol::kMaxOggFileSize);
+  auto bytes = runtime::read_file(p, protocol::kMaxOggFileSize);
   if (!bytes) return bytes.error();
   auto stream = protocol::read_ogg_opus(*bytes);
   if (!stream) return make_error("cache: '" + p + "': " + stream.error().message);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "loa/node/files.hpp"
 #include "loa/runtime/bus.hpp"
+#include "loa/runtime/files.hpp"
 #include "loa/runtime/keys.hpp"
 #include "loa/runtime/log.hpp"
 
@@ -158,7 +158,7 @@ Result<protocol::KeySet> load_controller_keys(const std::vector<std::string>& pa
 
 Result<NodeConfig> load_node_config(const NodeOptions& o) {
   if (loa::Status s = validate(o); !s) return make_error(s.message());
-  if (loa::Status s = make_directories(o.cache); !s) {
+  if (loa::Status s = runtime::make_directories(o.cache); !s) {
     return make_error("option 'cache': " + s.message());
   }
   NodeConfig c;

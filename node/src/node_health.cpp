@@ -5,8 +5,8 @@
 #include <limits>
 #include <sstream>
 
-#include "loa/node/files.hpp"
 #include "loa/node/node.hpp"
+#include "loa/runtime/files.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -39,7 +39,7 @@ void Node::start_health() {
   offset_bound_us_ = config_.clock_offset_bound_us;
   site_.set_command(config_.site_script);
   site_.refresh();
-  auto saved = read_file(output_state_path(config_), 256);
+  auto saved = runtime::read_file(output_state_path(config_), 256);
   if (!saved) return;  // none yet: the configured volume
   std::istringstream in(std::string(saved->begin(), saved->end()));
   for (std::string line; std::getline(in, line);) {
@@ -60,7 +60,7 @@ void Node::start_health() {
 void Node::save_output_state() {
   const std::string text = "volume=" + std::to_string(player_.volume()) +
                            "\nmuted=" + (player_.muted() ? "1" : "0") + "\n";
-  if (loa::Status s = write_file_atomic(
+  if (loa::Status s = runtime::write_file_atomic(
           output_state_path(config_),
           protocol::ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
       !s) {

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <map>
 
-#include "loa/node/files.hpp"
+#include "loa/runtime/files.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::node {
@@ -56,7 +56,7 @@ std::size_t PlanBook::load() {
   std::sort(files.begin(), files.end());
   std::size_t loaded = 0;
   for (const auto& file : files) {
-    auto bytes = read_file(file, kMaxEnvelope);
+    auto bytes = runtime::read_file(file, kMaxEnvelope);
     if (!bytes) {
       Log(LogLevel::warn, "node").kv("file", file)
           << "plan file unreadable: " << bytes.error().message;
@@ -114,7 +114,7 @@ PlanOffer PlanBook::accept(protocol::ByteView envelope, bool persist) {
   }
   protocol::Bytes raw(envelope.begin(), envelope.end());
   if (persist && !dir_.empty()) {
-    if (loa::Status s = write_file_atomic(file_for(plan->scope), raw); !s) {
+    if (loa::Status s = runtime::write_file_atomic(file_for(plan->scope), raw); !s) {
       // Still held in memory: playing it matters more than surviving a restart.
       out.detail = "not persisted: " + s.message();
     }

@@ -2,10 +2,10 @@
 
 #include <filesystem>
 
-#include "loa/node/files.hpp"
 #include "loa/node/null_sink.hpp"
 #include "loa/node/portaudio_sink.hpp"
 #include "loa/node/wav_sink.hpp"
+#include "loa/runtime/files.hpp"
 
 namespace loa::node {
 
@@ -33,7 +33,8 @@ Result<SinkFactory> make_sink_factory(const SinkSpec& spec, runtime::Clock& cloc
     case SinkSpec::Kind::null:
       return SinkFactory([&clock](std::uint64_t) { return std::make_unique<NullSink>(clock); });
     case SinkSpec::Kind::wav: {
-      if (loa::Status s = make_directories(spec.argument); !s) return make_error(s.message());
+      if (loa::Status s = runtime::make_directories(spec.argument); !s)
+        return make_error(s.message());
       const std::string dir = spec.argument;
       auto path_for = [dir](std::uint64_t occurrence_id) {
         return (std::filesystem::path(dir) / (std::to_string(occurrence_id) + ".wav")).string();

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 
+#include "loa/runtime/files.hpp"
 #include "loa/runtime/log.hpp"
 
 namespace loa::runtime {
@@ -67,26 +67,12 @@ Result<std::uint64_t> read_sequence_file(const std::string& path) {
 }
 
 Status write_sequence_file(const std::string& path, std::uint64_t value) {
-  const std::string tmp = path + ".tmp";
   const std::string text = std::to_string(value) + "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return make_error("sequence file '" + path + "': cannot create: " + std::strerror(errno));
-  }
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return make_error("sequence file '" + path + "': cannot write: " + why);
-  }
-  // The rename itself is durable once the directory is synced.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (Status s = write_file_atomic(
+          path,
+          protocol::ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+      !s) {
+    return make_error("sequence file '" + path + "': cannot write: " + s.message());
   }
   return {};
 }

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "loa/node/files.hpp"
+#include "loa/runtime/files.hpp"
 #include "node_test_support.hpp"
 
 namespace loa::node {
@@ -153,10 +153,10 @@ TEST_F(PlanBookTest, PersistsAndReverifiesOnLoad) {
   // A file altered on disk is refused on load.
   for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
     if (e.path().filename().string().find("node-n1") == std::string::npos) continue;
-    auto bytes = read_file(e.path().string(), 1 << 20);
+    auto bytes = runtime::read_file(e.path().string(), 1 << 20);
     ASSERT_TRUE(bytes.ok());
     (*bytes)[protocol::kEnvelopeHeaderSize] ^= 0xff;
-    ASSERT_TRUE(write_file_atomic(e.path().string(), *bytes).ok());
+    ASSERT_TRUE(runtime::write_file_atomic(e.path().string(), *bytes).ok());
   }
   PlanBook b = book(dir_.path());
   EXPECT_EQ(b.load(), 1u);

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "loa/node/files.hpp"
 #include "loa/protocol/bulletin.hpp"
 #include "loa/protocol/ogg_opus.hpp"
 #include "loa/protocol/result.hpp"
+#include "loa/runtime/files.hpp"
 
 namespace loa::node {
 
@@ -100,7 +100,7 @@ class Cache {
       : dir_(std::move(dir)), limit_bytes_(limit_bytes) {}
   // What both store()s do around `produce`, which writes the file's bytes.
   loa::Status store_file(std::uint64_t bulletin_id,
-                         const std::function<loa::Status(const WriteFn& write)>& produce,
+                         const std::function<loa::Status(const runtime::WriteFn& write)>& produce,
                          const std::set<std::uint64_t>& keep, StoreFailure* why) const;
 
   std::string dir_;

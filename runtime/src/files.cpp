@@ -1,4 +1,4 @@
-#include "loa/node/files.hpp"
+#include "loa/runtime/files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <memory>
 
-namespace loa::node {
+namespace loa::runtime {
 namespace {
 
 Error sys_error(const std::string& path, const char* what) {
@@ -144,4 +144,4 @@ loa::Status make_directories(const std::string& dir) {
   return {};
 }
 
-}  // namespace loa::node
+}  // namespace loa::runtime

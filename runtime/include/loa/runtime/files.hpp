@@ -1,4 +1,4 @@
-// Small file helpers for the node's cache directory.
+// Small file helpers: atomic and durable writes, bounded reads, directories.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include "loa/protocol/messages.hpp"
 #include "loa/protocol/result.hpp"
 
-namespace loa::node {
+namespace loa::runtime {
 
 // Writes `data` to `path` so that a crash leaves either the old file or the new one: a temporary
 // file "<path>.tmp" in the same directory, fsync, rename, fsync of the directory.
@@ -38,4 +38,4 @@ Result<protocol::Bytes> read_file(const std::string& path, std::size_t max_size)
 // Creates `dir` and its parents if absent; the error names the directory.
 loa::Status make_directories(const std::string& dir);
 
-}  // namespace loa::node
+}  // namespace loa::runtime
